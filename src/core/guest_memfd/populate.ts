@@ -1,0 +1,135 @@
+/**
+ * kvm_gmem_populate: the internal service behind KVM_TDX_INIT_MEM_REGION and
+ * KVM_SEV_SNP_LAUNCH_UPDATE. Per page: signal check, GUP of the source (since 2a62345b3052,
+ * before the gmem lock), get the target folio, require the gfn to be private, call the arch
+ * callback. Returns the pages done, or the first page's error.
+ */
+import type { Kernel } from '../kernel.ts';
+import { gup } from '../mm/syscalls.ts';
+import type { PageRef } from '../mm/mm.ts';
+import { type KResult, kerr, kok } from '../outcome.ts';
+import { cite, defineRules, type Rule } from '../rule.ts';
+import type { GmemInode, Memslot, Vm } from '../state.ts';
+import { getFolio } from './folio.ts';
+
+export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
+  npages: { errno: 'EINVAL', reason: 'npages <= 0 (WARN)', cite: cite.gmem('kvm_gmem_populate') },
+  srcAlign: { errno: 'EINVAL', reason: 'source address not page-aligned (WARN)', cite: cite.gmem('kvm_gmem_populate') },
+  noSlot: {
+    errno: 'EINVAL',
+    reason: 'no memslot at this gfn, or the memslot is not bound to a guest_memfd',
+    cite: cite.gmem('kvm_gmem_populate'),
+  },
+  fileClosed: {
+    errno: 'EFAULT',
+    reason: "the memslot's guest_memfd was closed (last reference dropped)",
+    cite: cite.gmem('kvm_gmem_populate'),
+  },
+  interrupted: {
+    errno: 'EINTR',
+    reason: 'a signal is pending: the loop stops, pages done so far stay done',
+    cite: cite.gmem('kvm_gmem_populate'),
+  },
+  bindingMismatch: {
+    errno: 'EIO',
+    reason: 'the guest_memfd index is bound to another memslot',
+    cite: cite.gmem('__kvm_gmem_get_pfn'),
+  },
+  notPrivate: {
+    errno: 'EINVAL',
+    reason: 'the gfn is not private in the tracker in force (per-VM attributes, or guest_memfd attributes with in-place conversion)',
+    cite: cite.gmem('__kvm_gmem_populate'),
+  },
+});
+
+/** What the arch callback (post_populate) receives for one page. */
+export interface PopulatePage {
+  readonly gfn: number;
+  readonly inode: GmemInode;
+  readonly index: number;
+  readonly slot: Memslot;
+  /** the GUP-ed source page; null = no source page ([B..D]) */
+  readonly srcPage: PageRef | null;
+  /** [A] the user source address handed to the callback, which GUPs or copies it itself */
+  readonly srcVa: bigint | null;
+}
+
+export type PostPopulate = (p: PopulatePage) => KResult<void>;
+
+export interface PopulateResult {
+  /** pages done */
+  readonly count: number;
+  /** the error that stopped the loop (after `count` pages); with count 0 it is the call's result */
+  readonly error?: { rule: Rule; cause?: Rule };
+}
+
+/**
+ * @param src user source address, or null for "no source page" (a NULL src)
+ */
+export function kvmGmemPopulate(
+  k: Kernel,
+  vm: Vm,
+  startGfn: number,
+  src: bigint | null,
+  npages: number,
+  mayWritebackSrc: boolean,
+  cb: PostPopulate,
+): PopulateResult {
+  if (npages <= 0) return { count: 0, error: { rule: R.npages } };
+  if (src !== null && src % 4096n !== 0n) return { count: 0, error: { rule: R.srcAlign } };
+  const slot = vm.slotForGfn(startGfn);
+  if (!slot?.gmem) return { count: 0, error: { rule: R.noSlot } };
+  const inode = slot.gmem.inode;
+  if (!inode) return { count: 0, error: { rule: R.fileClosed } };
+  const n = Math.min(npages, slot.baseGfn + slot.npages - startGfn);
+  let i = 0;
+  let error: { rule: Rule; cause?: Rule } | undefined;
+  for (; i < n; i++) {
+    if (k.signalPending()) {
+      error = { rule: R.interrupted };
+      break;
+    }
+    const gfn = startGfn + i;
+    const srcVa = src === null ? null : src + BigInt(i) * 4096n;
+    let srcPage: PageRef | null = null;
+    if (k.profile.populateGupsSource && srcVa !== null) {
+      const g = gup(k, srcVa, mayWritebackSrc);
+      if (!g.ok) {
+        error = g.cause ? { rule: g.rule, cause: g.cause } : { rule: g.rule };
+        break;
+      }
+      srcPage = g.value;
+    }
+    const r = populateOne(k, vm, slot, inode, gfn, srcPage, k.profile.populateGupsSource ? null : srcVa, cb);
+    if (!r.ok) {
+      error = r.cause ? { rule: r.rule, cause: r.cause } : { rule: r.rule };
+      break;
+    }
+    k.stepPages++;
+  }
+  if (error && i === 0) return { count: 0, error };
+  return error ? { count: i, error } : { count: i };
+}
+
+/** __kvm_gmem_populate for one page, under the file's invalidate lock */
+function populateOne(
+  k: Kernel,
+  vm: Vm,
+  slot: Memslot,
+  inode: GmemInode,
+  gfn: number,
+  srcPage: PageRef | null,
+  srcVa: bigint | null,
+  cb: PostPopulate,
+): KResult<void> {
+  const index = gfn - slot.baseGfn + slot.gmem!.pgoff;
+  const b = inode.bindings.find((x) => index >= x.start && index < x.end);
+  if (b && b.slot !== slot) return kerr(R.bindingMismatch);
+  // [SER] __kvm_gmem_get_pfn clears a never-used folio; mainline leaves it to the arch, which overwrites it
+  getFolio(inode, index, k.profile.populateZeroesFreshPage && k.safeguard('zero-fresh-pages'));
+  if (!k.isPrivateGfn(vm, gfn) && k.safeguard('private-only-populate')) return kerr(R.notPrivate);
+  const r = cb({ gfn, inode, index, slot, srcPage, srcVa });
+  if (!r.ok) return r;
+  inode.uptodate.add(index);
+  return kok(undefined);
+}

@@ -1,0 +1,153 @@
+/**
+ * The kernel model: one host (KVM configured by a profile and its knobs) and one userspace process.
+ * `step(op)` applies one system call and returns what userspace observes plus the deciding rule.
+ * Pure: no I/O, no clock, no randomness; hashing comes through the Sha384 port.
+ */
+import type { ArchOps, ZapFilter } from './arch.ts';
+import { AddressSpace } from './mm/mm.ts';
+import type { Inject, Op, OpName } from './ops.ts';
+import type { Outcome } from './outcome.ts';
+import type { Sha384Factory } from './ports.ts';
+import { defaultKnobs, type Knobs, type Profile } from './profiles.ts';
+import type { FileObject, GmemInode, Vcpu, Vm } from './state.ts';
+import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
+
+export const KVM_FD = 3;
+export const SEV_FD = 4;
+
+export type Handler<K extends OpName> = (k: Kernel, op: Extract<Op, { op: K }>) => Outcome;
+export type HandlerTable = { [K in OpName]: Handler<K> };
+
+export interface KernelOptions {
+  profile: Profile;
+  knobs?: Partial<Knobs>;
+  sha384: Sha384Factory;
+  handlers: HandlerTable;
+  arch: Partial<Record<number, ArchOps>>;
+}
+
+export class Kernel {
+  readonly profile: Profile;
+  readonly knobs: Knobs;
+  readonly sha384: Sha384Factory;
+  readonly mm: AddressSpace;
+  readonly vms: Vm[] = [];
+  readonly inodes: GmemInode[] = [];
+  private readonly fds = new Map<number, FileObject>();
+  private readonly handlers: HandlerTable;
+  private readonly archOps: Partial<Record<number, ArchOps>>;
+  /** fault injection for the current step */
+  inject: Inject = {};
+  /** pages completed by the current step's populate loop (for signal/busy injection) */
+  stepPages = 0;
+
+  constructor(opts: KernelOptions) {
+    this.profile = opts.profile;
+    this.knobs = { ...defaultKnobs(opts.profile), ...opts.knobs };
+    if (!this.profile.inPlaceSeries) this.knobs.gmem_in_place_conversion = false;
+    this.sha384 = opts.sha384;
+    this.handlers = opts.handlers;
+    this.archOps = opts.arch;
+    this.mm = new AddressSpace();
+    this.fds.set(KVM_FD, { kind: 'kvm' });
+    this.fds.set(SEV_FD, { kind: 'sev' });
+  }
+
+  /** Apply one operation. */
+  step(op: Op, inject: Inject = {}): Outcome {
+    this.inject = inject;
+    this.stepPages = 0;
+    const h = this.handlers[op.op] as Handler<typeof op.op>;
+    return h(this, op as never);
+  }
+
+  /** gmem in-place conversion is in force (the series is present and the module param is on) */
+  get inPlace(): boolean {
+    return this.profile.inPlaceSeries && this.knobs.gmem_in_place_conversion;
+  }
+
+  safeguard(name: string): boolean {
+    return this.knobs.safeguards[name] !== false;
+  }
+
+  arch(vm: Vm): ArchOps | undefined {
+    return this.archOps[vm.type];
+  }
+
+  // ---- file descriptors -------------------------------------------------------------------
+  file(fd: bigint): FileObject | undefined {
+    if (fd < 0n || fd > 0x7fffffffn) return undefined;
+    return this.fds.get(Number(fd));
+  }
+
+  /** get_unused_fd_flags: the lowest free descriptor */
+  installFd(f: FileObject): number {
+    let fd = 0;
+    while (fd < 3 || this.fds.has(fd)) fd++;
+    this.fds.set(fd, f);
+    return fd;
+  }
+
+  removeFd(fd: number): FileObject | undefined {
+    const f = this.fds.get(fd);
+    this.fds.delete(fd);
+    return f;
+  }
+
+  openFds(): [number, FileObject][] {
+    return [...this.fds.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  fdOfVm(vm: Vm): number | undefined {
+    for (const [fd, f] of this.fds) if (f.kind === 'vm' && f.vm === vm) return fd;
+    return undefined;
+  }
+
+  vcpuOfFd(fd: bigint): Vcpu | undefined {
+    const f = this.file(fd);
+    return f?.kind === 'vcpu' ? f.vcpu : undefined;
+  }
+
+  // ---- memory attributes ------------------------------------------------------------------
+  /** kvm_is_private_gfn / kvm_mem_is_private: the tracker the host uses says gfn is private */
+  isPrivateGfn(vm: Vm, gfn: number): boolean {
+    if (this.inPlace) {
+      const slot = vm.slotForGfn(gfn);
+      if (!slot?.gmem?.inode) return false;
+      const index = gfn - slot.baseGfn + slot.gmem.pgoff;
+      return slot.gmem.inode.attrs.get(index) === KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    }
+    return ((vm.memAttrs.get(gfn) ?? 0) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0;
+  }
+
+  /** Is guest_memfd index shared from the host's point of view (may it be faulted into a host mapping)? */
+  gmemIndexShared(inode: GmemInode, index: number): boolean {
+    if (this.inPlace) return inode.attrs.get(index) !== KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    return (inode.flags & 2n) !== 0n; // GUEST_MEMFD_FLAG_INIT_SHARED
+  }
+
+  // ---- invalidation -----------------------------------------------------------------------
+  /** kvm_mmu_unmap_gfn_range / kvm_gmem_invalidate_begin: zap KVM mappings of a gfn range */
+  zapGfns(vm: Vm, gfnStart: number, gfnEnd: number, filter: ZapFilter): void {
+    if (gfnStart >= gfnEnd) return;
+    this.arch(vm)?.zap?.(this, vm, gfnStart, gfnEnd, filter);
+  }
+
+  /** Zap the KVM mappings of guest_memfd indices [start, end) through every binding of the file. */
+  zapGmemIndices(inode: GmemInode, start: number, end: number, filter: ZapFilter): void {
+    for (const b of inode.bindings) {
+      const s = Math.max(start, b.start);
+      const e = Math.min(end, b.end);
+      if (s >= e) continue;
+      const gfn = b.slot.baseGfn + (s - b.start);
+      this.zapGfns(inode.vm, gfn, gfn + (e - s), filter);
+    }
+  }
+
+  // ---- fault injection --------------------------------------------------------------------
+  /** signal_pending(current) inside a populate loop */
+  signalPending(): boolean {
+    const n = this.inject.signal_after_pages;
+    return n !== undefined && this.stepPages >= n;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * System-call dispatch: which file each ioctl is valid on (kvm_dev_ioctl, kvm_vm_ioctl,
+ * kvm_vcpu_ioctl, kvm_gmem_ioctl) and the default errno of an ioctl a file does not know;
+ * the generic file syscalls; `attest`.
+ */
+import { setMemoryAttributes2 } from '../guest_memfd/attributes2.ts';
+import { createGuestMemfd } from '../guest_memfd/create.ts';
+import { gmemFallocate, gmemFstat, gmemPut, gmemReadWrite, gmemTruncate } from '../guest_memfd/fops.ts';
+import type { HandlerTable, Kernel } from '../kernel.ts';
+import {
+  sysLoad,
+  sysMadvise,
+  sysMmap,
+  sysMunmap,
+  sysPin,
+  sysStore,
+  sysUnpin,
+} from '../mm/syscalls.ts';
+import type { Op } from '../ops.ts';
+import { fail, ok, type Outcome } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import type { FileObject, Vcpu, Vm } from '../state.ts';
+import { setMemoryAttributes } from './attributes.ts';
+import { setUserMemoryRegion } from './memslot.ts';
+import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
+
+export const R = defineRules('fd', 'syscall', {
+  badFd: { errno: 'EBADF', reason: 'not an open file descriptor', cite: cite.linux('fs/file.c', 'fdget') },
+  vmDead: {
+    errno: 'EIO',
+    reason: 'the VM is dead (a KVM_BUG_ON fired): VM and vCPU ioctls fail',
+    cite: cite.kvm('kvm_vm_ioctl'),
+  },
+  vmIoctlUnknown: {
+    errno: 'ENOTTY',
+    reason: 'the VM fd does not know this ioctl (x86 kvm_arch_vm_ioctl default)',
+    cite: cite.x86('kvm_arch_vm_ioctl'),
+  },
+  vcpuIoctlUnknown: {
+    errno: 'EINVAL',
+    reason: 'the vCPU fd does not know this ioctl (x86 kvm_arch_vcpu_ioctl default)',
+    cite: cite.x86('kvm_arch_vcpu_ioctl'),
+  },
+  devIoctlUnknown: {
+    errno: 'EINVAL',
+    reason: '/dev/kvm does not know this ioctl (kvm_arch_dev_ioctl default)',
+    cite: cite.x86('kvm_arch_dev_ioctl'),
+  },
+  fileIoctlUnknown: {
+    errno: 'ENOTTY',
+    reason: 'this file has no such ioctl',
+    cite: cite.linux('fs/ioctl.c', 'vfs_ioctl'),
+  },
+  noMemEncOp: {
+    errno: 'ENOTTY',
+    reason: 'KVM_MEMORY_ENCRYPT_OP on a VM that is neither TDX nor SEV',
+    cite: cite.x86('kvm_arch_vm_ioctl'),
+  },
+  fileNoRw: {
+    errno: 'EINVAL',
+    reason: 'this file has no read/write operations',
+    cite: cite.linux('fs/read_write.c', 'vfs_read'),
+  },
+  fileNoFallocate: {
+    errno: 'ENODEV',
+    reason: 'fallocate on a file that is not a regular file',
+    cite: cite.linux('fs/open.c', 'vfs_fallocate'),
+    confidence: 'recalled',
+  },
+  fileNoTruncate: {
+    errno: 'EINVAL',
+    reason: 'ftruncate of a file that is not a regular file',
+    cite: cite.linux('fs/open.c', 'do_sys_ftruncate'),
+  },
+  fstat: { reason: 'file status', cite: cite.linux('fs/stat.c', 'vfs_fstat') },
+  closed: { reason: 'descriptor closed (the file lives while references remain)', cite: cite.linux('fs/open.c', 'close_fd') },
+  attestNone: {
+    errno: 'EINVAL',
+    reason: 'only a TDX or SEV-SNP VM has a launch measurement',
+    cite: cite.linux('arch/x86/kvm/x86.c', 'kvm_arch_init_vm'),
+    confidence: 'inferred',
+  },
+});
+
+type Target = { vm: Vm } | { vcpu: Vcpu } | { kvm: true } | { out: Outcome };
+
+/** Resolve an ioctl's fd to the object it must be issued on. */
+function target(k: Kernel, fd: bigint, allowed: ('kvm' | 'vm' | 'vcpu')[]): Target {
+  const f = k.file(fd);
+  if (!f) return { out: fail(R.badFd) };
+  const unknown = (x: FileObject): Outcome =>
+    fail(
+      x.kind === 'vm'
+        ? R.vmIoctlUnknown
+        : x.kind === 'vcpu'
+          ? R.vcpuIoctlUnknown
+          : x.kind === 'kvm'
+            ? R.devIoctlUnknown
+            : R.fileIoctlUnknown,
+    );
+  if (f.kind === 'vm' && allowed.includes('vm')) return f.vm.bugged ? { out: fail(R.vmDead) } : { vm: f.vm };
+  if (f.kind === 'vcpu' && allowed.includes('vcpu'))
+    return f.vcpu.vm.bugged ? { out: fail(R.vmDead) } : { vcpu: f.vcpu };
+  if (f.kind === 'kvm' && allowed.includes('kvm')) return { kvm: true };
+  if ((f.kind === 'vm' || f.kind === 'vcpu') && (f.kind === 'vm' ? f.vm : f.vcpu.vm).bugged) return { out: fail(R.vmDead) };
+  return { out: unknown(f) };
+}
+
+function onVm(k: Kernel, fd: bigint, fn: (vm: Vm) => Outcome): Outcome {
+  const t = target(k, fd, ['vm']);
+  return 'vm' in t ? fn(t.vm) : 'out' in t ? t.out : fail(R.devIoctlUnknown);
+}
+
+function onVcpu(k: Kernel, fd: bigint, fn: (vcpu: Vcpu) => Outcome): Outcome {
+  const t = target(k, fd, ['vcpu']);
+  return 'vcpu' in t ? fn(t.vcpu) : 'out' in t ? t.out : fail(R.devIoctlUnknown);
+}
+
+function memEncOp(k: Kernel, op: Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>): Outcome {
+  const t = target(k, op.fd, ['vm', 'vcpu']);
+  if ('out' in t) return t.out;
+  if ('kvm' in t) return fail(R.devIoctlUnknown);
+  const vm = 'vm' in t ? t.vm : t.vcpu.vm;
+  const vcpu = 'vcpu' in t ? t.vcpu : null;
+  const arch = k.arch(vm);
+  if (!arch) return fail(vcpu ? R.vcpuIoctlUnknown : R.noMemEncOp);
+  return arch.memEncOp(k, op, vm, vcpu);
+}
+
+function fileOp(k: Kernel, fd: bigint, gmem: (f: Extract<FileObject, { kind: 'gmem' }>) => Outcome, other: () => Outcome): Outcome {
+  const f = k.file(fd);
+  if (!f) return fail(R.badFd);
+  return f.kind === 'gmem' ? gmem(f) : other();
+}
+
+export const handlers: HandlerTable = {
+  KVM_CREATE_VM: (k, op) => {
+    const t = target(k, op.fd, ['kvm']);
+    return 'kvm' in t ? createVm(k, op) : 'out' in t ? t.out : fail(R.vmIoctlUnknown);
+  },
+  KVM_CHECK_EXTENSION: (k, op) => {
+    const t = target(k, op.fd, ['kvm', 'vm']);
+    if ('out' in t) return t.out;
+    return checkExtension(k, 'vm' in t ? t.vm : null, op);
+  },
+  KVM_ENABLE_CAP: (k, op) => onVm(k, op.fd, (vm) => enableCap(k, vm, op)),
+  KVM_CREATE_VCPU: (k, op) => onVm(k, op.fd, (vm) => createVcpu(k, vm, op)),
+  KVM_SET_CPUID2: (k, op) => onVcpu(k, op.fd, (v) => setCpuid2(k, v, op)),
+  KVM_CREATE_GUEST_MEMFD: (k, op) => onVm(k, op.fd, (vm) => createGuestMemfd(k, vm, op)),
+  KVM_SET_USER_MEMORY_REGION: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
+  KVM_SET_USER_MEMORY_REGION2: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
+  KVM_SET_MEMORY_ATTRIBUTES: (k, op) => onVm(k, op.fd, (vm) => setMemoryAttributes(k, vm, op)),
+  KVM_SET_MEMORY_ATTRIBUTES2: (k, op) => {
+    const f = k.file(op.fd);
+    if (f?.kind === 'gmem') return setMemoryAttributes2(k, f.inode, op);
+    // not a VM or vCPU ioctl: each file's default answer
+    const t = target(k, op.fd, []);
+    return 'out' in t ? t.out : fail(R.fileIoctlUnknown);
+  },
+  KVM_MEMORY_ENCRYPT_OP: memEncOp,
+  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRun(k, v)),
+  KVM_PRE_FAULT_MEMORY: (k, op) => onVcpu(k, op.fd, (v) => preFaultMemory(k, v, op)),
+  mmap: sysMmap,
+  munmap: sysMunmap,
+  store: sysStore,
+  load: sysLoad,
+  pin: sysPin,
+  unpin: sysUnpin,
+  madvise: sysMadvise,
+  read: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(false, 0n), () => fail(R.fileNoRw)),
+  write: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(false, 0n), () => fail(R.fileNoRw)),
+  pread: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(true, op.offset), () => fail(R.fileNoRw)),
+  pwrite: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(true, op.offset), () => fail(R.fileNoRw)),
+  fallocate: (k, op) =>
+    fileOp(k, op.fd, (f) => gmemFallocate(k, f.inode, op.mode, op.offset, op.len), () => fail(R.fileNoFallocate)),
+  ftruncate: (k, op) => fileOp(k, op.fd, () => gmemTruncate(), () => fail(R.fileNoTruncate)),
+  fstat: (k, op) => fileOp(k, op.fd, (f) => gmemFstat(f.inode), () => ok(R.fstat, 0, { st_size: 0n, st_blksize: 4096n })),
+  close: (k, op) => {
+    const f = k.file(op.fd);
+    if (!f) return fail(R.badFd);
+    k.removeFd(Number(op.fd));
+    if (f.kind === 'gmem') gmemPut(k, f.inode);
+    return ok(R.closed);
+  },
+  attest: (k, op) => {
+    const f = k.file(op.fd);
+    if (!f) return fail(R.badFd);
+    if (f.kind !== 'vm') return fail(R.attestNone);
+    const arch = k.arch(f.vm);
+    return arch ? arch.attest(k, f.vm) : fail(R.attestNone);
+  },
+};

@@ -1,0 +1,233 @@
+/**
+ * /dev/kvm and VM-level ioctls: KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_ENABLE_CAP,
+ * KVM_CREATE_VCPU; vCPU ioctls KVM_SET_CPUID2, KVM_RUN, KVM_PRE_FAULT_MEMORY (generic parts).
+ */
+import { supportedGmemFlags } from '../guest_memfd/create.ts';
+import type { Kernel } from '../kernel.ts';
+import type { Op } from '../ops.ts';
+import { fail, ok, type Outcome } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import { type Vcpu, Vm } from '../state.ts';
+import {
+  Cap,
+  KVM_MAX_CPUID_ENTRIES,
+  KVM_MAX_IRQ_ROUTES,
+  KVM_MAX_VCPU_IDS,
+  KVM_MAX_VCPUS,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  KVM_USER_MEM_SLOTS,
+  type VmTypeNum,
+} from '../uapi.ts';
+import { supportedVmAttributes } from './attributes.ts';
+
+/** The modelled host offers every x86 VM type (a real host has TDX or SNP, not both). */
+export const SUPPORTED_VM_TYPES = 0b111111;
+
+export const R = defineRules('vm', 'KVM', {
+  badType: {
+    errno: 'EINVAL',
+    reason: 'VM type not in KVM_CAP_VM_TYPES',
+    cite: cite.x86('kvm_arch_init_vm'),
+  },
+  vmCreated: { reason: 'new VM', cite: cite.kvm('kvm_dev_ioctl_create_vm') },
+  capValue: { reason: 'capability value', cite: cite.kvm('kvm_vm_ioctl_check_extension_generic') },
+  enableCapFlags: {
+    errno: 'EINVAL',
+    reason: 'KVM_ENABLE_CAP flags must be 0 for x86 capabilities',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
+  enableCapUnknown: {
+    errno: 'EINVAL',
+    reason: 'capability cannot be enabled on a VM',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
+  splitIrqchipRoutes: {
+    errno: 'EINVAL',
+    reason: 'KVM_CAP_SPLIT_IRQCHIP: args[0] (reserved IOAPIC pins) above KVM_MAX_IRQ_ROUTES',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
+  splitIrqchipExists: {
+    errno: 'EEXIST',
+    reason: 'KVM_CAP_SPLIT_IRQCHIP: an irqchip already exists or vCPUs were created',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
+  capEnabled: { reason: 'capability enabled', cite: cite.x86('kvm_vm_ioctl_enable_cap') },
+  vcpuId: {
+    errno: 'EINVAL',
+    reason: 'vCPU id >= KVM_MAX_VCPU_IDS',
+    cite: cite.kvm('kvm_vm_ioctl_create_vcpu'),
+  },
+  tooManyVcpus: {
+    errno: 'EINVAL',
+    reason: 'the VM already has its maximum number of vCPUs',
+    cite: cite.kvm('kvm_vm_ioctl_create_vcpu'),
+  },
+  vcpuExists: {
+    errno: 'EEXIST',
+    reason: 'a vCPU with this id exists',
+    cite: cite.kvm('kvm_vm_ioctl_create_vcpu'),
+  },
+  vcpuCreated: { reason: 'new vCPU', cite: cite.kvm('kvm_vm_ioctl_create_vcpu') },
+  cpuidTooBig: {
+    errno: 'E2BIG',
+    reason: 'nent > KVM_MAX_CPUID_ENTRIES (256)',
+    cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_vcpu_ioctl_set_cpuid2'),
+  },
+  cpuidFrozen: {
+    errno: 'EINVAL',
+    reason: 'the vCPU has run: CPUID can only be set again to identical entries',
+    cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_set_cpuid'),
+  },
+  cpuidVaddrBits: {
+    errno: 'EINVAL',
+    reason: 'CPUID 0x80000008 EAX[15:8] (virtual address bits) must be 0, 48 or 57',
+    cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_check_cpuid'),
+  },
+  cpuidSet: { reason: 'guest CPUID set', cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_set_cpuid') },
+  run: {
+    reason: 'the checks before entering the guest pass (gmemsim runs no guest code)',
+    cite: cite.x86('kvm_arch_vcpu_ioctl_run'),
+  },
+  preFaultArgs: {
+    errno: 'EINVAL',
+    reason: 'flags not 0, gpa or size not page-aligned, size 0, or the range wraps',
+    cite: cite.kvm('kvm_vcpu_pre_fault_memory'),
+  },
+  preFaultNotAllowed: {
+    errno: 'EOPNOTSUPP',
+    reason: 'pre-faulting is not allowed before the launch is finalized (pre_fault_allowed)',
+    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_arch_vcpu_pre_fault_memory'),
+    confidence: 'recalled',
+  },
+  preFaultNoSlot: {
+    errno: 'ENOENT',
+    reason: 'no memslot at the gpa (the fault would be emulated MMIO)',
+    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_map_page'),
+    confidence: 'recalled',
+  },
+  preFaulted: {
+    reason: 'range mapped; gpa and size written back advanced',
+    cite: cite.kvm('kvm_vcpu_pre_fault_memory'),
+  },
+});
+
+export function createVm(k: Kernel, op: Extract<Op, { op: 'KVM_CREATE_VM' }>): Outcome {
+  const t = op.type;
+  if (t >= 32n || ((SUPPORTED_VM_TYPES >> Number(t)) & 1) === 0) return fail(R.badType);
+  const vm = new Vm(k.vms.length, Number(t) as VmTypeNum);
+  k.vms.push(vm);
+  k.arch(vm)?.initVm(k, vm);
+  return ok(R.vmCreated, k.installFd({ kind: 'vm', vm }));
+}
+
+/** KVM_CHECK_EXTENSION on /dev/kvm (vm null) or a VM */
+export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
+  switch (Number(cap)) {
+    case Cap.KVM_CAP_IRQCHIP:
+    case Cap.KVM_CAP_USER_MEMORY:
+    case Cap.KVM_CAP_USER_MEMORY2:
+    case Cap.KVM_CAP_GUEST_MEMFD:
+    case Cap.KVM_CAP_SPLIT_IRQCHIP:
+    case Cap.KVM_CAP_PRE_FAULT_MEMORY:
+      return 1;
+    case Cap.KVM_CAP_NR_VCPUS:
+      return 2;
+    case Cap.KVM_CAP_MAX_VCPUS:
+      return KVM_MAX_VCPUS;
+    case Cap.KVM_CAP_MAX_VCPU_ID:
+      return KVM_MAX_VCPU_IDS;
+    case Cap.KVM_CAP_NR_MEMSLOTS:
+      return KVM_USER_MEM_SLOTS;
+    case Cap.KVM_CAP_VM_TYPES:
+      return SUPPORTED_VM_TYPES;
+    case Cap.KVM_CAP_MEMORY_ATTRIBUTES:
+      return supportedVmAttributes(k, vm);
+    case Cap.KVM_CAP_GUEST_MEMFD_FLAGS:
+      return Number(vm ? supportedGmemFlags(k, vm) : 3n);
+    case Cap.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES:
+      // [SER] v8 17/46: 0 unless in-place; PRIVATE for /dev/kvm and private-memory VMs
+      if (!k.inPlace) return 0;
+      return vm === null || vm.hasPrivateMem ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    default:
+      return 0;
+  }
+}
+
+export function checkExtension(k: Kernel, vm: Vm | null, op: Extract<Op, { op: 'KVM_CHECK_EXTENSION' }>): Outcome {
+  return ok(R.capValue, capabilityValue(k, vm, op.cap));
+}
+
+export function enableCap(k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_ENABLE_CAP' }>): Outcome {
+  if (op.flags !== 0n) return fail(R.enableCapFlags);
+  if (op.cap !== BigInt(Cap.KVM_CAP_SPLIT_IRQCHIP)) return fail(R.enableCapUnknown);
+  const pins = op.args[0] ?? 0n;
+  if (pins > BigInt(KVM_MAX_IRQ_ROUTES)) return fail(R.splitIrqchipRoutes);
+  if (vm.irqchip !== 'none' || vm.vcpus.length > 0) return fail(R.splitIrqchipExists);
+  vm.irqchip = 'split';
+  return ok(R.capEnabled);
+}
+
+export function createVcpu(k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_CREATE_VCPU' }>): Outcome {
+  if (op.id >= BigInt(KVM_MAX_VCPU_IDS)) return fail(R.vcpuId);
+  if (vm.vcpus.length >= KVM_MAX_VCPUS) return fail(R.tooManyVcpus);
+  const id = Number(op.id);
+  const vcpu: Vcpu = { fd: -1, vm, id, cpuid: [], hasRun: false };
+  const r = k.arch(vm)?.createVcpu?.(k, vm, vcpu);
+  if (r) return fail(r);
+  if (vm.vcpus.some((v) => v.id === id)) return fail(R.vcpuExists);
+  const fd = k.installFd({ kind: 'vcpu', vcpu });
+  const placed: Vcpu = Object.assign(vcpu, { fd });
+  vm.vcpus.push(placed);
+  return ok(R.vcpuCreated, fd);
+}
+
+export function setCpuid2(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_SET_CPUID2' }>): Outcome {
+  void k;
+  if (op.nent > BigInt(KVM_MAX_CPUID_ENTRIES)) return fail(R.cpuidTooBig);
+  const entries = op.entries.map((e) => ({
+    function: Number(e.function & 0xffffffffn),
+    index: Number(e.index & 0xffffffffn),
+    eax: Number(e.eax & 0xffffffffn),
+    ebx: Number(e.ebx & 0xffffffffn),
+    ecx: Number(e.ecx & 0xffffffffn),
+    edx: Number(e.edx & 0xffffffffn),
+  }));
+  if (vcpu.hasRun) {
+    const same = JSON.stringify(entries) === JSON.stringify(vcpu.cpuid);
+    return same ? ok(R.cpuidSet) : fail(R.cpuidFrozen);
+  }
+  const ext = entries.find((e) => e.function === 0x80000008 && e.index === 0);
+  if (ext) {
+    const vaddr = (ext.eax >> 8) & 0xff;
+    if (vaddr !== 0 && vaddr !== 48 && vaddr !== 57) return fail(R.cpuidVaddrBits);
+  }
+  vcpu.cpuid = entries;
+  return ok(R.cpuidSet);
+}
+
+export function kvmRun(k: Kernel, vcpu: Vcpu): Outcome {
+  const r = k.arch(vcpu.vm)?.preRun?.(k, vcpu);
+  if (r) return fail(r);
+  vcpu.hasRun = true;
+  return ok(R.run);
+}
+
+export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_PRE_FAULT_MEMORY' }>): Outcome {
+  if (
+    op.flags !== 0n ||
+    op.gpa % 4096n !== 0n ||
+    op.size % 4096n !== 0n ||
+    op.size === 0n ||
+    op.gpa + op.size > 0xffffffffffffffffn
+  )
+    return fail(R.preFaultArgs);
+  const vm = vcpu.vm;
+  if (!vm.preFaultAllowed) return fail(R.preFaultNotAllowed);
+  const first = Number(op.gpa / 4096n);
+  const n = Number(op.size / 4096n);
+  let done = 0;
+  for (; done < n; done++) if (!vm.slotForGfn(first + done)) break;
+  const out = { data: { gpa: op.gpa + BigInt(done) * 4096n, size: op.size - BigInt(done) * 4096n } };
+  if (done === 0) return fail(R.preFaultNoSlot);
+  return ok(R.preFaulted, 0, out);
+}

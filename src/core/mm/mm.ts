@@ -1,0 +1,103 @@
+/**
+ * The process address space: anonymous and guest_memfd mappings, loads and stores with the
+ * signals Linux raises, long-term pins (GUP), madvise. Pages are 4 KiB; anonymous page contents
+ * are kept only for pages that were written.
+ */
+import type { GmemInode, Vma } from '../state.ts';
+import { PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
+
+/** What GUP or a fault resolved an address to. */
+export type PageRef = { kind: 'anon'; vpn: number } | { kind: 'gmem'; inode: GmemInode; index: number };
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+
+/** Base of top-down placement for mappings without an address (x86-64 mmap_base, simplified). */
+export const MMAP_BASE = 0x7f0000000000;
+
+export class AddressSpace {
+  readonly vmas: Vma[] = [];
+  readonly anon = new Map<number, Uint8Array>();
+  readonly anonPins = new Map<number, number>();
+
+  /** the VMA containing addr */
+  find(addr: number): Vma | undefined {
+    let lo = 0;
+    let hi = this.vmas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.vmas[mid]!.end > addr) hi = mid;
+      else lo = mid + 1;
+    }
+    const v = this.vmas[lo];
+    return v && v.start <= addr ? v : undefined;
+  }
+
+  overlaps(start: number, end: number): boolean {
+    return this.vmas.some((v) => v.start < end && v.end > start);
+  }
+
+  /** Highest free gap of `len` bytes below MMAP_BASE, at or above `floor`. */
+  placeTopDown(len: number, floor: number): number | undefined {
+    let top = MMAP_BASE;
+    for (let i = this.vmas.length - 1; i >= 0; i--) {
+      const v = this.vmas[i]!;
+      if (v.start >= top) continue;
+      if (v.end <= top - len) break;
+      top = v.start;
+    }
+    const addr = top - len;
+    return addr >= floor ? addr : undefined;
+  }
+
+  insert(v: Vma): void {
+    let i = 0;
+    while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
+    this.vmas.splice(i, 0, v);
+  }
+
+  /**
+   * Remove [start, end) from every mapping (splitting as needed). Returns the guest_memfd inodes
+   * whose mapping references changed: +1 per split piece, -1 per removed mapping.
+   */
+  unmap(start: number, end: number): { inode: GmemInode; delta: number }[] {
+    const changes: { inode: GmemInode; delta: number }[] = [];
+    const keep: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end) {
+        keep.push(v);
+        continue;
+      }
+      let pieces = 0;
+      if (v.start < start) {
+        keep.push({ ...v, end: start });
+        pieces++;
+      }
+      if (v.end > end) {
+        keep.push({ ...v, start: end, pgoff: v.pgoff + (end - v.start) / PAGE_SIZE });
+        pieces++;
+      }
+      if (v.inode) changes.push({ inode: v.inode, delta: pieces - 1 });
+      else if (!v.shared) this.dropAnon(Math.max(v.start, start), Math.min(v.end, end));
+      else this.dropAnon(Math.max(v.start, start), Math.min(v.end, end));
+    }
+    keep.sort((a, b) => a.start - b.start);
+    this.vmas.length = 0;
+    this.vmas.push(...keep);
+    return changes;
+  }
+
+  /** forget anonymous page contents in [start, end) */
+  dropAnon(start: number, end: number): void {
+    const a = start / PAGE_SIZE;
+    const b = end / PAGE_SIZE;
+    if (this.anon.size < b - a) {
+      for (const vpn of [...this.anon.keys()]) if (vpn >= a && vpn < b) this.anon.delete(vpn);
+    } else for (let p = a; p < b; p++) this.anon.delete(p);
+  }
+}
+
+/** A user address that fits the process's address space, as a number (or undefined). */
+export function userAddr(x: bigint): number | undefined {
+  return x >= 0n && x < BigInt(TASK_SIZE) ? Number(x) : undefined;
+}

@@ -1,0 +1,326 @@
+/** mmap, munmap, loads and stores, pins and madvise on the process address space. */
+import { getFolio, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
+import type { Kernel } from '../kernel.ts';
+import type { Data, Op } from '../ops.ts';
+import { fail, type KResult, kerr, kok, ok, type Outcome, signal } from '../outcome.ts';
+import { cite, defineRules, type Rule } from '../rule.ts';
+import type { GmemInode } from '../state.ts';
+import { MapFlag, Madv, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
+import { type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
+
+export const R = defineRules('mm', 'mm', {
+  mmapOffset: {
+    errno: 'EINVAL',
+    reason: 'mmap offset not page-aligned',
+    cite: cite.linux('arch/x86/kernel/sys_x86_64.c', 'SYSCALL_DEFINE6(mmap)'),
+  },
+  mmapBadFd: { errno: 'EBADF', reason: 'mmap of an fd that is not open', cite: cite.linux('mm/mmap.c', 'ksys_mmap_pgoff') },
+  mmapLength: { errno: 'EINVAL', reason: 'mmap length is 0', cite: cite.linux('mm/mmap.c', 'do_mmap') },
+  mmapNoMem: {
+    errno: 'ENOMEM',
+    reason: 'mmap range does not fit the address space',
+    cite: cite.linux('mm/mmap.c', 'do_mmap'),
+  },
+  mmapFixedUnaligned: {
+    errno: 'EINVAL',
+    reason: 'MAP_FIXED address not page-aligned',
+    cite: cite.linux('mm/mmap.c', '__get_unmapped_area'),
+  },
+  mmapMinAddr: {
+    errno: 'EPERM',
+    reason: 'MAP_FIXED below vm.mmap_min_addr',
+    cite: cite.linux('security/min_addr.c', 'mmap_min_addr (security_mmap_addr)'),
+  },
+  mmapExists: {
+    errno: 'EEXIST',
+    reason: 'MAP_FIXED_NOREPLACE over an existing mapping',
+    cite: cite.linux('mm/mmap.c', 'do_mmap'),
+  },
+  mmapType: {
+    errno: 'EINVAL',
+    reason: 'flags must contain MAP_SHARED or MAP_PRIVATE',
+    cite: cite.linux('mm/mmap.c', 'do_mmap'),
+  },
+  mmapNotMappable: {
+    errno: 'ENODEV',
+    reason: 'this file has no mmap operation',
+    cite: cite.linux('mm/mmap.c', 'do_mmap'),
+    confidence: 'recalled',
+  },
+  mapped: { reason: 'mapping created (no page touched)', cite: cite.linux('mm/mmap.c', 'do_mmap') },
+  munmapInvalid: {
+    errno: 'EINVAL',
+    reason: 'munmap address not page-aligned, length 0, or range outside user space',
+    cite: cite.linux('mm/vma.c', 'do_vmi_munmap'),
+  },
+  unmapped: { reason: 'mappings in the range removed', cite: cite.linux('mm/vma.c', 'do_vmi_munmap') },
+  segv: {
+    signal: 'SIGSEGV',
+    reason: 'no mapping at this address, or the mapping does not allow the access',
+    cite: cite.linux('arch/x86/mm/fault.c', 'do_user_addr_fault'),
+  },
+  accessed: { reason: 'the process accessed the bytes', cite: cite.linux('arch/x86/mm/fault.c', 'handle_mm_fault') },
+  gupFault: {
+    errno: 'EFAULT',
+    reason: 'get_user_pages: no mapping, no permission, or the fault would SIGBUS',
+    cite: cite.linux('mm/gup.c', '__get_user_pages'),
+  },
+  pinned: { reason: 'pages pinned long-term (FOLL_LONGTERM)', cite: cite.linux('mm/gup.c', 'pin_user_pages') },
+  notPinned: {
+    errno: 'EINVAL',
+    reason: 'unpin of pages this process has not pinned (model check)',
+    cite: cite.linux('mm/gup.c', 'unpin_user_pages'),
+    confidence: 'inferred',
+  },
+  unpinned: { reason: 'pins dropped', cite: cite.linux('mm/gup.c', 'unpin_user_pages') },
+  madviseInvalid: {
+    errno: 'EINVAL',
+    reason: 'madvise start not page-aligned or advice unknown',
+    cite: cite.linux('mm/madvise.c', 'madvise_valid_behavior'),
+  },
+  madviseUnmapped: {
+    errno: 'ENOMEM',
+    reason: 'madvise range is not fully mapped',
+    cite: cite.linux('mm/madvise.c', 'madvise_walk_vmas'),
+  },
+  madviseCollapse: {
+    errno: 'EINVAL',
+    reason: 'MADV_COLLAPSE cannot collapse guest_memfd mappings (not anon or shmem/file THP)',
+    cite: cite.linux('mm/khugepaged.c', 'madvise_collapse'),
+  },
+  madvised: { reason: 'advice applied', cite: cite.linux('mm/madvise.c', 'madvise_vma_behavior') },
+});
+
+type MmapOp = Extract<Op, { op: 'mmap' }>;
+
+export function sysMmap(k: Kernel, op: MmapOp): Outcome {
+  if (op.offset % 4096n !== 0n) return fail(R.mmapOffset);
+  const anonymous = (op.flags & MapFlag.MAP_ANONYMOUS) !== 0n;
+  let inode: GmemInode | undefined;
+  let fileKind: string | undefined;
+  if (!anonymous) {
+    const f = k.file(op.fd);
+    if (!f) return fail(R.mmapBadFd);
+    fileKind = f.kind;
+    if (f.kind === 'gmem') inode = f.inode;
+  }
+  if (op.length === 0n) return fail(R.mmapLength);
+  const len = ((op.length + 4095n) / 4096n) * 4096n;
+  if (len > BigInt(TASK_SIZE)) return fail(R.mmapNoMem);
+  const fixed = (op.flags & (MapFlag.MAP_FIXED | MapFlag.MAP_FIXED_NOREPLACE)) !== 0n;
+  let start: number;
+  const n = Number(len);
+  if (fixed) {
+    if (op.addr > BigInt(TASK_SIZE) - len) return fail(R.mmapNoMem);
+    if (op.addr % 4096n !== 0n) return fail(R.mmapFixedUnaligned);
+    if (op.addr < BigInt(k.knobs.mmap_min_addr)) return fail(R.mmapMinAddr);
+    start = Number(op.addr);
+    if ((op.flags & MapFlag.MAP_FIXED_NOREPLACE) !== 0n && k.mm.overlaps(start, start + n)) return fail(R.mmapExists);
+  } else {
+    const s = k.mm.placeTopDown(n, Math.max(k.knobs.mmap_min_addr, PAGE_SIZE));
+    if (s === undefined) return fail(R.mmapNoMem);
+    start = s;
+  }
+  const type = op.flags & 3n;
+  if (type !== MapFlag.MAP_SHARED && type !== MapFlag.MAP_PRIVATE) return fail(R.mmapType);
+  const shared = type === MapFlag.MAP_SHARED;
+  if (!anonymous) {
+    if (inode) {
+      const r = gmemMmapCheck(inode, shared);
+      if (r) return fail(r);
+    } else if (fileKind !== 'vcpu') return fail(R.mmapNotMappable);
+  }
+  if (fixed) releaseMappings(k, k.mm.unmap(start, start + n));
+  const vma = { start, end: start + n, prot: Number(op.prot & 7n), shared, pgoff: Number(op.offset / 4096n) };
+  if (inode) {
+    k.mm.insert({ ...vma, inode });
+    inode.refs++;
+  } else k.mm.insert(vma);
+  return ok(R.mapped, start);
+}
+
+function releaseMappings(k: Kernel, changes: { inode: GmemInode; delta: number }[]): void {
+  for (const c of changes) gmemPut(k, c.inode, c.delta);
+}
+
+export function sysMunmap(k: Kernel, op: Extract<Op, { op: 'munmap' }>): Outcome {
+  if (op.addr % 4096n !== 0n || op.length === 0n || op.addr > BigInt(TASK_SIZE) || op.length > BigInt(TASK_SIZE) - op.addr)
+    return fail(R.munmapInvalid);
+  const start = Number(op.addr);
+  const end = start + Number(((op.length + 4095n) / 4096n) * 4096n);
+  releaseMappings(k, k.mm.unmap(start, end));
+  return ok(R.unmapped);
+}
+
+/**
+ * Resolve the page at a user address for an access (fault path). Returns the page, or the rule
+ * that refused it (SIGSEGV, or a guest_memfd SIGBUS rule).
+ */
+export function faultIn(k: Kernel, addr: number, write: boolean): { page: PageRef } | { rule: Rule } {
+  const v = k.mm.find(addr);
+  if (!v) return { rule: R.segv };
+  if (write ? (v.prot & PROT_WRITE) === 0 : (v.prot & (PROT_READ | PROT_WRITE)) === 0) return { rule: R.segv };
+  const vpn = Math.floor(addr / PAGE_SIZE);
+  if (!v.inode) return { page: { kind: 'anon', vpn } };
+  const index = v.pgoff + (vpn - v.start / PAGE_SIZE);
+  const r = gmemFault(k, v.inode, index);
+  if (r) return { rule: r };
+  return { page: { kind: 'gmem', inode: v.inode, index } };
+}
+
+/** get_user_pages of one page (FOLL_WRITE when write): the page, or -EFAULT */
+export function gup(k: Kernel, va: bigint, write: boolean): KResult<PageRef> {
+  const a = userAddr(va);
+  if (a === undefined) return kerr(R.gupFault);
+  const r = faultIn(k, a, write);
+  if ('rule' in r) return kerr(R.gupFault, r.rule);
+  return kok(r.page);
+}
+
+/** The 4 KiB a page reference holds. */
+export function readRef(ref: PageRef, mm = undefined as undefined | { anon: Map<number, Uint8Array> }): Uint8Array {
+  if (ref.kind === 'gmem') return pageBytes(ref.inode, ref.index);
+  return mm?.anon.get(ref.vpn) ?? ZERO_PAGE;
+}
+
+/** Overwrite a whole page behind a reference (firmware write-back into a source page). */
+export function writeRef(k: Kernel, ref: PageRef, bytes: Uint8Array): void {
+  if (ref.kind === 'gmem') setPage(ref.inode, ref.index, bytes.slice());
+  else k.mm.anon.set(ref.vpn, bytes.slice());
+}
+
+function storeToPage(k: Kernel, ref: PageRef, off: number, src: Uint8Array | number, len: number): void {
+  if (ref.kind === 'gmem') {
+    writePage(ref.inode, ref.index, off, src, len);
+    return;
+  }
+  let page = k.mm.anon.get(ref.vpn);
+  if (!page) {
+    if (typeof src === 'number' && src === 0) return;
+    page = new Uint8Array(PAGE_SIZE);
+    k.mm.anon.set(ref.vpn, page);
+  }
+  if (typeof src === 'number') page.fill(src, off, off + len);
+  else page.set(src.subarray(0, len), off);
+}
+
+export function sysStore(k: Kernel, op: Extract<Op, { op: 'store' }>): Outcome {
+  const d: Data = op.data;
+  const total = d.kind === 'bytes' ? d.bytes.length : Number(d.length);
+  let done = 0;
+  while (done < total) {
+    const va = op.addr + BigInt(done);
+    const a = userAddr(va);
+    if (a === undefined) return signal(R.segv);
+    const off = a % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - off, total - done);
+    const r = faultIn(k, a, true);
+    if ('rule' in r) return signal(r.rule);
+    const src = d.kind === 'bytes' ? d.bytes.subarray(done, done + len) : d.byte;
+    storeToPage(k, r.page, off, src, len);
+    done += len;
+  }
+  return ok(R.accessed, total);
+}
+
+export function sysLoad(k: Kernel, op: Extract<Op, { op: 'load' }>): Outcome {
+  const total = Number(op.length);
+  const out = new Uint8Array(total);
+  let done = 0;
+  let undefinedBytes = false;
+  while (done < total) {
+    const a = userAddr(op.addr + BigInt(done));
+    if (a === undefined) return signal(R.segv);
+    const off = a % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - off, total - done);
+    const r = faultIn(k, a, false);
+    if ('rule' in r) return signal(r.rule);
+    const ref = r.page;
+    if (ref.kind === 'gmem' && ref.inode.undefinedContent.has(ref.index)) undefinedBytes = true;
+    out.set(readRef(ref, k.mm).subarray(off, off + len), done);
+    done += len;
+  }
+  return ok(R.accessed, total, undefinedBytes ? { bytes: out, undefinedBytes } : { bytes: out });
+}
+
+function pageRange(addr: bigint, length: bigint): { first: bigint; count: number } {
+  const first = addr / 4096n;
+  const last = (addr + length + 4095n) / 4096n;
+  return { first, count: Number(last - first) };
+}
+
+export function sysPin(k: Kernel, op: Extract<Op, { op: 'pin' }>): Outcome {
+  const { first, count } = pageRange(op.addr, op.length);
+  const refs: PageRef[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = gup(k, (first + BigInt(i)) * 4096n, true);
+    if (!r.ok) return fail(r.rule, {}, r.cause);
+    refs.push(r.value);
+  }
+  for (const ref of refs) {
+    if (ref.kind === 'gmem') ref.inode.pins.set(ref.index, (ref.inode.pins.get(ref.index) ?? 0) + 1);
+    else k.mm.anonPins.set(ref.vpn, (k.mm.anonPins.get(ref.vpn) ?? 0) + 1);
+  }
+  return ok(R.pinned);
+}
+
+export function sysUnpin(k: Kernel, op: Extract<Op, { op: 'unpin' }>): Outcome {
+  const { first, count } = pageRange(op.addr, op.length);
+  const refs: PageRef[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = userAddr((first + BigInt(i)) * 4096n);
+    const v = a === undefined ? undefined : k.mm.find(a);
+    if (a === undefined || !v) return fail(R.notPinned);
+    const vpn = a / PAGE_SIZE;
+    const ref: PageRef = v.inode
+      ? { kind: 'gmem', inode: v.inode, index: v.pgoff + (vpn - v.start / PAGE_SIZE) }
+      : { kind: 'anon', vpn };
+    const n = ref.kind === 'gmem' ? (ref.inode.pins.get(ref.index) ?? 0) : (k.mm.anonPins.get(ref.vpn) ?? 0);
+    if (n === 0) return fail(R.notPinned);
+    refs.push(ref);
+  }
+  for (const ref of refs) {
+    const m: Map<number, number> = ref.kind === 'gmem' ? ref.inode.pins : k.mm.anonPins;
+    const key = ref.kind === 'gmem' ? ref.index : ref.vpn;
+    const n = m.get(key)! - 1;
+    if (n === 0) m.delete(key);
+    else m.set(key, n);
+  }
+  return ok(R.unpinned);
+}
+
+const KNOWN_ADVICE = new Set<bigint>(Object.values(Madv).map((v) => BigInt(v)));
+
+export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outcome {
+  if (op.addr % 4096n !== 0n || !KNOWN_ADVICE.has(op.advice)) return fail(R.madviseInvalid);
+  if (op.length === 0n) return ok(R.madvised);
+  const a = userAddr(op.addr);
+  const endB = op.addr + ((op.length + 4095n) / 4096n) * 4096n;
+  if (a === undefined || endB > BigInt(TASK_SIZE)) return fail(R.madviseInvalid);
+  const end = Number(endB);
+  // the whole range must be mapped
+  let pos = a;
+  const vmas = [];
+  while (pos < end) {
+    const v = k.mm.find(pos);
+    if (!v) return fail(R.madviseUnmapped);
+    vmas.push(v);
+    pos = v.end;
+  }
+  const advice = Number(op.advice);
+  if (advice === Madv.MADV_COLLAPSE && vmas.some((v) => v.inode)) return fail(R.madviseCollapse);
+  if (advice === Madv.MADV_DONTNEED) {
+    for (const v of vmas) {
+      const s = Math.max(v.start, a);
+      const e = Math.min(v.end, end);
+      if (v.inode) {
+        const i0 = v.pgoff + (s - v.start) / PAGE_SIZE;
+        v.inode.hostMapped.delete(i0, i0 + (e - s) / PAGE_SIZE);
+      } else if (!v.shared) k.mm.dropAnon(s, e);
+    }
+  }
+  return ok(R.madvised);
+}
+
+export { getFolio };

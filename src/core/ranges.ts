@@ -1,0 +1,186 @@
+/**
+ * Interval maps over page indices. Everything that could be as large as a guest (attributes,
+ * allocation, bindings, S-EPT, RMP) lives in one of these, so state grows with the number of
+ * distinct ranges, never with guest size. Indices are page numbers (< 2^53, exact in a double).
+ *
+ * Representation: three parallel arrays of disjoint, sorted, half-open runs [start, end) with a
+ * value; adjacent runs with equal values are merged. Lookups are binary searches; an update
+ * splices O(runs touched) entries.
+ */
+export class RangeMap<V> {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private values: V[] = [];
+
+  private readonly eq: (a: V, b: V) => boolean;
+  constructor(eq: (a: V, b: V) => boolean = Object.is) {
+    this.eq = eq;
+  }
+
+  get runCount(): number {
+    return this.starts.length;
+  }
+
+  clone(): RangeMap<V> {
+    const m = new RangeMap<V>(this.eq);
+    m.starts = this.starts.slice();
+    m.ends = this.ends.slice();
+    m.values = this.values.slice();
+    return m;
+  }
+
+  /** index of the first run whose end > x */
+  private firstEndingAfter(x: number): number {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ends[mid]! > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  get(x: number): V | undefined {
+    const i = this.firstEndingAfter(x);
+    if (i < this.starts.length && this.starts[i]! <= x) return this.values[i];
+    return undefined;
+  }
+
+  /** The runs intersecting [start, end), clipped to it; gaps are reported with value undefined. */
+  *segments(start: number, end: number): Generator<[number, number, V | undefined]> {
+    let pos = start;
+    for (let i = this.firstEndingAfter(start); i < this.starts.length && pos < end; i++) {
+      const s = this.starts[i]!;
+      if (s >= end) break;
+      if (s > pos) {
+        yield [pos, s, undefined];
+        pos = s;
+      }
+      const e = Math.min(this.ends[i]!, end);
+      yield [pos, e, this.values[i]];
+      pos = e;
+    }
+    if (pos < end) yield [pos, end, undefined];
+  }
+
+  /** All runs, in order. */
+  *runs(): Generator<[number, number, V]> {
+    for (let i = 0; i < this.starts.length; i++) yield [this.starts[i]!, this.ends[i]!, this.values[i]!];
+  }
+
+  /** True when every index of [start, end) maps to a value equal to v (undefined = unset). */
+  every(start: number, end: number, pred: (v: V | undefined) => boolean): boolean {
+    for (const [, , v] of this.segments(start, end)) if (!pred(v)) return false;
+    return true;
+  }
+
+  some(start: number, end: number, pred: (v: V | undefined) => boolean): boolean {
+    return !this.every(start, end, (v) => !pred(v));
+  }
+
+  /** First index in [start, end) whose value satisfies pred, or -1. */
+  findFirst(start: number, end: number, pred: (v: V | undefined) => boolean): number {
+    for (const [s, , v] of this.segments(start, end)) if (pred(v)) return s;
+    return -1;
+  }
+
+  /** Set [start, end) to v (or clear it when v is undefined). */
+  set(start: number, end: number, v: V | undefined): void {
+    if (start >= end) return;
+    let i = this.firstEndingAfter(start);
+    // runs [i, j) intersect or touch the new range
+    let j = i;
+    const newStarts: number[] = [];
+    const newEnds: number[] = [];
+    const newValues: V[] = [];
+    // keep left remainder of run i
+    if (i < this.starts.length && this.starts[i]! < start) {
+      newStarts.push(this.starts[i]!);
+      newEnds.push(start);
+      newValues.push(this.values[i]!);
+    }
+    while (j < this.starts.length && this.starts[j]! < end) j++;
+    if (v !== undefined) {
+      newStarts.push(start);
+      newEnds.push(end);
+      newValues.push(v);
+    }
+    if (j > i && this.ends[j - 1]! > end) {
+      newStarts.push(end);
+      newEnds.push(this.ends[j - 1]!);
+      newValues.push(this.values[j - 1]!);
+    }
+    // merge with neighbours
+    if (i > 0 && newStarts.length > 0 && this.ends[i - 1] === newStarts[0] && this.eq(this.values[i - 1]!, newValues[0]!)) {
+      i--;
+      newStarts[0] = this.starts[i]!;
+    }
+    const last = newStarts.length - 1;
+    if (
+      j < this.starts.length &&
+      last >= 0 &&
+      this.starts[j] === newEnds[last] &&
+      this.eq(this.values[j]!, newValues[last]!)
+    ) {
+      newEnds[last] = this.ends[j]!;
+      j++;
+    }
+    this.starts.splice(i, j - i, ...newStarts);
+    this.ends.splice(i, j - i, ...newEnds);
+    this.values.splice(i, j - i, ...newValues);
+  }
+
+  clear(start: number, end: number): void {
+    this.set(start, end, undefined);
+  }
+
+  /** Number of indices in [start, end) that have a value. */
+  count(start = 0, end = Number.MAX_SAFE_INTEGER): number {
+    let n = 0;
+    for (const [s, e, v] of this.segments(start, end)) if (v !== undefined) n += e - s;
+    return n;
+  }
+}
+
+/** A set of page indices, as runs. */
+export class RangeSet {
+  private readonly m: RangeMap<true>;
+  constructor(m?: RangeMap<true>) {
+    this.m = m ?? new RangeMap<true>();
+  }
+  clone(): RangeSet {
+    return new RangeSet(this.m.clone());
+  }
+  get runCount(): number {
+    return this.m.runCount;
+  }
+  has(x: number): boolean {
+    return this.m.get(x) === true;
+  }
+  add(start: number, end = start + 1): void {
+    this.m.set(start, end, true);
+  }
+  delete(start: number, end = start + 1): void {
+    this.m.clear(start, end);
+  }
+  any(start: number, end: number): boolean {
+    return this.m.some(start, end, (v) => v === true);
+  }
+  all(start: number, end: number): boolean {
+    return this.m.every(start, end, (v) => v === true);
+  }
+  firstIn(start: number, end: number): number {
+    return this.m.findFirst(start, end, (v) => v === true);
+  }
+  count(start?: number, end?: number): number {
+    return this.m.count(start, end);
+  }
+  *runs(): Generator<[number, number]> {
+    for (const [s, e] of this.m.runs()) yield [s, e];
+  }
+  /** The set's runs intersected with [start, end). */
+  *within(start: number, end: number): Generator<[number, number]> {
+    for (const [s, e, v] of this.m.segments(start, end)) if (v) yield [s, e];
+  }
+}

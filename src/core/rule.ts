@@ -1,0 +1,85 @@
+/**
+ * Rules: every decision the model makes that userspace can observe is a named rule with one errno
+ * (or a signal, or success), a one-line reason and the kernel source that makes it. Results point
+ * at the rule that decided them. The catalogue (catalogue.ts) gathers the rule sets of every module.
+ */
+import type { ErrnoName } from './errno.ts';
+
+export const Commits = {
+  /** torvalds/linux snapshot with 2a62345b3052 (kvm-uapi-spec.md source 1-4, 8) */
+  ML: '01f492e1817e858d1712f2489d0afbaa552f417b',
+  /** torvalds/linux before 2a62345b3052 (sev.c, source 5) */
+  OLD_SEV: '0097f9df996fe9c4a66a9f96a492391a8432affd',
+  /** kvm-x86/linux tdx.c with the June-2026 source-0 fix (source 9) */
+  KX_TDX: '09c6f74ecb863f76e2486a960431fe6e2b86f2c7',
+  /** kvm-x86/linux sev.c (source 10) */
+  KX_SEV: '1a27afa0511e404fd87c1a5e643945940ef72f90',
+  /** sean-jc/linux in-place conversion: guest_memfd.c, kvm_main.c (sources 14, 15) */
+  SER: '10602fa73d539f391ab9143b484798bff827e103',
+  /** sean-jc/linux final TDX in-place (source 16) */
+  SER_TDX: '07f26358894029ac26441664ce21bd73748903d0',
+  /** v8 posting and thread (lore), no commit */
+  LORE: '',
+} as const;
+
+export interface Cite {
+  readonly repo: string;
+  readonly path: string;
+  readonly commit: string;
+  readonly fn: string;
+}
+
+export type Confidence = 'read' | 'inferred' | 'recalled';
+export type SignalName = 'SIGBUS' | 'SIGSEGV';
+
+export interface RuleDef {
+  /** errno for a failure; absent for success or a signal */
+  readonly errno?: ErrnoName;
+  readonly signal?: SignalName;
+  readonly reason: string;
+  readonly cite: Cite;
+  /** how the fact was established; 'read' = read in the cited source */
+  readonly confidence?: Confidence;
+  /** the profiles (eras) the rule belongs to, when not all */
+  readonly eras?: string;
+}
+
+export interface Rule extends RuleDef {
+  readonly id: string;
+  /** the operation the rule belongs to (ioctl or syscall name, or an internal function) */
+  readonly op: string;
+  readonly confidence: Confidence;
+}
+
+export function defineRules<K extends string>(
+  prefix: string,
+  op: string,
+  defs: Record<K, RuleDef>,
+): Record<K, Rule> {
+  const out = {} as Record<K, Rule>;
+  for (const key of Object.keys(defs) as K[]) {
+    const d = defs[key];
+    out[key] = { ...d, id: `${prefix}.${key}`, op, confidence: d.confidence ?? 'read' };
+  }
+  return out;
+}
+
+export const cite = {
+  ml: (path: string, fn: string): Cite => ({ repo: 'torvalds/linux', path, commit: Commits.ML, fn }),
+  old: (path: string, fn: string): Cite => ({ repo: 'torvalds/linux', path, commit: Commits.OLD_SEV, fn }),
+  kxTdx: (fn: string): Cite => ({ repo: 'kvm-x86/linux', path: 'arch/x86/kvm/vmx/tdx.c', commit: Commits.KX_TDX, fn }),
+  kxSev: (fn: string): Cite => ({ repo: 'kvm-x86/linux', path: 'arch/x86/kvm/svm/sev.c', commit: Commits.KX_SEV, fn }),
+  ser: (path: string, fn: string): Cite => ({ repo: 'sean-jc/linux', path, commit: Commits.SER, fn }),
+  serTdx: (fn: string): Cite => ({ repo: 'sean-jc/linux', path: 'arch/x86/kvm/vmx/tdx.c', commit: Commits.SER_TDX, fn }),
+  gmem: (fn: string): Cite => cite.ml('virt/kvm/guest_memfd.c', fn),
+  serGmem: (fn: string): Cite => cite.ser('virt/kvm/guest_memfd.c', fn),
+  kvm: (fn: string): Cite => cite.ml('virt/kvm/kvm_main.c', fn),
+  x86: (fn: string): Cite => cite.ml('arch/x86/kvm/x86.c', fn),
+  tdx: (fn: string): Cite => cite.ml('arch/x86/kvm/vmx/tdx.c', fn),
+  linux: (path: string, fn: string): Cite => cite.ml(path, fn),
+};
+
+export function formatCite(c: Cite): string {
+  const at = c.commit ? `@${c.commit.slice(0, 12)}` : '';
+  return `${c.repo}:${c.path}${at} ${c.fn}()`;
+}

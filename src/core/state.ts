@@ -1,0 +1,133 @@
+/** The model's state: VMs, vCPUs, memslots, guest_memfd inodes, the process address space. */
+import { RangeMap, RangeSet } from './ranges.ts';
+import type { VmTypeNum } from './uapi.ts';
+
+export interface Binding {
+  readonly slot: Memslot;
+  /** guest_memfd page indices [start, end) */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A guest_memfd inode: size fixed at creation, pages allocated lazily, contents by written page. */
+export class GmemInode {
+  /** per-index attributes ([SER], in-place on): KVM_MEMORY_ATTRIBUTE_PRIVATE or 0 */
+  readonly attrs = new RangeMap<number>();
+  /** indices that have a folio */
+  readonly allocated = new RangeSet();
+  /** allocated folios that were cleared or written (folio uptodate) */
+  readonly uptodate = new RangeSet();
+  /** page contents; an uptodate page without an entry holds zeros */
+  readonly content = new Map<number, Uint8Array>();
+  /** pages whose host-visible bytes are firmware-dependent (after the guest used them privately) */
+  readonly undefinedContent = new RangeSet();
+  /** long-term pins (GUP) per index */
+  readonly pins = new Map<number, number>();
+  /** indices currently mapped into host page tables */
+  readonly hostMapped = new RangeSet();
+  readonly bindings: Binding[] = [];
+  /** open fds + mappings referring to the file */
+  refs = 0;
+  released = false;
+
+  readonly id: number;
+  readonly vm: Vm;
+  readonly sizeBytes: bigint;
+  readonly flags: bigint;
+  constructor(id: number, vm: Vm, sizeBytes: bigint, flags: bigint) {
+    this.id = id;
+    this.vm = vm;
+    this.sizeBytes = sizeBytes;
+    this.flags = flags;
+  }
+
+  get npages(): number {
+    return Number(this.sizeBytes / 4096n);
+  }
+}
+
+export interface GmemBindingOfSlot {
+  /** null once the file was released (closed for the last time) */
+  inode: GmemInode | null;
+  /** page offset of the slot's first gfn in the file */
+  readonly pgoff: number;
+}
+
+export interface Memslot {
+  readonly vm: Vm;
+  readonly asId: number;
+  readonly id: number;
+  flags: bigint;
+  baseGfn: number;
+  readonly npages: number;
+  readonly userspaceAddr: bigint;
+  readonly gmem?: GmemBindingOfSlot;
+  /** KVM_MEMSLOT_GMEM_ONLY: all guest faults, shared and private, come from guest_memfd */
+  readonly gmemOnly: boolean;
+}
+
+export interface Vcpu {
+  readonly fd: number;
+  readonly vm: Vm;
+  readonly id: number;
+  /** guest CPUID set by KVM_SET_CPUID2 */
+  cpuid: { function: number; index: number; eax: number; ebx: number; ecx: number; edx: number }[];
+  hasRun: boolean;
+  /** arch state (TDX vCPU state) */
+  tdx?: { state: 'UNINITIALIZED' | 'INITIALIZED' };
+}
+
+/** Arch-specific per-VM state; the TDX and SNP modules extend it. */
+export interface ArchVm {
+  readonly kind: 'tdx' | 'snp';
+}
+
+export class Vm {
+  readonly memslots: Memslot[] = [];
+  /** per-VM memory attributes by gfn (out-of-place) */
+  readonly memAttrs = new RangeMap<number>();
+  readonly vcpus: Vcpu[] = [];
+  irqchip: 'none' | 'split' | 'kernel' = 'none';
+  preFaultAllowed: boolean;
+  /** KVM_BUG_ON fired: most ioctls now fail -EIO */
+  bugged = false;
+  arch: ArchVm | null = null;
+
+  readonly id: number;
+  readonly type: VmTypeNum;
+  constructor(id: number, type: VmTypeNum) {
+    this.id = id;
+    this.type = type;
+    this.preFaultAllowed = !this.hasPrivateMem;
+  }
+
+  get hasPrivateMem(): boolean {
+    return this.type === 1 || this.type === 4 || this.type === 5;
+  }
+
+  slotForGfn(gfn: number, asId = 0): Memslot | undefined {
+    for (const s of this.memslots) if (s.asId === asId && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return s;
+    return undefined;
+  }
+
+  slotById(asId: number, id: number): Memslot | undefined {
+    return this.memslots.find((s) => s.asId === asId && s.id === id);
+  }
+}
+
+export interface Vma {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
+  /** file-backed mappings: the guest_memfd and the page offset of `start` */
+  inode?: GmemInode;
+  pgoff: number;
+}
+
+export type FileObject =
+  | { kind: 'kvm' }
+  | { kind: 'sev' }
+  | { kind: 'vm'; vm: Vm }
+  | { kind: 'vcpu'; vcpu: Vcpu }
+  | { kind: 'gmem'; inode: GmemInode };
