@@ -11,7 +11,18 @@ import { R as vm } from './kvm/vm.ts';
 import { R as mm } from './mm/syscalls.ts';
 import type { Rule } from './rule.ts';
 
-const sets: Record<string, Rule>[] = [vm, memslot, vmAttr, gmemCreate, gmemFops, gmemBind, gmemAttr2, gmemPopulate, mm, dispatch];
+const sets: Record<string, Rule>[] = [
+  vm,
+  memslot,
+  vmAttr,
+  gmemCreate,
+  gmemFops,
+  gmemBind,
+  gmemAttr2,
+  gmemPopulate,
+  mm,
+  dispatch,
+];
 
 const extra: Record<string, Rule>[] = [];
 

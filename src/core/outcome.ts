@@ -50,7 +50,8 @@ export function signal(rule: Rule, out: Out = {}): Outcome {
 /** A kernel-internal result: a value, or the rule of the error (with errno). */
 export type KResult<T> = { ok: true; value: T } | { ok: false; rule: Rule; cause?: Rule };
 export const kok = <T>(value: T): KResult<T> => ({ ok: true, value });
-export const kerr = <T>(rule: Rule, cause?: Rule): KResult<T> => (cause ? { ok: false, rule, cause } : { ok: false, rule });
+export const kerr = <T>(rule: Rule, cause?: Rule): KResult<T> =>
+  cause ? { ok: false, rule, cause } : { ok: false, rule };
 
 export function errnoValue(o: Outcome): number {
   return o.errno ? Errno[o.errno] : 0;

@@ -112,7 +112,12 @@ export class RangeMap<V> {
       newValues.push(this.values[j - 1]!);
     }
     // merge with neighbours
-    if (i > 0 && newStarts.length > 0 && this.ends[i - 1] === newStarts[0] && this.eq(this.values[i - 1]!, newValues[0]!)) {
+    if (
+      i > 0 &&
+      newStarts.length > 0 &&
+      this.ends[i - 1] === newStarts[0] &&
+      this.eq(this.values[i - 1]!, newValues[0]!)
+    ) {
       i--;
       newStarts[0] = this.starts[i]!;
     }

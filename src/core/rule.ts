@@ -51,11 +51,7 @@ export interface Rule extends RuleDef {
   readonly confidence: Confidence;
 }
 
-export function defineRules<K extends string>(
-  prefix: string,
-  op: string,
-  defs: Record<K, RuleDef>,
-): Record<K, Rule> {
+export function defineRules<K extends string>(prefix: string, op: string, defs: Record<K, RuleDef>): Record<K, Rule> {
   const out = {} as Record<K, Rule>;
   for (const key of Object.keys(defs) as K[]) {
     const d = defs[key];
@@ -70,7 +66,12 @@ export const cite = {
   kxTdx: (fn: string): Cite => ({ repo: 'kvm-x86/linux', path: 'arch/x86/kvm/vmx/tdx.c', commit: Commits.KX_TDX, fn }),
   kxSev: (fn: string): Cite => ({ repo: 'kvm-x86/linux', path: 'arch/x86/kvm/svm/sev.c', commit: Commits.KX_SEV, fn }),
   ser: (path: string, fn: string): Cite => ({ repo: 'sean-jc/linux', path, commit: Commits.SER, fn }),
-  serTdx: (fn: string): Cite => ({ repo: 'sean-jc/linux', path: 'arch/x86/kvm/vmx/tdx.c', commit: Commits.SER_TDX, fn }),
+  serTdx: (fn: string): Cite => ({
+    repo: 'sean-jc/linux',
+    path: 'arch/x86/kvm/vmx/tdx.c',
+    commit: Commits.SER_TDX,
+    fn,
+  }),
   gmem: (fn: string): Cite => cite.ml('virt/kvm/guest_memfd.c', fn),
   serGmem: (fn: string): Cite => cite.ser('virt/kvm/guest_memfd.c', fn),
   kvm: (fn: string): Cite => cite.ml('virt/kvm/kvm_main.c', fn),

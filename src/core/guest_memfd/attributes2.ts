@@ -5,7 +5,7 @@
  */
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { GmemInode } from '../state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi.ts';
@@ -13,7 +13,8 @@ import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi.ts';
 export const R = defineRules('gmem.attr2', 'KVM_SET_MEMORY_ATTRIBUTES2', {
   notSupported: {
     errno: 'ENOTTY',
-    reason: 'guest_memfd has no KVM_SET_MEMORY_ATTRIBUTES2 without in-place conversion (gmem_in_place_conversion off, or a kernel without the series)',
+    reason:
+      'guest_memfd has no KVM_SET_MEMORY_ATTRIBUTES2 without in-place conversion (gmem_in_place_conversion off, or a kernel without the series)',
     cite: cite.serGmem('kvm_gmem_ioctl'),
   },
   flags: {
@@ -53,7 +54,8 @@ export const R = defineRules('gmem.attr2', 'KVM_SET_MEMORY_ATTRIBUTES2', {
     cite: cite.serGmem('kvm_gmem_has_outstanding_references'),
   },
   set: {
-    reason: 'attributes stored; host mappings (to private) or KVM private mappings (to shared) removed; contents untouched',
+    reason:
+      'attributes stored; host mappings (to private) or KVM private mappings (to shared) removed; contents untouched',
     cite: cite.serGmem('__kvm_gmem_set_attributes'),
   },
 });

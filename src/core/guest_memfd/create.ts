@@ -4,7 +4,7 @@
  */
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { GmemInode, type Vm } from '../state.ts';
 import { GuestMemfdFlag, KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi.ts';

@@ -45,7 +45,13 @@ export function setPage(inode: GmemInode, index: number, bytes: Uint8Array): voi
 }
 
 /** Write part of an allocated page. */
-export function writePage(inode: GmemInode, index: number, offset: number, src: Uint8Array | number, len: number): void {
+export function writePage(
+  inode: GmemInode,
+  index: number,
+  offset: number,
+  src: Uint8Array | number,
+  len: number,
+): void {
   let page = inode.content.get(index);
   if (!page) {
     page = pageBytes(inode, index).slice();

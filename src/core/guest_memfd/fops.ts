@@ -3,7 +3,7 @@
  * read/write (absent), setattr (size is immutable), fstat, release.
  */
 import type { Kernel } from '../kernel.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode } from '../state.ts';
 import { FallocFlag, GuestMemfdFlag } from '../uapi.ts';
@@ -139,8 +139,7 @@ export function gmemFallocate(k: Kernel, inode: GmemInode, mode: bigint, offset:
   if (offset > LOFF_MAX || len === 0n || len > LOFF_MAX) return fail(R.fallocateRange);
   if (offset + len > LOFF_MAX) return fail(R.fallocateTooBig);
   if ((mode & FallocFlag.FALLOC_FL_KEEP_SIZE) === 0n) return fail(R.fallocateNoKeepSize);
-  if ((mode & ~(FallocFlag.FALLOC_FL_KEEP_SIZE | FallocFlag.FALLOC_FL_PUNCH_HOLE)) !== 0n)
-    return fail(R.fallocateMode);
+  if ((mode & ~(FallocFlag.FALLOC_FL_KEEP_SIZE | FallocFlag.FALLOC_FL_PUNCH_HOLE)) !== 0n) return fail(R.fallocateMode);
   if (offset % 4096n !== 0n || len % 4096n !== 0n) return fail(R.fallocateUnaligned);
   const start = offset / 4096n;
   const end = (offset + len) / 4096n;

@@ -5,8 +5,8 @@
  * callback. Returns the pages done, or the first page's error.
  */
 import type { Kernel } from '../kernel.ts';
-import { gup } from '../mm/syscalls.ts';
 import type { PageRef } from '../mm/mm.ts';
+import { gup } from '../mm/syscalls.ts';
 import { type KResult, kerr, kok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Memslot, Vm } from '../state.ts';
@@ -37,7 +37,8 @@ export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
   },
   notPrivate: {
     errno: 'EINVAL',
-    reason: 'the gfn is not private in the tracker in force (per-VM attributes, or guest_memfd attributes with in-place conversion)',
+    reason:
+      'the gfn is not private in the tracker in force (per-VM attributes, or guest_memfd attributes with in-place conversion)',
     cite: cite.gmem('__kvm_gmem_populate'),
   },
 });

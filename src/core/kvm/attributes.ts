@@ -4,7 +4,7 @@
  */
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vm } from '../state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi.ts';
@@ -13,7 +13,8 @@ export const R = defineRules('attr', 'KVM_SET_MEMORY_ATTRIBUTES', {
   flags: { errno: 'EINVAL', reason: 'flags must be 0', cite: cite.kvm('kvm_vm_ioctl_set_mem_attributes') },
   unsupported: {
     errno: 'EINVAL',
-    reason: 'attributes not supported by this VM (PRIVATE needs a private-memory VM, and none with in-place conversion)',
+    reason:
+      'attributes not supported by this VM (PRIVATE needs a private-memory VM, and none with in-place conversion)',
     cite: cite.kvm('kvm_vm_ioctl_set_mem_attributes'),
   },
   range: {

@@ -7,17 +7,9 @@ import { setMemoryAttributes2 } from '../guest_memfd/attributes2.ts';
 import { createGuestMemfd } from '../guest_memfd/create.ts';
 import { gmemFallocate, gmemFstat, gmemPut, gmemReadWrite, gmemTruncate } from '../guest_memfd/fops.ts';
 import type { HandlerTable, Kernel } from '../kernel.ts';
-import {
-  sysLoad,
-  sysMadvise,
-  sysMmap,
-  sysMunmap,
-  sysPin,
-  sysStore,
-  sysUnpin,
-} from '../mm/syscalls.ts';
+import { sysLoad, sysMadvise, sysMmap, sysMunmap, sysPin, sysStore, sysUnpin } from '../mm/syscalls.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { FileObject, Vcpu, Vm } from '../state.ts';
 import { setMemoryAttributes } from './attributes.ts';
@@ -73,7 +65,10 @@ export const R = defineRules('fd', 'syscall', {
     cite: cite.linux('fs/open.c', 'do_sys_ftruncate'),
   },
   fstat: { reason: 'file status', cite: cite.linux('fs/stat.c', 'vfs_fstat') },
-  closed: { reason: 'descriptor closed (the file lives while references remain)', cite: cite.linux('fs/open.c', 'close_fd') },
+  closed: {
+    reason: 'descriptor closed (the file lives while references remain)',
+    cite: cite.linux('fs/open.c', 'close_fd'),
+  },
   attestNone: {
     errno: 'EINVAL',
     reason: 'only a TDX or SEV-SNP VM has a launch measurement',
@@ -102,7 +97,8 @@ function target(k: Kernel, fd: bigint, allowed: ('kvm' | 'vm' | 'vcpu')[]): Targ
   if (f.kind === 'vcpu' && allowed.includes('vcpu'))
     return f.vcpu.vm.bugged ? { out: fail(R.vmDead) } : { vcpu: f.vcpu };
   if (f.kind === 'kvm' && allowed.includes('kvm')) return { kvm: true };
-  if ((f.kind === 'vm' || f.kind === 'vcpu') && (f.kind === 'vm' ? f.vm : f.vcpu.vm).bugged) return { out: fail(R.vmDead) };
+  if ((f.kind === 'vm' || f.kind === 'vcpu') && (f.kind === 'vm' ? f.vm : f.vcpu.vm).bugged)
+    return { out: fail(R.vmDead) };
   return { out: unknown(f) };
 }
 
@@ -127,7 +123,12 @@ function memEncOp(k: Kernel, op: Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>): 
   return arch.memEncOp(k, op, vm, vcpu);
 }
 
-function fileOp(k: Kernel, fd: bigint, gmem: (f: Extract<FileObject, { kind: 'gmem' }>) => Outcome, other: () => Outcome): Outcome {
+function fileOp(
+  k: Kernel,
+  fd: bigint,
+  gmem: (f: Extract<FileObject, { kind: 'gmem' }>) => Outcome,
+  other: () => Outcome,
+): Outcome {
   const f = k.file(fd);
   if (!f) return fail(R.badFd);
   return f.kind === 'gmem' ? gmem(f) : other();
@@ -167,14 +168,55 @@ export const handlers: HandlerTable = {
   pin: sysPin,
   unpin: sysUnpin,
   madvise: sysMadvise,
-  read: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(false, 0n), () => fail(R.fileNoRw)),
-  write: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(false, 0n), () => fail(R.fileNoRw)),
-  pread: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(true, op.offset), () => fail(R.fileNoRw)),
-  pwrite: (k, op) => fileOp(k, op.fd, () => gmemReadWrite(true, op.offset), () => fail(R.fileNoRw)),
+  read: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      () => gmemReadWrite(false, 0n),
+      () => fail(R.fileNoRw),
+    ),
+  write: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      () => gmemReadWrite(false, 0n),
+      () => fail(R.fileNoRw),
+    ),
+  pread: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      () => gmemReadWrite(true, op.offset),
+      () => fail(R.fileNoRw),
+    ),
+  pwrite: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      () => gmemReadWrite(true, op.offset),
+      () => fail(R.fileNoRw),
+    ),
   fallocate: (k, op) =>
-    fileOp(k, op.fd, (f) => gmemFallocate(k, f.inode, op.mode, op.offset, op.len), () => fail(R.fileNoFallocate)),
-  ftruncate: (k, op) => fileOp(k, op.fd, () => gmemTruncate(), () => fail(R.fileNoTruncate)),
-  fstat: (k, op) => fileOp(k, op.fd, (f) => gmemFstat(f.inode), () => ok(R.fstat, 0, { st_size: 0n, st_blksize: 4096n })),
+    fileOp(
+      k,
+      op.fd,
+      (f) => gmemFallocate(k, f.inode, op.mode, op.offset, op.len),
+      () => fail(R.fileNoFallocate),
+    ),
+  ftruncate: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      () => gmemTruncate(),
+      () => fail(R.fileNoTruncate),
+    ),
+  fstat: (k, op) =>
+    fileOp(
+      k,
+      op.fd,
+      (f) => gmemFstat(f.inode),
+      () => ok(R.fstat, 0, { st_size: 0n, st_blksize: 4096n }),
+    ),
   close: (k, op) => {
     const f = k.file(op.fd);
     if (!f) return fail(R.badFd);

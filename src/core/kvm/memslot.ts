@@ -5,7 +5,7 @@
 import { gmemBindCheck, gmemBindCommit, gmemBindOverlap, gmemOnly, gmemUnbind } from '../guest_memfd/bind.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { GmemInode, Memslot, Vm } from '../state.ts';
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, MemslotFlag, TASK_SIZE } from '../uapi.ts';
@@ -27,7 +27,8 @@ export const R = defineRules('memslot', 'KVM_SET_USER_MEMORY_REGION2', {
   },
   flags: {
     errno: 'EINVAL',
-    reason: 'unknown memslot flags, or GUEST_MEMFD with LOG_DIRTY_PAGES or READONLY, or READONLY on a VM with protected state',
+    reason:
+      'unknown memslot flags, or GUEST_MEMFD with LOG_DIRTY_PAGES or READONLY, or READONLY on a VM with protected state',
     cite: cite.kvm('check_memory_region_flags'),
   },
   sizeAlign: { errno: 'EINVAL', reason: 'memory_size not page-aligned', cite: cite.kvm('kvm_set_memory_region') },
@@ -53,7 +54,11 @@ export const R = defineRules('memslot', 'KVM_SET_USER_MEMORY_REGION2', {
     reason: 'memory_size exceeds KVM_MEM_MAX_NR_PAGES pages',
     cite: cite.kvm('kvm_set_memory_region'),
   },
-  deleteMissing: { errno: 'EINVAL', reason: 'delete of a slot that does not exist', cite: cite.kvm('kvm_set_memory_region') },
+  deleteMissing: {
+    errno: 'EINVAL',
+    reason: 'delete of a slot that does not exist',
+    cite: cite.kvm('kvm_set_memory_region'),
+  },
   gmemImmutable: {
     errno: 'EINVAL',
     reason: 'guest_memfd memslots are immutable: only DELETE (memory_size 0) is allowed',
@@ -76,12 +81,16 @@ export const R = defineRules('memslot', 'KVM_SET_USER_MEMORY_REGION2', {
   },
   created: { reason: 'memslot created', cite: cite.kvm('kvm_set_memslot') },
   deleted: {
-    reason: 'memslot deleted: KVM mappings in its range zapped, guest_memfd unbound (file contents and attributes stay)',
+    reason:
+      'memslot deleted: KVM mappings in its range zapped, guest_memfd unbound (file contents and attributes stay)',
     cite: cite.kvm('kvm_set_memslot'),
   },
   moved: { reason: 'memslot moved to a new base GPA', cite: cite.kvm('kvm_set_memslot') },
   flagsOnly: { reason: 'memslot flags changed', cite: cite.kvm('kvm_set_memslot') },
-  unchanged: { reason: 'identical request for an existing slot: nothing to do', cite: cite.kvm('kvm_set_memory_region') },
+  unchanged: {
+    reason: 'identical request for an existing slot: nothing to do',
+    cite: cite.kvm('kvm_set_memory_region'),
+  },
 });
 
 type RegionOp = Extract<Op, { op: 'KVM_SET_USER_MEMORY_REGION' | 'KVM_SET_USER_MEMORY_REGION2' }>;

@@ -5,7 +5,7 @@
 import { supportedGmemFlags } from '../guest_memfd/create.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
-import { fail, ok, type Outcome } from '../outcome.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { type Vcpu, Vm } from '../state.ts';
 import {
@@ -157,7 +157,7 @@ export function checkExtension(k: Kernel, vm: Vm | null, op: Extract<Op, { op: '
   return ok(R.capValue, capabilityValue(k, vm, op.cap));
 }
 
-export function enableCap(k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_ENABLE_CAP' }>): Outcome {
+export function enableCap(_k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_ENABLE_CAP' }>): Outcome {
   if (op.flags !== 0n) return fail(R.enableCapFlags);
   if (op.cap !== BigInt(Cap.KVM_CAP_SPLIT_IRQCHIP)) return fail(R.enableCapUnknown);
   const pins = op.args[0] ?? 0n;
@@ -212,7 +212,7 @@ export function kvmRun(k: Kernel, vcpu: Vcpu): Outcome {
   return ok(R.run);
 }
 
-export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_PRE_FAULT_MEMORY' }>): Outcome {
+export function preFaultMemory(_k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_PRE_FAULT_MEMORY' }>): Outcome {
   if (
     op.flags !== 0n ||
     op.gpa % 4096n !== 0n ||

@@ -3,10 +3,10 @@ import { getFolio, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_mem
 import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
-import { fail, type KResult, kerr, kok, ok, type Outcome, signal } from '../outcome.ts';
+import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode } from '../state.ts';
-import { MapFlag, Madv, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
+import { Madv, MapFlag, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
 import { type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
 
 export const R = defineRules('mm', 'mm', {
@@ -15,7 +15,11 @@ export const R = defineRules('mm', 'mm', {
     reason: 'mmap offset not page-aligned',
     cite: cite.linux('arch/x86/kernel/sys_x86_64.c', 'SYSCALL_DEFINE6(mmap)'),
   },
-  mmapBadFd: { errno: 'EBADF', reason: 'mmap of an fd that is not open', cite: cite.linux('mm/mmap.c', 'ksys_mmap_pgoff') },
+  mmapBadFd: {
+    errno: 'EBADF',
+    reason: 'mmap of an fd that is not open',
+    cite: cite.linux('mm/mmap.c', 'ksys_mmap_pgoff'),
+  },
   mmapLength: { errno: 'EINVAL', reason: 'mmap length is 0', cite: cite.linux('mm/mmap.c', 'do_mmap') },
   mmapNoMem: {
     errno: 'ENOMEM',
@@ -145,7 +149,12 @@ function releaseMappings(k: Kernel, changes: { inode: GmemInode; delta: number }
 }
 
 export function sysMunmap(k: Kernel, op: Extract<Op, { op: 'munmap' }>): Outcome {
-  if (op.addr % 4096n !== 0n || op.length === 0n || op.addr > BigInt(TASK_SIZE) || op.length > BigInt(TASK_SIZE) - op.addr)
+  if (
+    op.addr % 4096n !== 0n ||
+    op.length === 0n ||
+    op.addr > BigInt(TASK_SIZE) ||
+    op.length > BigInt(TASK_SIZE) - op.addr
+  )
     return fail(R.munmapInvalid);
   const start = Number(op.addr);
   const end = start + Number(((op.length + 4095n) / 4096n) * 4096n);

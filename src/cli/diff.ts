@@ -1,0 +1,59 @@
+import { nodeHost } from '../node/host.ts';
+import { formatCall } from '../scenario/report.ts';
+import { runScenario, type StepResult } from '../scenario/run.ts';
+import { loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+
+/** What userspace observes of a step: result, errno/signal and written-back fields. */
+export function observable(r: StepResult): string {
+  const o = r.outcome;
+  const parts = [o.signal ? o.signal : o.errno ? `-1 ${o.errno}` : `= ${o.ret}`];
+  const out = o.out;
+  if (out.data)
+    parts.push(
+      `data=${JSON.stringify(Object.fromEntries(Object.entries(out.data).map(([k, v]) => [k, `0x${v.toString(16)}`])))}`,
+    );
+  for (const f of ['hw_error', 'error', 'error_offset', 'st_size'] as const) {
+    const v = out[f];
+    if (v !== undefined) parts.push(`${f}=0x${v.toString(16)}`);
+  }
+  if (out.bytes) parts.push(`bytes#${Buffer.from(out.bytes).toString('base64').slice(0, 32)}`);
+  if (out.mrtd) parts.push(`mrtd=${out.mrtd}`);
+  if (out.measurement) parts.push(`measurement=${out.measurement}`);
+  return parts.join(' ');
+}
+
+export function diffCommand(files: string[], opts: { profile: string[]; set: string[]; json?: boolean }): number {
+  if (opts.profile.length !== 2) throw new UsageError('diff needs exactly two --profile options (A and B)');
+  const a = parseProfile('--profile', opts.profile[0])!;
+  const b = parseProfile('--profile', opts.profile[1])!;
+  const set = parseSets(opts.set);
+  const scenarios = loadFiles(files);
+  const diffs: { file: string; step: number; line: number; call: string; a: StepResult; b: StepResult }[] = [];
+  for (const s of scenarios) {
+    const ra = runScenario(s, nodeHost, { profile: a, set });
+    const rb = runScenario(s, nodeHost, { profile: b, set });
+    ra.steps.forEach((x, i) => {
+      const y = rb.steps[i]!;
+      if (observable(x) !== observable(y))
+        diffs.push({ file: s.file, step: i + 1, line: x.step.line, call: formatCall(x.step), a: x, b: y });
+    });
+  }
+  if (opts.json) {
+    const side = (r: StepResult) => ({ result: observable(r), rule: r.outcome.rule.id, reason: r.outcome.rule.reason });
+    process.stdout.write(
+      `${JSON.stringify({ format: 'gmemsim-diff/1', profiles: [a, b], differences: diffs.map((d) => ({ file: d.file, step: d.step, line: d.line, call: d.call, [a]: side(d.a), [b]: side(d.b) })) }, null, 2)}\n`,
+    );
+  } else {
+    for (const d of diffs) {
+      process.stdout.write(`${d.file}:${d.line}: step ${d.step} ${d.call}\n`);
+      process.stdout.write(
+        `  ${a.padEnd(18)} ${observable(d.a)}  [${d.a.outcome.rule.id}: ${d.a.outcome.rule.reason}]\n`,
+      );
+      process.stdout.write(
+        `  ${b.padEnd(18)} ${observable(d.b)}  [${d.b.outcome.rule.id}: ${d.b.outcome.rule.reason}]\n`,
+      );
+    }
+    process.stdout.write(`${diffs.length} step${diffs.length === 1 ? '' : 's'} differ between ${a} and ${b}\n`);
+  }
+  return diffs.length ? 1 : 0;
+}

@@ -1,0 +1,105 @@
+/**
+ * gmemsim command line (../shared/spec/cli.md). Heavy modules load lazily inside each command so
+ * that start-up stays small.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { DiagnosticsError, UsageError } from './common.ts';
+
+const program = new Command();
+program
+  .name('gmemsim')
+  .description(
+    'An executable model of the Linux KVM uAPI for confidential-VM private memory: guest_memfd, memslots,\n' +
+      'memory attributes, TDX and SEV-SNP population, and the launch measurement a sequence yields.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const profileOption = () =>
+  new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+program
+  .command('run')
+  .description('replay scenario files against the model; print each call, its result and the deciding rule')
+  .argument('<files...>', 'scenario files (YAML or JSON, format gmemsim/1)')
+  .option('--json', 'print one JSON document')
+  .addOption(profileOption())
+  .option(
+    '--set <key=value>',
+    'override a kernel knob (gmem_in_place_conversion, mmap_min_addr, safeguard.NAME)',
+    collect,
+    [],
+  )
+  .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[] }) => {
+    const { runCommand } = await import('./run.ts');
+    process.exitCode = runCommand(files, opts);
+  });
+
+program
+  .command('diff')
+  .description('run the same scenarios under two profiles and print every step whose observable result differs')
+  .argument('<files...>', 'scenario files')
+  .requiredOption('--profile <name>', 'a kernel profile (give it twice: A then B)', collect, [])
+  .option('--set <key=value>', 'override a kernel knob for both sides', collect, [])
+  .option('--json', 'print one JSON document')
+  .action(async (files: string[], opts: { profile: string[]; set: string[]; json?: boolean }) => {
+    const { diffCommand } = await import('./diff.ts');
+    process.exitCode = diffCommand(files, opts);
+  });
+
+program
+  .command('demo')
+  .description('the source-address ABI settled in the June 2026 KVM thread, under every kernel profile')
+  .option('--json', 'print one JSON document')
+  .option('--verbose', 'also print every step table')
+  .action(async (opts: { json?: boolean; verbose?: boolean }) => {
+    const { demoCommand } = await import('./demo.ts');
+    process.exitCode = demoCommand(opts);
+  });
+
+program
+  .command('rules')
+  .description('print the rule catalogue: every check the model makes, its errno and kernel citation')
+  .option('--ioctl <name>', 'only the rules of this ioctl or operation')
+  .addOption(profileOption())
+  .option('--json', 'print one JSON document')
+  .option('--markdown', 'print the catalogue as Markdown (docs/uapi.md)')
+  .action(async (opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }) => {
+    const { rulesCommand } = await import('./rules.ts');
+    process.exitCode = rulesCommand(opts);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of scenario files (for editors)')
+  .action(async () => {
+    const { schemaCommand } = await import('./schema.ts');
+    process.exitCode = schemaCommand();
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof DiagnosticsError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`gmemsim: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+}
+
+await main();

@@ -1,0 +1,46 @@
+import { allRules } from '../core/catalogue.ts';
+import '../core/arch-all.ts';
+import { Profiles } from '../core/profiles.ts';
+import { formatCite, type Rule } from '../core/rule.ts';
+import { rulesMarkdown } from '../docs/uapi.ts';
+import { parseProfile, UsageError } from './common.ts';
+
+export function selectRules(opts: { ioctl?: string; profile?: string }): Rule[] {
+  const profile = parseProfile('--profile', opts.profile);
+  let rules = allRules();
+  if (opts.ioctl) {
+    const want = opts.ioctl;
+    rules = rules.filter((r) => r.op === want || r.id.startsWith(`${want}.`) || r.op.includes(want));
+    if (!rules.length) throw new UsageError(`--ioctl ${want}: no rules for this operation`);
+  }
+  if (profile) {
+    const era = Profiles[profile].era;
+    rules = rules.filter((r) => !r.eras || r.eras.split(',').includes(era));
+  }
+  return rules;
+}
+
+export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }): number {
+  const rules = selectRules(opts);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules }, null, 2)}\n`);
+    return 0;
+  }
+  if (opts.markdown) {
+    process.stdout.write(rulesMarkdown(rules));
+    return 0;
+  }
+  let op = '';
+  for (const r of rules) {
+    if (r.op !== op) {
+      op = r.op;
+      process.stdout.write(`\n${op}\n`);
+    }
+    const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
+    const conf = r.confidence === 'read' ? '' : ` [${r.confidence}]`;
+    const eras = r.eras ? ` (era ${r.eras})` : '';
+    process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
+    process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
+  }
+  return 0;
+}

