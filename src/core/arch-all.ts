@@ -1,2 +1,6 @@
 /** Registers every arch module (TDX, SNP) with the core. Import once from a host. */
-export {};
+import { registerArch } from './index.ts';
+import { tdxArch } from './tdx/arch.ts';
+import { VmType } from './uapi.ts';
+
+registerArch(VmType.KVM_X86_TDX_VM, tdxArch);

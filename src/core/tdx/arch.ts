@@ -1,0 +1,92 @@
+/** TDX's arch hooks (vt_* for a TD in arch/x86/kvm/vmx/main.c) registered for KVM_X86_TDX_VM. */
+import type { ArchOps } from '../arch.ts';
+import { registerRules } from '../catalogue.ts';
+import { fail, ok } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import { R as ImrR } from './init_mem_region.ts';
+import { newTdx, tdxOf, toHex } from './state.ts';
+import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
+import { tdxVmIoctl, R as VmR } from './vm.ts';
+
+export const R = defineRules('tdx', 'TDX', {
+  gfnAlias: {
+    errno: 'EINVAL',
+    reason: "a TD memslot may not cover GFNs with the shared bit set (kvm_is_gfn_alias on the slot's last gfn)",
+    cite: cite.x86('kvm_arch_prepare_memory_region'),
+  },
+  notFinalized: {
+    errno: 'EINVAL',
+    reason: 'the MRTD exists only after KVM_TDX_FINALIZE_VM (TDH.MR.FINALIZE)',
+    cite: cite.tdx('tdx_td_finalize'),
+    confidence: 'inferred',
+  },
+  mrtd: {
+    reason: 'the MRTD a TD quote reports: SHA-384 over the PAGE.ADD and MR.EXTEND records',
+    cite: {
+      repo: 'intel/tdx-module',
+      path: 'src/vmm_dispatcher/api_calls/tdh_mr_finalize.c',
+      commit: '1666adc494dbea5db99895f37125a338c20bec5a',
+      fn: 'tdh_mr_finalize',
+    },
+  },
+});
+
+for (const set of [R, VmR, VcpuR, ImrR]) registerRules(set);
+
+export const tdxArch: ArchOps = {
+  initVm(k, vm) {
+    vm.arch = newTdx(k);
+  },
+  createVcpu(_k, vm, vcpu) {
+    const td = tdxOf(vm);
+    if (td.state !== 'INITIALIZED') return VcpuR.createState;
+    if (vm.irqchip !== 'split') return VcpuR.createIrqchip;
+    vcpu.tdx = { state: 'UNINITIALIZED' };
+    return null;
+  },
+  memEncOp(k, op, vm, vcpu) {
+    return vcpu ? tdxVcpuIoctl(k, op, vm, vcpu) : tdxVmIoctl(k, op, vm);
+  },
+  zap(_k, vm, start, end, filter) {
+    if (!filter.private) return;
+    const td = tdxOf(vm);
+    for (const [s, e] of td.module.remove(start, end)) {
+      // TDH.MEM.PAGE.REMOVE: what the host sees in the page afterwards is not defined
+      for (let gfn = s; gfn < e; ) {
+        const slot = vm.slotForGfn(gfn);
+        const stop = slot ? Math.min(e, slot.baseGfn + slot.npages) : gfn + 1;
+        const inode = slot?.gmem?.inode;
+        if (slot && inode) {
+          const i0 = gfn - slot.baseGfn + slot.gmem!.pgoff;
+          inode.undefinedContent.add(i0, i0 + (stop - gfn));
+        }
+        gfn = stop;
+      }
+    }
+  },
+  prepareMemslot(_k, vm, baseGfn, npages) {
+    const td = tdxOf(vm);
+    if (td.sharedGfnBit === null) return null;
+    const last = baseGfn + npages - 1;
+    return Math.floor(last / 2 ** td.sharedGfnBit) % 2 === 1 ? R.gfnAlias : null;
+  },
+  preRun(_k, vcpu) {
+    const td = tdxOf(vcpu.vm);
+    if (vcpu.tdx?.state !== 'INITIALIZED' || td.state !== 'RUNNABLE') return VcpuR.runState;
+    return null;
+  },
+  attest(_k, vm) {
+    const td = tdxOf(vm);
+    if (!td.module.finalized || !td.module.mrtd) return fail(R.notFinalized);
+    return ok(R.mrtd, 0, { mrtd: toHex(td.module.mrtd) });
+  },
+  describe(vm) {
+    const td = tdxOf(vm);
+    return {
+      state: td.state,
+      pageAdds: td.module.pageAdds,
+      extends: td.module.extends,
+      mrtd: toHex(td.module.peek()),
+    };
+  },
+};

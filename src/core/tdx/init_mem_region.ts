@@ -1,0 +1,168 @@
+/**
+ * KVM_TDX_INIT_MEM_REGION (tdx_vcpu_init_mem_region) and its populate callback
+ * (tdx_gmem_post_populate → kvm_tdp_mmu_map_private_pfn → tdx_mem_page_add, then MR.EXTEND).
+ * The source-address rule is the profile's (kvm-uapi-spec.md §4): the thread's ABI.
+ */
+import { pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
+import type { Kernel } from '../kernel.ts';
+import { gup, readRef } from '../mm/syscalls.ts';
+import type { Op, StructValue } from '../ops.ts';
+import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import type { Vcpu, Vm } from '../state.ts';
+import { TdxFlag } from '../uapi.ts';
+import { isSharedGpa, tdxOf } from './state.ts';
+
+export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
+  vcpuState: {
+    errno: 'EINVAL',
+    reason: 'KVM_TDX_INIT_VCPU was not done on this vCPU',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  flags: {
+    errno: 'EINVAL',
+    reason: 'cmd.flags other than KVM_TDX_MEASURE_MEMORY_REGION',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  efault: {
+    errno: 'EFAULT',
+    reason: 'kvm_tdx_init_mem_region cannot be read from cmd.data',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  srcAlign: {
+    errno: 'EINVAL',
+    reason: 'source_addr not page-aligned',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  srcZeroKx: {
+    errno: 'EINVAL',
+    reason: 'source address 0 means "no source page", and a source is required (rejected up front)',
+    cite: cite.kxTdx('tdx_vcpu_init_mem_region'),
+    eras: 'C',
+  },
+  srcZeroNoInPlace: {
+    errno: 'EINVAL',
+    reason: 'source address 0 ("no source page") needs guest_memfd in-place conversion; it is off',
+    cite: cite.serTdx('tdx_vcpu_init_mem_region'),
+    eras: 'D',
+  },
+  gpaAlign: { errno: 'EINVAL', reason: 'gpa not page-aligned', cite: cite.tdx('tdx_vcpu_init_mem_region') },
+  nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: cite.tdx('tdx_vcpu_init_mem_region') },
+  wrap: {
+    errno: 'EINVAL',
+    reason: 'gpa + nr_pages * 4096 overflows',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  sharedGpa: {
+    errno: 'EINVAL',
+    reason: 'the first or last GPA has the TDX shared bit set (not a private GPA)',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  interrupted: {
+    errno: 'EINTR',
+    reason: 'a signal is pending: pages done so far stay added; the written-back struct resumes',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  noSourcePage: {
+    errno: 'EOPNOTSUPP',
+    reason: 'source address 0 reached the callback as "no source page", which it cannot add',
+    cite: cite.tdx('tdx_gmem_post_populate'),
+    eras: 'B',
+  },
+  doubleAdd: {
+    errno: 'EIO',
+    reason: 'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS, no second PAGE.ADD',
+    cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+  },
+  busy: {
+    errno: 'EBUSY',
+    reason: 'TDH.MEM.PAGE.ADD: TDX_OPERAND_BUSY (retry from the written-back struct)',
+    cite: cite.tdx('tdx_mem_page_add'),
+  },
+  added: {
+    reason: 'pages added (TDH.MEM.PAGE.ADD, and TDH.MR.EXTEND × 16 with MEASURE); struct written back advanced',
+    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+});
+
+type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
+
+const U64_MAX = (1n << 64n) - 1n;
+
+export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome {
+  const td = tdxOf(vm);
+  if (vcpu.tdx?.state !== 'INITIALIZED') return fail(R.vcpuState);
+  if ((op.flags & ~TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n) return fail(R.flags);
+  if (k.inject.efault) return fail(R.efault);
+  const d: StructValue = typeof op.data === 'bigint' ? {} : op.data;
+  const get = (n: string) => (typeof d[n] === 'bigint' ? (d[n] as bigint) : 0n);
+  let src = get('source_addr');
+  let gpa = get('gpa');
+  let nr = get('nr_pages');
+  const rule = k.profile.tdxSourceZero;
+  if (src % 4096n !== 0n) return fail(R.srcAlign);
+  if (src === 0n && rule === 'einval') return fail(R.srcZeroKx);
+  if (src === 0n && rule === 'in-place-or-einval' && !k.inPlace) return fail(R.srcZeroNoInPlace);
+  if (gpa % 4096n !== 0n) return fail(R.gpaAlign);
+  if (nr === 0n) return fail(R.nrPages);
+  if (nr > U64_MAX >> 12n || gpa + (nr << 12n) > U64_MAX) return fail(R.wrap);
+  if (isSharedGpa(td, gpa) || isSharedGpa(td, gpa + nr * 4096n - 1n)) return fail(R.sharedGpa);
+
+  const measure = (op.flags & TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n;
+  // Era A hands the callback the user address as is (0 included); later eras pass "no page" for 0
+  const noSource = src === 0n && rule !== 'user-address';
+  let error: { rule: (typeof R)[keyof typeof R]; cause?: (typeof R)[keyof typeof R] } | undefined;
+  let failRule: Outcome | undefined;
+  while (nr > 0n) {
+    if (k.signalPending()) {
+      failRule = fail(R.interrupted);
+      break;
+    }
+    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, (p) =>
+      postPopulate(k, vm, p, measure),
+    );
+    if (res.error) {
+      failRule = fail(res.error.rule, {}, res.error.cause);
+      break;
+    }
+    if (res.count !== 1) {
+      failRule = fail(R.doubleAdd);
+      break;
+    }
+    // [SER] source_addr advances only when a source was given
+    if (!(noSource && k.profile.inPlaceSeries)) src += 4096n;
+    gpa += 4096n;
+    nr -= 1n;
+  }
+  void error;
+  const data = { source_addr: src, gpa, nr_pages: nr };
+  if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
+  return ok(R.added, 0, { data, pages: k.stepPages });
+}
+
+/** tdx_gmem_post_populate for one page */
+function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KResult<void> {
+  const td = tdxOf(vm);
+  let source: Uint8Array;
+  if (k.profile.tdxSourceZero === 'user-address') {
+    // Era A: the callback GUPs the user address itself
+    const g = gup(k, p.srcVa ?? 0n, false);
+    if (!g.ok) return g.cause ? kerr(g.rule, g.cause) : kerr(g.rule);
+    source = readRef(g.value, k.mm);
+  } else if (p.srcPage) source = readRef(p.srcPage, k.mm);
+  else {
+    if (k.profile.tdxSourceZero === 'null-rejected-by-callback') return kerr(R.noSourcePage);
+    // in-place add: the target page is its own source (R8 == R9)
+    source = pageBytes(p.inode, p.index);
+  }
+  // kvm_tdp_mmu_map_private_pfn: a present leaf SPTE means RET_PF_SPURIOUS → -EIO
+  if (td.module.sept.get(p.gfn) !== undefined && k.safeguard('double-add')) return kerr(R.doubleAdd);
+  if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) return kerr(R.busy);
+  // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
+  const bytes = source === ZERO_PAGE ? ZERO_PAGE : source.slice();
+  setPage(p.inode, p.index, bytes);
+  td.module.pageAdd(p.gfn);
+  if (measure) td.module.extendPage(p.gfn, bytes);
+  return kok(undefined);
+}

@@ -1,0 +1,49 @@
+/** Per-TD KVM state (struct kvm_tdx) and helpers shared by the TDX ioctl files. */
+
+import type { Kernel } from '../kernel.ts';
+import type { ArchVm, Vm } from '../state.ts';
+import { TdxModule } from './module.ts';
+
+export type TdState = 'UNINITIALIZED' | 'INITIALIZED' | 'RUNNABLE';
+
+export interface TdxVm extends ArchVm {
+  readonly kind: 'tdx';
+  state: TdState;
+  /** an HKID is assigned (INIT_VM succeeded) */
+  hkid: boolean;
+  /** gfn_direct_bits: the shared bit as a GFN bit number (GPA bit 47 → 35, 51 → 39); null before INIT_VM */
+  sharedGfnBit: number | null;
+  attributes: bigint;
+  xfam: bigint;
+  module: TdxModule;
+}
+
+export function tdxOf(vm: Vm): TdxVm {
+  const t = vm.arch;
+  if (!t || t.kind !== 'tdx') throw new Error('Model invariant violated: not a TD');
+  return t as TdxVm;
+}
+
+export function newTdx(k: Kernel): TdxVm {
+  return {
+    kind: 'tdx',
+    state: 'UNINITIALIZED',
+    hkid: false,
+    sharedGfnBit: null,
+    attributes: 0n,
+    xfam: 0n,
+    module: new TdxModule(k.sha384()),
+  };
+}
+
+/** vt_is_tdx_private_gpa: the shared bit is clear */
+export function isSharedGpa(td: TdxVm, gpa: bigint): boolean {
+  if (td.sharedGfnBit === null) return false;
+  return ((gpa >> BigInt(td.sharedGfnBit + 12)) & 1n) === 1n;
+}
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
+  return s;
+}

@@ -1,0 +1,159 @@
+/**
+ * TDX VM-scope commands (KVM_MEMORY_ENCRYPT_OP on the VM fd, tdx_vm_ioctl): KVM_TDX_CAPABILITIES,
+ * KVM_TDX_INIT_VM (tdx_td_init, setup_tdparams), KVM_TDX_FINALIZE_VM (tdx_td_finalize).
+ */
+import type { Kernel } from '../kernel.ts';
+import type { Op, StructValue } from '../ops.ts';
+import { fail, type Outcome, ok } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import type { Vm } from '../state.ts';
+import { KVM_MAX_CPUID_ENTRIES, TdxCmd } from '../uapi.ts';
+import { tdxOf, toHex } from './state.ts';
+
+/** KVM_SUPPORTED_TD_ATTRS ∩ what the module reports: DEBUG(0), SEPT_VE_DISABLE(28), PKS(30), KL(31), PERFMON(63) */
+export const SUPPORTED_TD_ATTRS = (1n << 0n) | (1n << 28n) | (1n << 30n) | (1n << 31n) | (1n << 63n);
+/** XFAM bits the model's host supports: x87, SSE, AVX, MPX (3,4), AVX-512 (5-7), PKRU (9), AMX (17,18) */
+export const SUPPORTED_XFAM = 0x607ffn;
+/** XFAM bits the TDX module requires set (x87, SSE) */
+export const XFAM_FIXED1 = 0x3n;
+/** number of CPUID entries KVM_TDX_CAPABILITIES reports (configurable leaves) */
+export const TDX_CAP_CPUID_ENTRIES = 12;
+
+export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
+  hwError: {
+    errno: 'EINVAL',
+    reason: 'kvm_tdx_cmd.hw_error must be 0 on input',
+    cite: cite.tdx('tdx_get_cmd'),
+  },
+  efault: { errno: 'EFAULT', reason: 'the struct at cmd.data cannot be read', cite: cite.tdx('tdx_td_init') },
+  unknownCmd: { errno: 'EINVAL', reason: 'unknown TDX VM sub-command', cite: cite.tdx('tdx_vm_ioctl') },
+  capFlags: {
+    errno: 'EINVAL',
+    reason: 'KVM_TDX_CAPABILITIES: flags must be 0',
+    cite: cite.tdx('tdx_get_capabilities'),
+  },
+  capNent: {
+    errno: 'E2BIG',
+    reason: 'KVM_TDX_CAPABILITIES: cpuid.nent too small for the configurable CPUID entries',
+    cite: cite.tdx('tdx_get_capabilities'),
+  },
+  capabilities: {
+    reason: 'supported attributes, XFAM and configurable CPUID written back',
+    cite: cite.tdx('tdx_get_capabilities'),
+  },
+  initTwice: {
+    errno: 'EINVAL',
+    reason: 'KVM_TDX_INIT_VM on a TD that is already initialized',
+    cite: cite.tdx('tdx_td_init'),
+  },
+  initFlags: { errno: 'EINVAL', reason: 'KVM_TDX_INIT_VM: cmd.flags must be 0', cite: cite.tdx('tdx_td_init') },
+  initNent: {
+    errno: 'E2BIG',
+    reason: 'kvm_tdx_init_vm.cpuid.nent > KVM_MAX_CPUID_ENTRIES (256)',
+    cite: cite.tdx('tdx_td_init'),
+  },
+  initReserved: {
+    errno: 'EINVAL',
+    reason: 'kvm_tdx_init_vm reserved words or cpuid.padding not 0',
+    cite: cite.tdx('tdx_td_init'),
+  },
+  initVcpus: { errno: 'EBUSY', reason: 'vCPUs were already created', cite: cite.tdx('setup_tdparams') },
+  initAttributes: {
+    errno: 'EINVAL',
+    reason: 'TD attributes not supported by KVM and the TDX module',
+    cite: cite.tdx('setup_tdparams'),
+  },
+  initXfam: {
+    errno: 'EINVAL',
+    reason: 'XFAM not supported (or missing the fixed x87|SSE bits)',
+    cite: cite.tdx('setup_tdparams'),
+  },
+  initGpaw: {
+    errno: 'EINVAL',
+    reason: 'CPUID 0x80000008 missing, or its guest physical address width (EAX[23:16]) is neither 48 nor 52',
+    cite: cite.tdx('setup_tdparams_eptp_controls'),
+  },
+  initialized: {
+    reason: 'TD initialized: HKID assigned, shared bit from the GPAW (GPA bit 47 for 48, 51 for 52)',
+    cite: cite.tdx('tdx_td_init'),
+  },
+  finalizeState: {
+    errno: 'EINVAL',
+    reason: 'KVM_TDX_FINALIZE_VM before KVM_TDX_INIT_VM or after the TD was finalized',
+    cite: cite.tdx('tdx_td_finalize'),
+  },
+  finalized: {
+    reason: 'TDH.MR.FINALIZE: MRTD sealed, TD runnable, pre-faulting allowed',
+    cite: cite.tdx('tdx_td_finalize'),
+  },
+});
+
+type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
+
+const field = (d: StructValue, name: string): bigint => {
+  const v = d[name];
+  return typeof v === 'bigint' ? v : 0n;
+};
+
+export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
+  const td = tdxOf(vm);
+  if (op.hw_error !== 0n) return fail(R.hwError);
+  const id = op.id;
+  const data = typeof op.data === 'bigint' ? {} : op.data;
+  if (id === BigInt(TdxCmd.KVM_TDX_CAPABILITIES)) {
+    if (op.flags !== 0n) return fail(R.capFlags);
+    if (k.inject.efault) return fail(R.efault);
+    const cpuid = data.cpuid as StructValue | undefined;
+    const nent = cpuid ? field(cpuid, 'nent') : 0n;
+    if (nent < BigInt(TDX_CAP_CPUID_ENTRIES))
+      return fail(R.capNent, { data: { 'cpuid.nent': BigInt(TDX_CAP_CPUID_ENTRIES) } });
+    return ok(R.capabilities, 0, {
+      data: {
+        supported_attrs: SUPPORTED_TD_ATTRS,
+        supported_xfam: SUPPORTED_XFAM,
+        'cpuid.nent': BigInt(TDX_CAP_CPUID_ENTRIES),
+      },
+    });
+  }
+  let out: Outcome;
+  if (id === BigInt(TdxCmd.KVM_TDX_INIT_VM)) out = initVm(k, vm, op.flags, data);
+  else if (id === BigInt(TdxCmd.KVM_TDX_FINALIZE_VM)) {
+    if (!td.hkid || td.state === 'RUNNABLE') out = fail(R.finalizeState);
+    else {
+      const mrtd = td.module.finalize();
+      td.state = 'RUNNABLE';
+      vm.preFaultAllowed = true;
+      out = ok(R.finalized, 0, { mrtd: toHex(mrtd) });
+    }
+  } else return fail(R.unknownCmd);
+  // the whole kvm_tdx_cmd is copied back, so hw_error reaches userspace
+  return { ...out, out: { ...out.out, hw_error: 0n } };
+}
+
+function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
+  const td = tdxOf(vm);
+  if (td.state !== 'UNINITIALIZED') return fail(R.initTwice);
+  if (flags !== 0n) return fail(R.initFlags);
+  if (k.inject.efault) return fail(R.efault);
+  const cpuid = (data.cpuid as StructValue | undefined) ?? { nent: 0n, padding: 0n, entries: [] };
+  const entries = (cpuid.entries as StructValue[] | undefined) ?? [];
+  const nent = field(cpuid, 'nent');
+  if (nent > BigInt(KVM_MAX_CPUID_ENTRIES)) return fail(R.initNent);
+  const reserved = (data.reserved as bigint[] | undefined) ?? [];
+  if (reserved.some((x) => x !== 0n) || field(cpuid, 'padding') !== 0n) return fail(R.initReserved);
+  if (vm.vcpus.length > 0) return fail(R.initVcpus);
+  const attributes = field(data, 'attributes');
+  const xfam = field(data, 'xfam');
+  if ((attributes & ~SUPPORTED_TD_ATTRS) !== 0n) return fail(R.initAttributes);
+  if ((xfam & ~SUPPORTED_XFAM) !== 0n || (xfam & XFAM_FIXED1) !== XFAM_FIXED1) return fail(R.initXfam);
+  const used = entries.slice(0, Number(nent));
+  const ext = used.find((e) => field(e, 'function') === 0x80000008n && field(e, 'index') === 0n);
+  const gpaw = ext ? Number((field(ext, 'eax') >> 16n) & 0xffn) : -1;
+  if (gpaw !== 48 && gpaw !== 52) return fail(R.initGpaw);
+  td.state = 'INITIALIZED';
+  td.hkid = true;
+  td.sharedGfnBit = (gpaw === 52 ? 51 : 47) - 12;
+  td.attributes = attributes;
+  td.xfam = xfam;
+  return ok(R.initialized);
+}
