@@ -30,17 +30,17 @@ export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: bo
     process.stdout.write(rulesMarkdown(rules));
     return 0;
   }
-  let op = '';
-  for (const r of rules) {
-    if (r.op !== op) {
-      op = r.op;
-      process.stdout.write(`\n${op}\n`);
+  const byOp = new Map<string, Rule[]>();
+  for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);
+  for (const [op, group] of byOp) {
+    process.stdout.write(`\n${op}\n`);
+    for (const r of group) {
+      const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
+      const conf = r.confidence === 'read' ? '' : ` [${r.confidence}]`;
+      const eras = r.eras ? ` (era ${r.eras})` : '';
+      process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
+      process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
     }
-    const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
-    const conf = r.confidence === 'read' ? '' : ` [${r.confidence}]`;
-    const eras = r.eras ? ` (era ${r.eras})` : '';
-    process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
-    process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
   }
   return 0;
 }

@@ -42,6 +42,8 @@ export interface RuleDef {
   readonly confidence?: Confidence;
   /** the profiles (eras) the rule belongs to, when not all */
   readonly eras?: string;
+  /** the operation, when it differs from the rule set's */
+  readonly op?: string;
 }
 
 export interface Rule extends RuleDef {
@@ -55,7 +57,7 @@ export function defineRules<K extends string>(prefix: string, op: string, defs: 
   const out = {} as Record<K, Rule>;
   for (const key of Object.keys(defs) as K[]) {
     const d = defs[key];
-    out[key] = { ...d, id: `${prefix}.${key}`, op, confidence: d.confidence ?? 'read' };
+    out[key] = { ...d, id: `${prefix}.${key}`, op: d.op ?? op, confidence: d.confidence ?? 'read' };
   }
   return out;
 }

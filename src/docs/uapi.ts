@@ -19,20 +19,20 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
   out.push('| profile | era | behaviour |');
   out.push('|---|---|---|');
   for (const n of ProfileNames) out.push(`| \`${n}\` | ${Profiles[n].era} | ${esc(Profiles[n].summary)} |`);
-  let op = '';
-  for (const r of rules) {
-    if (r.op !== op) {
-      op = r.op;
-      out.push('');
-      out.push(`## ${op}`);
-      out.push('');
-      out.push('| rule | result | reason | source | confidence |');
-      out.push('|---|---|---|---|---|');
+  const byOp = new Map<string, Rule[]>();
+  for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);
+  for (const [op, group] of byOp) {
+    out.push('');
+    out.push(`## ${op}`);
+    out.push('');
+    out.push('| rule | result | reason | source | confidence |');
+    out.push('|---|---|---|---|---|');
+    for (const r of group) {
+      const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
+      const src = `${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\``;
+      const eras = r.eras ? ` (era ${r.eras})` : '';
+      out.push(`| \`${r.id}\` | ${res} | ${esc(r.reason)}${eras} | ${esc(src)} | ${r.confidence} |`);
     }
-    const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
-    const src = `${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\``;
-    const eras = r.eras ? ` (era ${r.eras})` : '';
-    out.push(`| \`${r.id}\` | ${res} | ${esc(r.reason)}${eras} | ${esc(src)} | ${r.confidence} |`);
   }
   out.push('');
   return out.join('\n');

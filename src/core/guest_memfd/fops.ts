@@ -11,94 +11,113 @@ import { getFolio, truncatePages } from './folio.ts';
 
 export const R = defineRules('gmem.fops', 'guest_memfd file', {
   mmapNoFlag: {
+    op: 'mmap',
     errno: 'ENODEV',
     reason: 'mmap of a guest_memfd created without GUEST_MEMFD_FLAG_MMAP',
     cite: cite.gmem('kvm_gmem_mmap'),
   },
   mmapPrivate: {
+    op: 'mmap',
     errno: 'EINVAL',
     reason: 'guest_memfd can only be mapped MAP_SHARED (no copy-on-write mappings)',
     cite: cite.gmem('kvm_gmem_mmap'),
   },
   faultBeyondEof: {
+    op: 'load/store',
     signal: 'SIGBUS',
     reason: 'user fault at a file offset at or beyond the guest_memfd size',
     cite: cite.gmem('kvm_gmem_fault_user_mapping'),
   },
   faultNotShared: {
+    op: 'load/store',
     signal: 'SIGBUS',
     reason: 'user fault on a guest_memfd without GUEST_MEMFD_FLAG_INIT_SHARED: the host never maps private memory',
     cite: cite.gmem('kvm_gmem_fault_user_mapping'),
   },
   faultPrivate: {
+    op: 'load/store',
     signal: 'SIGBUS',
     reason: 'user fault on an index whose guest_memfd attribute is PRIVATE',
     cite: cite.serGmem('kvm_gmem_fault_user_mapping'),
   },
   readWrite: {
+    op: 'read/write/pread/pwrite',
     errno: 'EINVAL',
     reason: 'guest_memfd has no read/write file operations (VFS: no FMODE_CAN_READ/FMODE_CAN_WRITE)',
     cite: cite.linux('fs/read_write.c', 'vfs_read'),
   },
   preadNegative: {
+    op: 'read/write/pread/pwrite',
     errno: 'EINVAL',
     reason: 'pread/pwrite with a negative position',
     cite: cite.linux('fs/read_write.c', 'ksys_pread64'),
   },
   preadNoPos: {
+    op: 'read/write/pread/pwrite',
     errno: 'ESPIPE',
     reason: 'guest_memfd is an anonymous-inode file without FMODE_PREAD/FMODE_PWRITE',
     cite: cite.linux('fs/read_write.c', 'ksys_pread64'),
   },
   truncate: {
+    op: 'ftruncate',
     errno: 'EINVAL',
     reason: 'the size of a guest_memfd is immutable',
     cite: cite.gmem('kvm_gmem_setattr'),
   },
   fstat: {
+    op: 'fstat',
     reason: 'st_size is the guest_memfd size, st_blksize the page size',
     cite: cite.gmem('__kvm_gmem_create'),
   },
   fallocateRange: {
+    op: 'fallocate',
     errno: 'EINVAL',
     reason: 'offset negative or len not positive (as loff_t)',
     cite: cite.linux('fs/open.c', 'vfs_fallocate'),
   },
   fallocateTooBig: {
+    op: 'fallocate',
     errno: 'EFBIG',
     reason: 'offset + len overflows the maximum file size',
     cite: cite.linux('fs/open.c', 'vfs_fallocate'),
   },
   fallocateNoKeepSize: {
+    op: 'fallocate',
     errno: 'EOPNOTSUPP',
     reason: 'guest_memfd fallocate requires FALLOC_FL_KEEP_SIZE',
     cite: cite.gmem('kvm_gmem_fallocate'),
   },
   fallocateMode: {
+    op: 'fallocate',
     errno: 'EOPNOTSUPP',
     reason: 'guest_memfd fallocate supports only KEEP_SIZE and PUNCH_HOLE',
     cite: cite.gmem('kvm_gmem_fallocate'),
   },
   fallocateUnaligned: {
+    op: 'fallocate',
     errno: 'EINVAL',
     reason: 'fallocate offset or len not page-aligned',
     cite: cite.gmem('kvm_gmem_fallocate'),
   },
   fallocateBeyondEof: {
+    op: 'fallocate',
     errno: 'EINVAL',
     reason: 'allocation beyond the guest_memfd size',
     cite: cite.gmem('kvm_gmem_allocate'),
   },
   fallocateInterrupted: {
+    op: 'fallocate',
     errno: 'EINTR',
     reason: 'signal while allocating; pages allocated so far are kept',
     cite: cite.gmem('kvm_gmem_allocate'),
   },
   allocated: {
+    op: 'fallocate',
     reason: 'pages allocated (not cleared until first use)',
     cite: cite.gmem('kvm_gmem_allocate'),
   },
   punched: {
+    op: 'fallocate',
     reason: 'punch hole: KVM mappings zapped, pages freed (contents lost, attributes kept); beyond EOF is a no-op',
     cite: cite.gmem('kvm_gmem_punch_hole'),
   },

@@ -17,59 +17,75 @@ import { setUserMemoryRegion } from './memslot.ts';
 import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
 
 export const R = defineRules('fd', 'syscall', {
-  badFd: { errno: 'EBADF', reason: 'not an open file descriptor', cite: cite.linux('fs/file.c', 'fdget') },
+  badFd: {
+    op: 'any fd',
+    errno: 'EBADF',
+    reason: 'not an open file descriptor',
+    cite: cite.linux('fs/file.c', 'fdget'),
+  },
   vmDead: {
+    op: 'VM and vCPU ioctls',
     errno: 'EIO',
     reason: 'the VM is dead (a KVM_BUG_ON fired): VM and vCPU ioctls fail',
     cite: cite.kvm('kvm_vm_ioctl'),
   },
   vmIoctlUnknown: {
+    op: 'ioctl (default)',
     errno: 'ENOTTY',
     reason: 'the VM fd does not know this ioctl (x86 kvm_arch_vm_ioctl default)',
     cite: cite.x86('kvm_arch_vm_ioctl'),
   },
   vcpuIoctlUnknown: {
+    op: 'ioctl (default)',
     errno: 'EINVAL',
     reason: 'the vCPU fd does not know this ioctl (x86 kvm_arch_vcpu_ioctl default)',
     cite: cite.x86('kvm_arch_vcpu_ioctl'),
   },
   devIoctlUnknown: {
+    op: 'ioctl (default)',
     errno: 'EINVAL',
     reason: '/dev/kvm does not know this ioctl (kvm_arch_dev_ioctl default)',
     cite: cite.x86('kvm_arch_dev_ioctl'),
   },
   fileIoctlUnknown: {
+    op: 'ioctl (default)',
     errno: 'ENOTTY',
     reason: 'this file has no such ioctl',
     cite: cite.linux('fs/ioctl.c', 'vfs_ioctl'),
   },
   noMemEncOp: {
+    op: 'KVM_MEMORY_ENCRYPT_OP',
     errno: 'ENOTTY',
     reason: 'KVM_MEMORY_ENCRYPT_OP on a VM that is neither TDX nor SEV',
     cite: cite.x86('kvm_arch_vm_ioctl'),
   },
   fileNoRw: {
+    op: 'read/write/pread/pwrite',
     errno: 'EINVAL',
     reason: 'this file has no read/write operations',
     cite: cite.linux('fs/read_write.c', 'vfs_read'),
   },
   fileNoFallocate: {
+    op: 'fallocate',
     errno: 'ENODEV',
     reason: 'fallocate on a file that is not a regular file',
     cite: cite.linux('fs/open.c', 'vfs_fallocate'),
     confidence: 'recalled',
   },
   fileNoTruncate: {
+    op: 'ftruncate',
     errno: 'EINVAL',
     reason: 'ftruncate of a file that is not a regular file',
     cite: cite.linux('fs/open.c', 'do_sys_ftruncate'),
   },
-  fstat: { reason: 'file status', cite: cite.linux('fs/stat.c', 'vfs_fstat') },
+  fstat: { op: 'fstat', reason: 'file status', cite: cite.linux('fs/stat.c', 'vfs_fstat') },
   closed: {
+    op: 'close',
     reason: 'descriptor closed (the file lives while references remain)',
     cite: cite.linux('fs/open.c', 'close_fd'),
   },
   attestNone: {
+    op: 'attest',
     errno: 'EINVAL',
     reason: 'only a TDX or SEV-SNP VM has a launch measurement',
     cite: cite.linux('arch/x86/kvm/x86.c', 'kvm_arch_init_vm'),

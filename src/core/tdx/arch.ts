@@ -10,17 +10,20 @@ import { tdxVmIoctl, R as VmR } from './vm.ts';
 
 export const R = defineRules('tdx', 'TDX', {
   gfnAlias: {
+    op: 'KVM_SET_USER_MEMORY_REGION2',
     errno: 'EINVAL',
     reason: "a TD memslot may not cover GFNs with the shared bit set (kvm_is_gfn_alias on the slot's last gfn)",
     cite: cite.x86('kvm_arch_prepare_memory_region'),
   },
   notFinalized: {
+    op: 'attest',
     errno: 'EINVAL',
     reason: 'the MRTD exists only after KVM_TDX_FINALIZE_VM (TDH.MR.FINALIZE)',
     cite: cite.tdx('tdx_td_finalize'),
     confidence: 'inferred',
   },
   mrtd: {
+    op: 'attest',
     reason: 'the MRTD a TD quote reports: SHA-384 over the PAGE.ADD and MR.EXTEND records',
     cite: {
       repo: 'intel/tdx-module',

@@ -42,16 +42,19 @@ export const R = defineRules('tdx.vcpu', 'KVM_MEMORY_ENCRYPT_OP (TDX vCPU)', {
   },
   getCpuid: { reason: "the TD vCPU's CPUID as the TDX module reports it", cite: cite.tdx('tdx_vcpu_get_cpuid') },
   createState: {
+    op: 'KVM_CREATE_VCPU',
     errno: 'EIO',
     reason: 'a TD vCPU can only be created after KVM_TDX_INIT_VM and before KVM_TDX_FINALIZE_VM',
     cite: cite.tdx('tdx_vcpu_create'),
   },
   createIrqchip: {
+    op: 'KVM_CREATE_VCPU',
     errno: 'EINVAL',
     reason: 'a TD vCPU needs a split irqchip (KVM_CAP_SPLIT_IRQCHIP)',
     cite: cite.tdx('tdx_vcpu_create'),
   },
   runState: {
+    op: 'KVM_RUN',
     errno: 'EINVAL',
     reason: 'KVM_RUN before KVM_TDX_INIT_VCPU or before KVM_TDX_FINALIZE_VM',
     cite: cite.tdx('tdx_vcpu_pre_run'),

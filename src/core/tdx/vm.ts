@@ -8,7 +8,7 @@ import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vm } from '../state.ts';
 import { KVM_MAX_CPUID_ENTRIES, TdxCmd } from '../uapi.ts';
-import { tdxOf, toHex } from './state.ts';
+import { tdxOf } from './state.ts';
 
 /** KVM_SUPPORTED_TD_ATTRS ∩ what the module reports: DEBUG(0), SEPT_VE_DISABLE(28), PKS(30), KL(31), PERFMON(63) */
 export const SUPPORTED_TD_ATTRS = (1n << 0n) | (1n << 28n) | (1n << 30n) | (1n << 31n) | (1n << 63n);
@@ -120,10 +120,10 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   else if (id === BigInt(TdxCmd.KVM_TDX_FINALIZE_VM)) {
     if (!td.hkid || td.state === 'RUNNABLE') out = fail(R.finalizeState);
     else {
-      const mrtd = td.module.finalize();
+      td.module.finalize();
       td.state = 'RUNNABLE';
       vm.preFaultAllowed = true;
-      out = ok(R.finalized, 0, { mrtd: toHex(mrtd) });
+      out = ok(R.finalized);
     }
   } else return fail(R.unknownCmd);
   // the whole kvm_tdx_cmd is copied back, so hw_error reaches userspace
