@@ -75,14 +75,14 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     reason: 'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS, no second PAGE.ADD',
     cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
   },
-  busy: {
-    errno: 'EBUSY',
-    reason: 'TDH.MEM.PAGE.ADD: TDX_OPERAND_BUSY (retry from the written-back struct)',
-    cite: cite.tdx('tdx_mem_page_add'),
-  },
   added: {
     reason: 'pages added (TDH.MEM.PAGE.ADD, and TDH.MR.EXTEND × 16 with MEASURE); struct written back advanced',
     cite: cite.tdx('tdx_vcpu_init_mem_region'),
+  },
+  addedAfterBusy: {
+    reason:
+      'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM (RET_PF_RETRY loop), so userspace sees no -EBUSY',
+    cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
   },
 });
 
@@ -138,7 +138,8 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   void error;
   const data = { source_addr: src, gpa, nr_pages: nr };
   if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
-  return ok(R.added, 0, { data, pages: k.stepPages });
+  const busy = k.inject.tdx_busy_at_page !== undefined && k.inject.tdx_busy_at_page < k.stepPages;
+  return ok(busy ? R.addedAfterBusy : R.added, 0, { data, pages: k.stepPages });
 }
 
 /** tdx_gmem_post_populate for one page */
@@ -158,7 +159,9 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   }
   // kvm_tdp_mmu_map_private_pfn: a present leaf SPTE means RET_PF_SPURIOUS → -EIO
   if (td.module.sept.get(p.gfn) !== undefined && k.safeguard('double-add')) return kerr(R.doubleAdd);
-  if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) return kerr(R.busy);
+  // TDX_OPERAND_BUSY is transient: tdx_mem_page_add returns -EBUSY, the TDP MMU turns it into
+  // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
+  if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
   const bytes = source === ZERO_PAGE ? ZERO_PAGE : source.slice();
   setPage(p.inode, p.index, bytes);

@@ -16,6 +16,8 @@ export interface TdxVm extends ArchVm {
   attributes: bigint;
   xfam: bigint;
   module: TdxModule;
+  /** PAGE.ADD attempts that found the TDX module busy and were retried by the fault handler */
+  busyRetries: number;
 }
 
 export function tdxOf(vm: Vm): TdxVm {
@@ -33,6 +35,7 @@ export function newTdx(k: Kernel): TdxVm {
     attributes: 0n,
     xfam: 0n,
     module: new TdxModule(k.sha384()),
+    busyRetries: 0,
   };
 }
 

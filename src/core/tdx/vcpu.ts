@@ -12,6 +12,9 @@ import { initMemRegion } from './init_mem_region.ts';
 import { tdxOf } from './state.ts';
 import { R as VmR } from './vm.ts';
 
+/** leaves KVM_TDX_GET_CPUID reports for the model's TD (basic 0..0x23 and extended 0x80000000..8, as on a recent host) */
+export const TDX_CPUID_LEAVES = 24;
+
 export const R = defineRules('tdx.vcpu', 'KVM_MEMORY_ENCRYPT_OP (TDX vCPU)', {
   notReady: {
     errno: 'EINVAL',
@@ -34,13 +37,15 @@ export const R = defineRules('tdx.vcpu', 'KVM_MEMORY_ENCRYPT_OP (TDX vCPU)', {
     reason: 'TD vCPU created in the TDX module (VP.CREATE/ADDCX/INIT), RCX = data',
     cite: cite.tdx('tdx_vcpu_init'),
   },
-  getCpuidState: {
-    errno: 'EINVAL',
-    reason: 'KVM_TDX_GET_CPUID before KVM_TDX_INIT_VCPU',
+  getCpuidNent: {
+    errno: 'E2BIG',
+    reason: 'KVM_TDX_GET_CPUID: nent smaller than the number of leaves; the needed nent is written back',
     cite: cite.tdx('tdx_vcpu_get_cpuid'),
-    confidence: 'inferred',
   },
-  getCpuid: { reason: "the TD vCPU's CPUID as the TDX module reports it", cite: cite.tdx('tdx_vcpu_get_cpuid') },
+  getCpuid: {
+    reason: "the TD's CPUID as the TDX module reports it (works before KVM_TDX_INIT_VCPU)",
+    cite: cite.tdx('tdx_vcpu_get_cpuid'),
+  },
   createState: {
     op: 'KVM_CREATE_VCPU',
     errno: 'EIO',
@@ -77,8 +82,12 @@ export function tdxVcpuIoctl(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome 
     return ok(R.vcpuInitialized);
   }
   if (op.id === BigInt(TdxCmd.KVM_TDX_GET_CPUID)) {
-    if (vcpu.tdx?.state !== 'INITIALIZED') return fail(R.getCpuidState);
-    return ok(R.getCpuid, 0, { data: { nent: BigInt(vcpu.cpuid.length) } });
+    if (k.inject.efault) return fail(VmR.efault);
+    const d = typeof op.data === 'bigint' ? {} : op.data;
+    const nent = typeof d.nent === 'bigint' ? d.nent : 0n;
+    const count = BigInt(TDX_CPUID_LEAVES);
+    if (nent < count) return fail(R.getCpuidNent, { data: { nent: count } });
+    return ok(R.getCpuid, 0, { data: { nent: count } });
   }
   return fail(R.unknownCmd);
 }

@@ -10,12 +10,10 @@ import type { Vm } from '../state.ts';
 import { KVM_MAX_CPUID_ENTRIES, TdxCmd } from '../uapi.ts';
 import { tdxOf } from './state.ts';
 
-/** KVM_SUPPORTED_TD_ATTRS ∩ what the module reports: DEBUG(0), SEPT_VE_DISABLE(28), PKS(30), KL(31), PERFMON(63) */
-export const SUPPORTED_TD_ATTRS = (1n << 0n) | (1n << 28n) | (1n << 30n) | (1n << 31n) | (1n << 63n);
-/** XFAM bits the model's host supports: x87, SSE, AVX, MPX (3,4), AVX-512 (5-7), PKRU (9), AMX (17,18) */
-export const SUPPORTED_XFAM = 0x607ffn;
-/** XFAM bits the TDX module requires set (x87, SSE) */
-export const XFAM_FIXED1 = 0x3n;
+/** KVM supports one TD attribute: SEPT_VE_DISABLE (bit 28); DEBUG and the rest are refused (tdx_get_supported_attrs) */
+export const SUPPORTED_TD_ATTRS = 1n << 28n;
+/** XFAM bits the model's host supports: x87, SSE, AVX, AVX-512 (5-7), PKRU (9), AMX (17,18) (tdx_get_supported_xfam) */
+export const SUPPORTED_XFAM = 0x602e7n;
 /** number of CPUID entries KVM_TDX_CAPABILITIES reports (configurable leaves) */
 export const TDX_CAP_CPUID_ENTRIES = 12;
 
@@ -34,7 +32,8 @@ export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
   },
   capNent: {
     errno: 'E2BIG',
-    reason: 'KVM_TDX_CAPABILITIES: cpuid.nent too small for the configurable CPUID entries',
+    reason:
+      'KVM_TDX_CAPABILITIES: cpuid.nent too small for the configurable CPUID entries (the count is not written back)',
     cite: cite.tdx('tdx_get_capabilities'),
   },
   capabilities: {
@@ -65,7 +64,7 @@ export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
   },
   initXfam: {
     errno: 'EINVAL',
-    reason: 'XFAM not supported (or missing the fixed x87|SSE bits)',
+    reason: 'XFAM bits the host does not support',
     cite: cite.tdx('setup_tdparams'),
   },
   initGpaw: {
@@ -105,12 +104,13 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
     if (k.inject.efault) return fail(R.efault);
     const cpuid = data.cpuid as StructValue | undefined;
     const nent = cpuid ? field(cpuid, 'nent') : 0n;
-    if (nent < BigInt(TDX_CAP_CPUID_ENTRIES))
-      return fail(R.capNent, { data: { 'cpuid.nent': BigInt(TDX_CAP_CPUID_ENTRIES) } });
+    if (nent < BigInt(TDX_CAP_CPUID_ENTRIES)) return fail(R.capNent);
+    // no state check, no locks, and the kvm_tdx_cmd is not copied back
     return ok(R.capabilities, 0, {
       data: {
         supported_attrs: SUPPORTED_TD_ATTRS,
         supported_xfam: SUPPORTED_XFAM,
+        user_tdvmcallinfo_1_r11: 2n,
         'cpuid.nent': BigInt(TDX_CAP_CPUID_ENTRIES),
       },
     });
@@ -145,7 +145,7 @@ function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
   const attributes = field(data, 'attributes');
   const xfam = field(data, 'xfam');
   if ((attributes & ~SUPPORTED_TD_ATTRS) !== 0n) return fail(R.initAttributes);
-  if ((xfam & ~SUPPORTED_XFAM) !== 0n || (xfam & XFAM_FIXED1) !== XFAM_FIXED1) return fail(R.initXfam);
+  if ((xfam & ~SUPPORTED_XFAM) !== 0n) return fail(R.initXfam);
   const used = entries.slice(0, Number(nent));
   const ext = used.find((e) => field(e, 'function') === 0x80000008n && field(e, 'index') === 0n);
   const gpaw = ext ? Number((field(ext, 'eax') >> 16n) & 0xffn) : -1;
