@@ -89,6 +89,25 @@ export class RangeMap<V> {
   set(start: number, end: number, v: V | undefined): void {
     if (start >= end) return;
     let i = this.firstEndingAfter(start);
+    // fast paths (sequential population): already so, or extending the previous run
+    if (v !== undefined) {
+      if (i < this.starts.length && this.starts[i]! <= start && this.ends[i]! >= end && this.eq(this.values[i]!, v))
+        return;
+      if (
+        i > 0 &&
+        this.ends[i - 1] === start &&
+        this.eq(this.values[i - 1]!, v) &&
+        (i === this.starts.length || this.starts[i]! >= end)
+      ) {
+        if (i < this.starts.length && this.starts[i] === end && this.eq(this.values[i]!, v)) {
+          this.ends[i - 1] = this.ends[i]!;
+          this.starts.splice(i, 1);
+          this.ends.splice(i, 1);
+          this.values.splice(i, 1);
+        } else this.ends[i - 1] = end;
+        return;
+      }
+    }
     // runs [i, j) intersect or touch the new range
     let j = i;
     const newStarts: number[] = [];
@@ -110,6 +129,15 @@ export class RangeMap<V> {
       newStarts.push(end);
       newEnds.push(this.ends[j - 1]!);
       newValues.push(this.values[j - 1]!);
+    }
+    // merge adjacent equal pieces among the new ones (left remainder, new run, right remainder)
+    for (let x = newStarts.length - 1; x > 0; x--) {
+      if (newEnds[x - 1] === newStarts[x] && this.eq(newValues[x - 1]!, newValues[x]!)) {
+        newEnds[x - 1] = newEnds[x]!;
+        newStarts.splice(x, 1);
+        newEnds.splice(x, 1);
+        newValues.splice(x, 1);
+      }
     }
     // merge with neighbours
     if (

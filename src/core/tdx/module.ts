@@ -26,38 +26,55 @@ export class TdxModule {
   finalized = false;
   mrtd: Uint8Array | null = null;
   private readonly hash: Sha384;
-  /** one page's records: PAGE.ADD + 16 × (EXTEND header + 256 bytes) */
-  private readonly buf = new Uint8Array(128 + 16 * 384);
+  /** records not yet fed to the hash: batched so that hashing runs in large updates */
+  private readonly buf = new Uint8Array(64 * 1024);
   private readonly view = new DataView(this.buf.buffer);
+  private fill = 0;
 
   constructor(hash: Sha384) {
     this.hash = hash;
   }
 
+  /** room for n more bytes of records */
+  private reserve(n: number): number {
+    if (this.fill + n > this.buf.length) this.flush();
+    const at = this.fill;
+    this.fill += n;
+    return at;
+  }
+
+  private flush(): void {
+    if (this.fill) this.hash.update(this.buf.subarray(0, this.fill));
+    this.fill = 0;
+  }
+
   /** TDH.MEM.PAGE.ADD(gpa): the caller copies the source into the target; here the MRTD record */
   pageAdd(gfn: number): void {
     const b = this.buf;
-    b.fill(0, 0, 128);
-    b.set(PAGE_ADD_TAG, 0);
-    this.view.setBigUint64(0x10, BigInt(gfn) * BigInt(PAGE_SIZE), true);
+    const at = this.reserve(128);
+    b.fill(0, at, at + 128);
+    b.set(PAGE_ADD_TAG, at);
+    this.view.setBigUint64(at + 0x10, BigInt(gfn) * BigInt(PAGE_SIZE), true);
     this.pageAdds++;
     this.sept.set(gfn, gfn + 1, SEPT_ADDED);
-    this.hash.update(b.subarray(0, 128));
   }
 
   /** 16 × TDH.MR.EXTEND(gpa + k*256) over the private page's own bytes */
   extendPage(gfn: number, contents: Uint8Array): void {
     const b = this.buf;
-    const gpa = BigInt(gfn) * BigInt(PAGE_SIZE);
+    const base = this.reserve(16 * 384);
+    const gpa = gfn * PAGE_SIZE;
     for (let c = 0; c < 16; c++) {
-      const off = 128 + c * 384;
+      const off = base + c * 384;
       b.fill(0, off, off + 128);
       b.set(MR_EXTEND_TAG, off);
-      this.view.setBigUint64(off + 0x10, gpa + BigInt(c * TDX_EXTENDMR_CHUNKSIZE), true);
+      // GPA < 2^53: write the u64 as two 32-bit halves
+      const g = gpa + c * TDX_EXTENDMR_CHUNKSIZE;
+      this.view.setUint32(off + 0x10, g >>> 0, true);
+      this.view.setUint32(off + 0x14, Math.floor(g / 2 ** 32), true);
       b.set(contents.subarray(c * 256, c * 256 + 256), off + 128);
     }
     this.extends += 16;
-    this.hash.update(b.subarray(128, 128 + 16 * 384));
   }
 
   /** TDH.MEM.PAGE.AUG: a private page added after finalize (not measured) */
@@ -75,6 +92,7 @@ export class TdxModule {
 
   /** TDH.MR.FINALIZE: SHA-384 padding and the final digest */
   finalize(): Uint8Array {
+    this.flush();
     this.finalized = true;
     this.mrtd = this.hash.digest();
     return this.mrtd;
@@ -82,6 +100,8 @@ export class TdxModule {
 
   /** the MRTD the records so far would give if finalized now (for views) */
   peek(): Uint8Array {
-    return this.mrtd ?? this.hash.copy().digest();
+    if (this.mrtd) return this.mrtd;
+    this.flush();
+    return this.hash.copy().digest();
   }
 }

@@ -1,0 +1,204 @@
+/**
+ * npm run bench: each figure beside its floor measured in the same run.
+ *  1. Scale: a 1 TiB guest_memfd with 20,000 scattered conversions, and the same at 1/10 — time and
+ *     heap must grow with the number of conversions (linearly), not with guest size.
+ *  2. KVM_TDX_INIT_MEM_REGION of 262,144 pages (1 GiB), with and without MEASURE, beside the floor:
+ *     node:crypto hashing the same MRTD records in one stream.
+ */
+import { createHash } from 'node:crypto';
+import { arch, cpus, platform, totalmem } from 'node:os';
+import '../src/core/arch-all.ts';
+import { createKernel, type Kernel, type Op } from '../src/core/index.ts';
+import { nodeSha384 } from '../src/node/host.ts';
+
+const P = 4096n;
+const U64_NONE = (1n << 64n) - 1n;
+
+function must(k: Kernel, op: Op): bigint {
+  const o = k.step(op);
+  if (o.ret < 0n) throw new Error(`bench setup: ${op.op} failed: ${o.errno ?? o.signal} (${o.rule.id})`);
+  return o.ret;
+}
+
+function gcNow(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function heapMiB(): number {
+  gcNow();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+/** deterministic pseudo-random numbers (LCG) */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x;
+  };
+}
+
+function scale(bytes: bigint, conversions: number) {
+  const heap0 = heapMiB();
+  const t0 = performance.now();
+  const k = createKernel('in-place', nodeSha384, { gmem_in_place_conversion: true });
+  const vm = must(k, { op: 'KVM_CREATE_VM', fd: 3n, type: 1n });
+  const gmem = must(k, { op: 'KVM_CREATE_GUEST_MEMFD', fd: vm, size: bytes, flags: 3n });
+  must(k, {
+    op: 'KVM_SET_USER_MEMORY_REGION2',
+    fd: vm,
+    slot: 0n,
+    flags: 4n,
+    guest_phys_addr: 0n,
+    memory_size: bytes,
+    userspace_addr: 0n,
+    guest_memfd: gmem,
+    guest_memfd_offset: 0n,
+  });
+  const map = must(k, { op: 'mmap', addr: 0n, length: bytes, prot: 3n, flags: 1n, fd: gmem, offset: 0n });
+  const pages = Number(bytes / P);
+  const rnd = lcg(42);
+  let stores = 0;
+  for (let i = 0; i < conversions; i++) {
+    const page = rnd() % (pages - 16);
+    const n = 1 + (rnd() % 16);
+    const toPrivate = i % 2 === 0;
+    if (toPrivate && i % 10 === 0) {
+      // write a page through the mapping first (shared pages only)
+      const o = k.step({ op: 'store', addr: map + BigInt(page) * P, data: { kind: 'fill', byte: 0x5a, length: P } });
+      if (o.ret >= 0n) stores++;
+    }
+    k.step({
+      op: 'KVM_SET_MEMORY_ATTRIBUTES2',
+      fd: gmem,
+      offset: BigInt(page) * P,
+      size: BigInt(n) * P,
+      attributes: toPrivate ? 8n : 0n,
+      flags: 0n,
+      reserved: [],
+      error_offset: 0n,
+    });
+  }
+  const ms = performance.now() - t0;
+  const inode = k.inodes[0]!;
+  return { ms, heap: heapMiB() - heap0, runs: inode.attrs.runCount, stores, k };
+}
+
+function imr(measure: boolean, pages: number) {
+  const k = createKernel('in-place', nodeSha384, { gmem_in_place_conversion: false });
+  const vm = must(k, { op: 'KVM_CREATE_VM', fd: 3n, type: 5n });
+  const enc = (fd: bigint, id: bigint, data: never, flags = 0n): Op => ({
+    op: 'KVM_MEMORY_ENCRYPT_OP',
+    fd,
+    id,
+    flags,
+    data,
+    hw_error: 0n,
+    error: 0n,
+    sev_fd: 4n,
+  });
+  must(
+    k,
+    enc(vm, 1n, {
+      attributes: 0n,
+      xfam: 3n,
+      cpuid: { nent: 1n, padding: 0n, entries: [{ function: 0x80000008n, index: 0n, eax: 0x303030n }] },
+    } as never),
+  );
+  must(k, { op: 'KVM_ENABLE_CAP', fd: vm, cap: 121n, flags: 0n, args: [24n] });
+  const vcpu = must(k, { op: 'KVM_CREATE_VCPU', fd: vm, id: 0n });
+  must(k, {
+    op: 'KVM_SET_CPUID2',
+    fd: vcpu,
+    nent: 1n,
+    entries: [{ function: 1n, index: 0n, flags: 0n, eax: 0n, ebx: 0n, ecx: 0x200000n, edx: 0n }],
+  });
+  must(k, enc(vcpu, 2n, 0n as never));
+  const bytes = BigInt(pages) * P;
+  const gmem = must(k, { op: 'KVM_CREATE_GUEST_MEMFD', fd: vm, size: bytes, flags: 0n });
+  must(k, {
+    op: 'KVM_SET_USER_MEMORY_REGION2',
+    fd: vm,
+    slot: 0n,
+    flags: 4n,
+    guest_phys_addr: 0n,
+    memory_size: bytes,
+    userspace_addr: 0n,
+    guest_memfd: gmem,
+    guest_memfd_offset: 0n,
+  });
+  must(k, { op: 'KVM_SET_MEMORY_ATTRIBUTES', fd: vm, address: 0n, size: bytes, attributes: 8n, flags: 0n });
+  const src = must(k, { op: 'mmap', addr: 0n, length: bytes, prot: 3n, flags: 0x22n, fd: U64_NONE, offset: 0n });
+  // a firmware-like image: every 64th page written, the rest zero
+  for (let p = 0; p < pages; p += 64)
+    must(k, { op: 'store', addr: src + BigInt(p) * P, data: { kind: 'fill', byte: (p / 64) & 0xff, length: P } });
+  const t0 = performance.now();
+  must(k, enc(vcpu, 3n, { source_addr: src, gpa: 0n, nr_pages: BigInt(pages) } as never, measure ? 1n : 0n));
+  const ms = performance.now() - t0;
+  must(k, enc(vm, 4n, {} as never));
+  const mrtd = k.step({ op: 'attest', fd: vm }).out.mrtd!;
+  // floor: the same records, prepared beforehand (untimed), hashed by node:crypto in one stream
+  const h = createHash('sha384');
+  const per = measure ? 128 + 16 * 384 : 128;
+  const chunkPages = 1024;
+  const chunk = Buffer.alloc(per * chunkPages);
+  let floorMs = 0;
+  for (let p0 = 0; p0 < pages; p0 += chunkPages) {
+    for (let p = p0; p < p0 + chunkPages; p++) {
+      const base = (p - p0) * per;
+      chunk.fill(0, base, base + per);
+      chunk.write('MEM.PAGE.ADD', base, 'ascii');
+      chunk.writeBigUInt64LE(BigInt(p) * P, base + 16);
+      if (!measure) continue;
+      const byte = p % 64 === 0 ? (p / 64) & 0xff : 0;
+      for (let c = 0; c < 16; c++) {
+        const off = base + 128 + c * 384;
+        chunk.write('MR.EXTEND', off, 'ascii');
+        chunk.writeBigUInt64LE(BigInt(p) * P + BigInt(c * 256), off + 16);
+        chunk.fill(byte, off + 128, off + 384);
+      }
+    }
+    const f0 = performance.now();
+    h.update(chunk);
+    floorMs += performance.now() - f0;
+  }
+  const floorMrtd = h.digest('hex');
+  if (floorMrtd !== mrtd) throw new Error('bench: the model MRTD differs from the floor computation');
+  return { ms, floorMs };
+}
+
+const rows: string[][] = [];
+const fmt = (x: number, d = 1) => x.toFixed(d);
+const small = scale(1n << 37n, 2000);
+const big = scale(1n << 40n, 20000);
+rows.push([
+  '128 GiB guest_memfd, 2,000 conversions',
+  `${fmt(small.ms)} ms`,
+  `${fmt(small.heap)} MiB heap`,
+  `${small.runs} attribute runs`,
+  '',
+]);
+rows.push([
+  '1 TiB guest_memfd, 20,000 conversions',
+  `${fmt(big.ms)} ms`,
+  `${fmt(big.heap)} MiB heap`,
+  `${big.runs} attribute runs`,
+  `time ×${fmt(big.ms / small.ms)}, heap ×${fmt(big.heap / Math.max(small.heap, 0.01))} for ×10 conversions, ×8 size`,
+]);
+const pages = 262144;
+for (const measure of [false, true]) {
+  const r = imr(measure, pages);
+  rows.push([
+    `KVM_TDX_INIT_MEM_REGION 1 GiB${measure ? ' + MEASURE' : ''}`,
+    `${fmt(r.ms)} ms (${fmt((r.ms * 1000) / pages, 2)} µs/page)`,
+    `floor ${fmt(r.floorMs)} ms (${fmt((r.floorMs * 1000) / pages, 2)} µs/page)`,
+    `×${fmt(r.ms / r.floorMs, 2)} of floor`,
+    'floor: node:crypto hashing the same records',
+  ]);
+}
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+process.stdout.write(
+  `gmemsim bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version} ${platform()}/${arch()}\n\n`,
+);
+process.stdout.write('| workload | time | beside | detail | note |\n|---|---|---|---|---|\n');
+for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
