@@ -57,7 +57,7 @@ describe('gmemsim run', () => {
       /:4:22: .*unknown argument "tpye"/,
     ],
     ['negative integer', 'format: gmemsim/1\nname: x\nsteps:\n  - KVM_CREATE_VM: { type: -1 }\n', /:4:28: .*negative/],
-    ['YAML syntax', 'format: gmemsim/1\nname: x\nsteps:\n  - KVM_CREATE_VM: { type: 0\n', /:\d+:\d+: /],
+    ['YAML syntax', 'format: gmemsim/1\nname: foo (a: b)\nsteps: []\n', /:2:7: Nested mappings/],
     [
       'unknown op',
       'format: gmemsim/1\nname: x\nsteps:\n  - KVM_CREATE_VN: {}\n',

@@ -108,12 +108,12 @@ function describePath(path: Path): string {
 
 export function loadScenario(file: string, text: string, readFile?: FileReader): Scenario {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
   const diags: Diagnostic[] = [];
   const diag = (line: number, col: number, message: string) => diags.push({ file, line, col, message });
   for (const e of doc.errors) {
     const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-    diag(pos.line, pos.col, e.message.split('\n')[0]!);
+    diag(pos.line, pos.col, e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
   }
   if (diags.length) throw new ScenarioError(diags);
   const pos = new Positions(doc, lc);

@@ -95,7 +95,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       r.bound = { name: step.as, value };
     }
     if (step.expect) {
-      r.checks = checkExpect(step.expect, outcome, handles, s, host);
+      r.checks = checkExpect(step.expect, outcome, op, handles, s, host);
       expectations++;
       r.ok = r.checks.every((c) => c.ok);
       if (!r.ok) failed++;
@@ -326,7 +326,23 @@ export const SevFwError: Record<string, number> = {
   INVALID_KEY: 0x27,
 };
 
-function checkExpect(e: Expect, o: Outcome, handles: Map<string, bigint>, s: Scenario, host: Host): Check[] {
+/**
+ * The value userspace sees in a struct field after the call: what the kernel wrote back, or else
+ * what the caller had put there (the field is unchanged).
+ */
+function afterCall(o: Outcome, op: Op, field: string): bigint | undefined {
+  const wrote = o.out.data?.[field];
+  if (wrote !== undefined) return wrote;
+  const input = op as unknown as Record<string, unknown>;
+  if (op.op === 'KVM_MEMORY_ENCRYPT_OP' && typeof op.data === 'object') {
+    const v = (op.data as Record<string, unknown>)[field];
+    if (typeof v === 'bigint') return v;
+  }
+  const v = input[field];
+  return typeof v === 'bigint' && field !== 'fd' ? v : undefined;
+}
+
+function checkExpect(e: Expect, o: Outcome, op: Op, handles: Map<string, bigint>, s: Scenario, host: Host): Check[] {
   const checks: Check[] = [];
   const add = (what: string, expected: string, actual: string) =>
     checks.push({ what, expected, actual, ok: expected === actual });
@@ -340,14 +356,16 @@ function checkExpect(e: Expect, o: Outcome, handles: Map<string, bigint>, s: Sce
   if (e.data) {
     for (const [field, x] of Object.entries(e.data)) {
       const want = Array.isArray(x) ? x.map(hex).join(',') : hex(evalExpr(x as Expr, handles));
-      const got = o.out.data?.[field];
-      add(`data.${field}`, want, got === undefined ? '(not written back)' : hex(got));
+      const got = afterCall(o, op, field);
+      add(`data.${field}`, want, got === undefined ? '(no such field)' : hex(got));
     }
   }
   const field = (name: 'hw_error' | 'error_offset' | 'st_size' | 'st_blksize', want: bigint | undefined) => {
     if (want === undefined) return;
-    const got = o.out[name];
-    add(name, hex(want), got === undefined ? '(not written back)' : hex(got));
+    // struct fields keep the caller's value unless written back; fstat fields exist only on success
+    const input = (op as unknown as Record<string, unknown>)[name];
+    const got = o.out[name] ?? (typeof input === 'bigint' ? input : undefined);
+    add(name, hex(want), got === undefined ? '(not returned)' : hex(got));
   };
   field('hw_error', e.hw_error);
   field('error_offset', e.error_offset);
@@ -360,8 +378,8 @@ function checkExpect(e: Expect, o: Outcome, handles: Map<string, bigint>, s: Sce
         : SevFwError[e.error] !== undefined
           ? BigInt(SevFwError[e.error]!)
           : undefined;
-    const got = o.out.error;
-    const gotS = got === undefined ? '(not written back)' : hex(got);
+    const got = o.out.error ?? (op.op === 'KVM_MEMORY_ENCRYPT_OP' ? op.error : undefined);
+    const gotS = got === undefined ? '(not returned)' : hex(got);
     if (want === undefined) add('error', `unknown firmware error ${e.error}`, gotS);
     else add('error', hex(want), gotS);
   }

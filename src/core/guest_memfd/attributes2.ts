@@ -6,7 +6,7 @@
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
-import { cite, defineRules } from '../rule.ts';
+import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode } from '../state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi.ts';
 
@@ -62,8 +62,10 @@ export const R = defineRules('gmem.attr2', 'KVM_SET_MEMORY_ATTRIBUTES2', {
 
 type Attr2Op = Extract<Op, { op: 'KVM_SET_MEMORY_ATTRIBUTES2' }>;
 
-export function setMemoryAttributes2(k: Kernel, inode: GmemInode, op: Attr2Op): Outcome {
+export function setMemoryAttributes2(k: Kernel, inode: GmemInode, op: Attr2Op, copyIn: () => Rule | null): Outcome {
   if (!k.inPlace) return fail(R.notSupported);
+  const fault = copyIn();
+  if (fault) return fail(fault);
   if (op.flags !== 0n) return fail(R.flags);
   if (op.reserved.some((r) => r !== 0n)) return fail(R.reserved);
   if (!inode.vm.hasPrivateMem) return fail(R.noPrivateMem);

@@ -53,6 +53,12 @@ export const R = defineRules('fd', 'syscall', {
     reason: 'this file has no such ioctl',
     cite: cite.linux('fs/ioctl.c', 'vfs_ioctl'),
   },
+  efault: {
+    op: 'ioctl (struct)',
+    errno: 'EFAULT',
+    reason: "the ioctl's struct cannot be copied from userspace (copy_from_user fails)",
+    cite: cite.kvm('kvm_vm_ioctl'),
+  },
   noMemEncOp: {
     op: 'KVM_MEMORY_ENCRYPT_OP',
     errno: 'ENOTTY',
@@ -118,14 +124,19 @@ function target(k: Kernel, fd: bigint, allowed: ('kvm' | 'vm' | 'vcpu')[]): Targ
   return { out: unknown(f) };
 }
 
-function onVm(k: Kernel, fd: bigint, fn: (vm: Vm) => Outcome): Outcome {
+/** a VM ioctl; `struct` ioctls copy their argument first (inject efault → EFAULT) */
+function onVm(k: Kernel, fd: bigint, fn: (vm: Vm) => Outcome, struct = true): Outcome {
   const t = target(k, fd, ['vm']);
-  return 'vm' in t ? fn(t.vm) : 'out' in t ? t.out : fail(R.devIoctlUnknown);
+  if (!('vm' in t)) return 'out' in t ? t.out : fail(R.devIoctlUnknown);
+  if (struct && k.inject.efault) return fail(R.efault);
+  return fn(t.vm);
 }
 
-function onVcpu(k: Kernel, fd: bigint, fn: (vcpu: Vcpu) => Outcome): Outcome {
+function onVcpu(k: Kernel, fd: bigint, fn: (vcpu: Vcpu) => Outcome, struct = true): Outcome {
   const t = target(k, fd, ['vcpu']);
-  return 'vcpu' in t ? fn(t.vcpu) : 'out' in t ? t.out : fail(R.devIoctlUnknown);
+  if (!('vcpu' in t)) return 'out' in t ? t.out : fail(R.devIoctlUnknown);
+  if (struct && k.inject.efault) return fail(R.efault);
+  return fn(t.vcpu);
 }
 
 function memEncOp(k: Kernel, op: Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>): Outcome {
@@ -161,7 +172,7 @@ export const handlers: HandlerTable = {
     return checkExtension(k, 'vm' in t ? t.vm : null, op);
   },
   KVM_ENABLE_CAP: (k, op) => onVm(k, op.fd, (vm) => enableCap(k, vm, op)),
-  KVM_CREATE_VCPU: (k, op) => onVm(k, op.fd, (vm) => createVcpu(k, vm, op)),
+  KVM_CREATE_VCPU: (k, op) => onVm(k, op.fd, (vm) => createVcpu(k, vm, op), false),
   KVM_SET_CPUID2: (k, op) => onVcpu(k, op.fd, (v) => setCpuid2(k, v, op)),
   KVM_CREATE_GUEST_MEMFD: (k, op) => onVm(k, op.fd, (vm) => createGuestMemfd(k, vm, op)),
   KVM_SET_USER_MEMORY_REGION: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
@@ -169,13 +180,13 @@ export const handlers: HandlerTable = {
   KVM_SET_MEMORY_ATTRIBUTES: (k, op) => onVm(k, op.fd, (vm) => setMemoryAttributes(k, vm, op)),
   KVM_SET_MEMORY_ATTRIBUTES2: (k, op) => {
     const f = k.file(op.fd);
-    if (f?.kind === 'gmem') return setMemoryAttributes2(k, f.inode, op);
+    if (f?.kind === 'gmem') return setMemoryAttributes2(k, f.inode, op, () => (k.inject.efault ? R.efault : null));
     // not a VM or vCPU ioctl: each file's default answer
     const t = target(k, op.fd, []);
     return 'out' in t ? t.out : fail(R.fileIoctlUnknown);
   },
   KVM_MEMORY_ENCRYPT_OP: memEncOp,
-  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRun(k, v)),
+  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRun(k, v), false),
   KVM_PRE_FAULT_MEMORY: (k, op) => onVcpu(k, op.fd, (v) => preFaultMemory(k, v, op)),
   mmap: sysMmap,
   munmap: sysMunmap,
