@@ -22,7 +22,7 @@ export interface TdxVm extends ArchVm {
 
 export function tdxOf(vm: Vm): TdxVm {
   const t = vm.arch;
-  if (!t || t.kind !== 'tdx') throw new Error('Model invariant violated: not a TD');
+  if (t?.kind !== 'tdx') throw new Error('Model invariant violated: not a TD');
   return t as TdxVm;
 }
 
