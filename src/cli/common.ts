@@ -33,12 +33,18 @@ export function parseSets(sets: string[]): Partial<Knobs> {
       if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value) || BigInt(value) >= 1n << 47n)
         throw new UsageError(`--set ${s}: expected an address below 2^47`);
       knobs.mmap_min_addr = Number(BigInt(value));
+    } else if (key === 'tdx_measure_order') {
+      if (value !== 'single-pass' && value !== 'two-pass')
+        throw new UsageError(`--set ${s}: expected single-pass or two-pass`);
+      knobs.tdx_measure_order = value;
     } else if (key.startsWith('safeguard.')) {
       const b = BOOL[value];
       if (b === undefined) throw new UsageError(`--set ${s}: expected on or off`);
       safeguards[key.slice('safeguard.'.length)] = b;
     } else
-      throw new UsageError(`--set ${s}: unknown key ${key} (gmem_in_place_conversion, mmap_min_addr, safeguard.NAME)`);
+      throw new UsageError(
+        `--set ${s}: unknown key ${key} (gmem_in_place_conversion, mmap_min_addr, tdx_measure_order, safeguard.NAME)`,
+      );
   }
   if (Object.keys(safeguards).length) knobs.safeguards = safeguards;
   return knobs;

@@ -129,6 +129,12 @@ export interface Knobs {
   gmem_in_place_conversion: boolean;
   /** vm.mmap_min_addr */
   mmap_min_addr: number;
+  /**
+   * Record order of KVM_TDX_INIT_MEM_REGION with MEASURE: 'single-pass' (upstream KVM: PAGE.ADD then
+   * 16 × MR.EXTEND per page) or 'two-pass' (KVM TDX v19 with QEMU 8.x: all PAGE.ADDs of the call, then
+   * the MR.EXTENDs; measurement.md §2.1).
+   */
+  tdx_measure_order: 'single-pass' | 'two-pass';
   /** Safeguards that can be switched off to show what they protect (explorer). */
   safeguards: Record<string, boolean>;
 }
@@ -138,5 +144,10 @@ export function isProfileName(s: string): s is ProfileName {
 }
 
 export function defaultKnobs(p: Profile): Knobs {
-  return { gmem_in_place_conversion: p.inPlaceSeries && p.inPlaceDefault, mmap_min_addr: 65536, safeguards: {} };
+  return {
+    gmem_in_place_conversion: p.inPlaceSeries && p.inPlaceDefault,
+    mmap_min_addr: 65536,
+    tdx_measure_order: 'single-pass',
+    safeguards: {},
+  };
 }

@@ -56,6 +56,7 @@ export interface KernelSection {
   profile?: ProfileName;
   gmem_in_place_conversion?: boolean;
   mmap_min_addr?: number;
+  tdx_measure_order?: 'single-pass' | 'two-pass';
   safeguards?: Record<string, 'on' | 'off'>;
 }
 

@@ -59,6 +59,7 @@ export function effectiveConfig(s: Scenario, opts: RunOptions): { profile: Profi
   if (s.kernel.gmem_in_place_conversion !== undefined)
     knobs.gmem_in_place_conversion = s.kernel.gmem_in_place_conversion;
   if (s.kernel.mmap_min_addr !== undefined) knobs.mmap_min_addr = s.kernel.mmap_min_addr;
+  if (s.kernel.tdx_measure_order !== undefined) knobs.tdx_measure_order = s.kernel.tdx_measure_order;
   const safeguards: Record<string, boolean> = {};
   for (const [k, v] of Object.entries(s.kernel.safeguards ?? {})) safeguards[k] = v === 'on';
   for (const [k, v] of Object.entries(opts.set?.safeguards ?? {})) safeguards[k] = v;

@@ -154,6 +154,7 @@ export const kernelSchema = z.strictObject({
     .max(1n << 47n)
     .transform((v) => Number(v))
     .optional(),
+  tdx_measure_order: z.enum(['single-pass', 'two-pass']).optional(),
   safeguards: z.record(z.string(), z.enum(['on', 'off'])).optional(),
 });
 

@@ -114,14 +114,18 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   const noSource = src === 0n && rule !== 'user-address';
   let error: { rule: (typeof R)[keyof typeof R]; cause?: (typeof R)[keyof typeof R] } | undefined;
   let failRule: Outcome | undefined;
+  const twoPass = measure && k.knobs.tdx_measure_order === 'two-pass';
+  const deferred: PopulatePage[] = [];
   while (nr > 0n) {
     if (k.signalPending()) {
       failRule = fail(R.interrupted);
       break;
     }
-    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, (p) =>
-      postPopulate(k, vm, p, measure),
-    );
+    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, (p) => {
+      const r = postPopulate(k, vm, p, measure && !twoPass);
+      if (r.ok && twoPass) deferred.push(p);
+      return r;
+    });
     if (res.error) {
       failRule = fail(res.error.rule, {}, res.error.cause);
       break;
@@ -136,6 +140,8 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
     nr -= 1n;
   }
   void error;
+  // two-pass (KVM TDX v19): the MR.EXTENDs of the call follow all of its PAGE.ADDs
+  for (const p of deferred) td.module.extendPage(p.gfn, pageBytes(p.inode, p.index));
   const data = { source_addr: src, gpa, nr_pages: nr };
   if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
   const busy = k.inject.tdx_busy_at_page !== undefined && k.inject.tdx_busy_at_page < k.stepPages;
