@@ -23,6 +23,8 @@ export interface Inject {
   tdx_busy_at_page?: number;
   snp_fw_error_at_page?: { page: number; error: string };
   efault?: 'data';
+  /** gmemsim extension: start SNP_LAUNCH_START's launch digest from this value (a measured prefix) */
+  snp_digest_seed?: Uint8Array;
 }
 
 export interface RegionArgs {
@@ -83,7 +85,9 @@ export type Op =
   | { op: 'fstat'; fd: bigint }
   | { op: 'madvise'; addr: bigint; length: bigint; advice: bigint }
   | { op: 'close'; fd: bigint }
-  | { op: 'attest'; fd: bigint };
+  | { op: 'attest'; fd: bigint }
+  /** gmemsim extension: the reset state a VMM gives a vCPU (KVM_SET_SREGS/REGS/FPU/XCRS), summarised */
+  | { op: 'set_vcpu_reset'; fd: bigint; vmm_type: bigint; eip: bigint };
 
 export type OpName = Op['op'];
 

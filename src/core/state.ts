@@ -75,6 +75,8 @@ export interface Vcpu {
   hasRun: boolean;
   /** arch state (TDX vCPU state) */
   tdx?: { state: 'UNINITIALIZED' | 'INITIALIZED' };
+  /** the VMM's reset register state, as KVM will sync it into an SEV-ES/SNP VMSA (set_vcpu_reset) */
+  reset?: { vmm: 'QEMU' | 'ec2' | 'gce'; eip: number };
 }
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */

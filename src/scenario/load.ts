@@ -270,7 +270,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
         );
         continue;
       }
-      const schema = kind.t === 'cpuid' ? cpuid2Schema : fieldSchema(kind);
+      const schema = kind.t === 'cpuid' && key === 'cpuid' ? cpuid2Schema : fieldSchema(kind);
       const v = check(schema, rec[key], [...argPath, 'data', key]);
       if (v !== undefined) out[key] = v as Value;
     }

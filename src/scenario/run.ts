@@ -87,6 +87,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       if (step.inject.tdx_busy_at_page !== undefined) inject.tdx_busy_at_page = step.inject.tdx_busy_at_page;
       if (step.inject.snp_fw_error_at_page) inject.snp_fw_error_at_page = step.inject.snp_fw_error_at_page;
       if (step.inject.efault) inject.efault = step.inject.efault;
+      if (step.inject.snp_digest_seed) inject.snp_digest_seed = fromHex(step.inject.snp_digest_seed);
     }
     const outcome = k.step(op, inject);
     const r: StepResult = { step, op, outcome, checks: [], ok: true };
@@ -274,6 +275,8 @@ export function toOp(step: Step, handles: Map<string, bigint>, s: Scenario): Op 
     case 'close':
     case 'attest':
       return { op: step.op, fd: fdv('fd') };
+    case 'set_vcpu_reset':
+      return { op: step.op, fd: fdv('fd'), vmm_type: v('vmm_type'), eip: v('eip', 0xfffffff0n) };
   }
 }
 

@@ -165,6 +165,11 @@ export const injectSchema = z.strictObject({
     .strictObject({ page: count, error: z.union([z.string(), u64.transform((v) => `0x${v.toString(16)}`)]) })
     .optional(),
   efault: z.literal('data', { error: 'efault takes "data"' }).optional(),
+  /** gmemsim extension: SNP_LAUNCH_START's launch digest starts from this value (a measured prefix) */
+  snp_digest_seed: z
+    .string()
+    .regex(/^[0-9a-fA-F]{96}$/, { error: 'a launch digest is 96 hex digits' })
+    .optional(),
 });
 
 export const SignalNames = ['SIGBUS', 'SIGSEGV'] as const;

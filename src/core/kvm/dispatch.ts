@@ -90,6 +90,12 @@ export const R = defineRules('fd', 'syscall', {
     reason: 'descriptor closed (the file lives while references remain)',
     cite: cite.linux('fs/open.c', 'close_fd'),
   },
+  resetSet: {
+    op: 'set_vcpu_reset',
+    reason:
+      "the VMM's reset register state of the vCPU (KVM_SET_SREGS/REGS/FPU/XCRS), which SNP_LAUNCH_FINISH syncs into its VMSA",
+    cite: cite.linux('arch/x86/kvm/svm/sev.c', 'sev_es_sync_vmsa'),
+  },
   attestNone: {
     op: 'attest',
     errno: 'EINVAL',
@@ -250,6 +256,14 @@ export const handlers: HandlerTable = {
     k.removeFd(Number(op.fd));
     if (f.kind === 'gmem') gmemPut(k, f.inode);
     return ok(R.closed);
+  },
+  set_vcpu_reset: (k, op) => {
+    const f = k.file(op.fd);
+    if (!f) return fail(R.badFd);
+    if (f.kind !== 'vcpu') return fail(R.vcpuIoctlUnknown);
+    const vmm = (['QEMU', 'ec2', 'gce'] as const)[Number(op.vmm_type)] ?? 'QEMU';
+    f.vcpu.reset = { vmm, eip: Number(op.eip & 0xffffffffn) };
+    return ok(R.resetSet);
   },
   attest: (k, op) => {
     const f = k.file(op.fd);

@@ -1,0 +1,68 @@
+/** SEV-SNP's arch hooks (svm_x86_ops for an SNP VM) registered for KVM_X86_SNP_VM. */
+import type { ArchOps } from '../arch.ts';
+import { registerRules } from '../catalogue.ts';
+import { fail, ok } from '../outcome.ts';
+import { cite, defineRules } from '../rule.ts';
+import { R as SevR, sevMemEncOp } from './sev.ts';
+import { newSnp, rmpOf, snpOf } from './state.ts';
+
+export const R = defineRules('snp.arch', 'SEV-SNP', {
+  vcpuIoctl: {
+    op: 'KVM_MEMORY_ENCRYPT_OP',
+    errno: 'ENOTTY',
+    reason: 'SEV has no vCPU-scope KVM_MEMORY_ENCRYPT_OP (no vcpu_mem_enc_ioctl on SVM)',
+    cite: cite.x86('kvm_arch_vcpu_ioctl'),
+    confidence: 'recalled',
+  },
+  notFinished: {
+    op: 'attest',
+    errno: 'EINVAL',
+    reason: 'the launch digest is final only after SNP_LAUNCH_FINISH',
+    cite: cite.kxSev('snp_launch_finish'),
+    confidence: 'inferred',
+  },
+  measurement: {
+    op: 'attest',
+    reason: "the MEASUREMENT of the guest's attestation report: the final launch digest",
+    cite: cite.kxSev('snp_launch_finish'),
+  },
+});
+
+for (const set of [R, SevR]) registerRules(set);
+
+const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+export const snpArch: ArchOps = {
+  initVm(k, vm) {
+    vm.arch = newSnp(k);
+  },
+  memEncOp(k, op, vm, vcpu) {
+    if (vcpu) return fail(R.vcpuIoctl);
+    return sevMemEncOp(k, op, vm);
+  },
+  makeShared(_k, inode, start, end) {
+    // kvm_arch_gmem_make_shared: RMP → shared; what the guest left there is ciphertext to the host
+    const snp = snpOf(inode.vm);
+    const rmp = rmpOf(snp, inode);
+    for (const [s, e] of rmp.within(start, end)) inode.undefinedContent.add(s, e);
+    rmp.delete(start, end);
+  },
+  gmemInvalidate(_k, inode, start, end) {
+    rmpOf(snpOf(inode.vm), inode).delete(start, end);
+  },
+  attest(_k, vm) {
+    const snp = snpOf(vm);
+    if (snp.psp.state !== 'RUNNING') return fail(R.notFinished);
+    return ok(R.measurement, 0, { measurement: toHex(snp.psp.ld) });
+  },
+  describe(vm) {
+    const snp = snpOf(vm);
+    return {
+      active: snp.active,
+      launched: snp.context,
+      state: snp.psp.state,
+      updates: snp.psp.updates,
+      ld: toHex(snp.psp.ld),
+    };
+  },
+};

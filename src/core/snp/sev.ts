@@ -1,0 +1,418 @@
+/**
+ * SEV ioctls on an SNP VM (KVM_MEMORY_ENCRYPT_OP with struct kvm_sev_cmd): sev_mem_enc_ioctl,
+ * KVM_SEV_INIT2, SNP_LAUNCH_START, SNP_LAUNCH_UPDATE (with sev_gmem_post_populate and the PSP) and
+ * SNP_LAUNCH_FINISH (VMSAs of every vCPU, then finish). kvm-uapi-spec.md §3.10.
+ */
+import { pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
+import type { Kernel } from '../kernel.ts';
+import { gup, readRef, writeRef } from '../mm/syscalls.ts';
+import type { Op, StructValue } from '../ops.ts';
+import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
+import { cite, defineRules, type Rule } from '../rule.ts';
+import type { Vm } from '../state.ts';
+import { SevCmd } from '../uapi.ts';
+import { correctCpuidPage } from './cpuid.ts';
+import { FwError, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
+import { rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
+import { buildVmsa } from './vmsa.ts';
+
+const OP = 'KVM_MEMORY_ENCRYPT_OP (SEV)';
+const sev = (fn: string) => cite.kxSev(fn);
+
+export const R = defineRules('snp', OP, {
+  legacyCmd: {
+    errno: 'EPERM',
+    reason: 'legacy SEV commands (id < 100) are refused on an SNP guest',
+    cite: sev('sev_mem_enc_ioctl'),
+  },
+  unknownCmd: { errno: 'EINVAL', reason: 'unknown SEV sub-command', cite: sev('sev_mem_enc_ioctl') },
+  efault: { errno: 'EFAULT', reason: 'the struct at cmd.data cannot be read', cite: sev('sev_mem_enc_ioctl') },
+  init2Type: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'KVM_SEV_INIT2 on a VM that is not an SEV, SEV-ES or SNP type',
+    cite: sev('sev_guest_init2'),
+    confidence: 'recalled',
+  },
+  init2Flags: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'kvm_sev_init.flags must be 0',
+    cite: sev('sev_guest_init2'),
+    confidence: 'recalled',
+  },
+  init2Ghcb: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'ghcb_version above the supported maximum (2), or 1 for SNP (which needs GHCB v2)',
+    cite: sev('sev_guest_init2'),
+    confidence: 'recalled',
+  },
+  init2Vcpus: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'KVM_SEV_INIT2 after vCPUs were created',
+    cite: sev('__sev_guest_init'),
+    confidence: 'recalled',
+  },
+  init2Twice: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'SEV is already active on this VM',
+    cite: sev('__sev_guest_init'),
+    confidence: 'recalled',
+  },
+  init2Features: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'vmsa_features not supported (the host offers DebugSwap and Secure TSC)',
+    cite: sev('__sev_guest_init'),
+    confidence: 'recalled',
+  },
+  init2: {
+    op: 'KVM_SEV_INIT2',
+    reason: 'the VM is an active SNP guest (sev_snp_guest())',
+    cite: sev('__sev_guest_init'),
+  },
+  startNotSnp: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'ENOTTY',
+    reason: 'SNP_LAUNCH_START on a VM that is not an SNP guest (no KVM_SEV_INIT2)',
+    cite: sev('snp_launch_start'),
+  },
+  startTwice: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'EINVAL',
+    reason: 'SNP_LAUNCH_START again: the launch context exists',
+    cite: sev('snp_launch_start'),
+  },
+  startFlags: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'EINVAL',
+    reason: 'flags must be 0',
+    cite: sev('snp_launch_start'),
+  },
+  startPolicy: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'EINVAL',
+    reason: 'policy bits KVM does not support',
+    cite: sev('snp_launch_start'),
+  },
+  startMbo: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'EINVAL',
+    reason: 'policy bit 17 (reserved, must be one) is clear',
+    cite: sev('snp_launch_start'),
+  },
+  startContext: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    errno: 'ENOTTY',
+    reason: 'creating the launch context (SNP_GCTX_CREATE) through sev_fd failed: sev_fd is not /dev/sev',
+    cite: sev('snp_context_create'),
+    confidence: 'recalled',
+  },
+  started: {
+    op: 'KVM_SEV_SNP_LAUNCH_START',
+    reason: 'launch context created, ASID bound; launch digest = 48 zero bytes',
+    cite: sev('snp_launch_start'),
+  },
+  updateNoContext: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EINVAL',
+    reason: 'SNP_LAUNCH_UPDATE before KVM_SEV_INIT2 / SNP_LAUNCH_START',
+    cite: sev('snp_launch_update'),
+  },
+  updateArgs: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EINVAL',
+    reason: 'len is 0 or not page-aligned, flags not 0, or type not NORMAL/ZERO/UNMEASURED/SECRETS/CPUID',
+    cite: sev('snp_launch_update'),
+  },
+  updateUaddr: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EINVAL',
+    reason: 'uaddr not page-aligned, or 0 ("no source page") for a type that needs a source',
+    cite: sev('snp_launch_update'),
+    eras: 'B,C,D',
+  },
+  updateUaddrNoInPlace: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EINVAL',
+    reason: 'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off',
+    cite: {
+      repo: 'lore',
+      path: '[PATCH v8 22/46] KVM: SEV: Make uaddr parameter optional',
+      commit: '',
+      fn: 'snp_launch_update',
+    },
+    confidence: 'inferred',
+    eras: 'D',
+  },
+  updateNoSlot: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EINVAL',
+    reason: 'gfn_start is not in a guest_memfd memslot',
+    cite: sev('snp_launch_update'),
+  },
+  updateFirstPage: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    errno: 'EIO',
+    reason:
+      'the first page failed inside kvm_gmem_populate: every such error is reported as -EIO (error = firmware status or 0)',
+    cite: sev('snp_launch_update'),
+  },
+  updated: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    reason: 'pages encrypted and measured; gfn_start, uaddr, len written back advanced (a short count is still 0)',
+    cite: sev('snp_launch_update'),
+  },
+  noSource: {
+    op: 'sev_gmem_post_populate',
+    errno: 'EINVAL',
+    reason: 'no source page for a type that needs one (WARN)',
+    cite: cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+    eras: 'A,B',
+  },
+  copyFault: {
+    op: 'sev_gmem_post_populate',
+    errno: 'EFAULT',
+    reason: 'copy_from_user of the source page failed',
+    cite: cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+    eras: 'A',
+  },
+  alreadyPrivate: {
+    op: 'sev_gmem_post_populate',
+    errno: 'EEXIST',
+    reason: 'the page is already assigned (private) in the RMP',
+    cite: sev('sev_gmem_post_populate'),
+  },
+  fwError: {
+    op: 'sev_gmem_post_populate',
+    errno: 'EIO',
+    reason:
+      'the PSP failed SNP_LAUNCH_UPDATE for the page: reclaimed to shared; a rejected CPUID page is copied back to the source',
+    cite: sev('sev_gmem_post_populate'),
+  },
+  finishNotSnp: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'ENOTTY',
+    reason: 'SNP_LAUNCH_FINISH on a VM that is not an SNP guest',
+    cite: sev('snp_launch_finish'),
+  },
+  finishNoContext: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EINVAL',
+    reason: 'SNP_LAUNCH_FINISH before SNP_LAUNCH_START',
+    cite: sev('snp_launch_finish'),
+  },
+  finishFlags: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EINVAL',
+    reason: 'flags must be 0',
+    cite: sev('snp_launch_finish'),
+  },
+  finishFw: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EIO',
+    reason: 'the PSP refused (the guest is not in the LAUNCH state: already finished)',
+    cite: sev('snp_launch_finish'),
+    confidence: 'inferred',
+  },
+  finished: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    reason: 'every vCPU VMSA measured (LAUNCH_UPDATE type VMSA, vCPU order), then SNP_LAUNCH_FINISH',
+    cite: sev('snp_launch_finish'),
+  },
+});
+
+type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
+
+/** SNP_POLICY_MASK_VALID: ABI minor/major, SMT, RSVD_MBO, MIGRATE_MA, DEBUG, SINGLE_SOCKET */
+export const SNP_POLICY_VALID = (1n << 21n) - 1n;
+const SNP_POLICY_RSVD_MBO = 1n << 17n;
+
+const num = (d: StructValue, n: string): bigint => (typeof d[n] === 'bigint' ? (d[n] as bigint) : 0n);
+
+export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
+  const snp = snpOf(vm);
+  const id = op.id;
+  if (snp.active && id < 100n) return withError(fail(R.legacyCmd), op);
+  const data: StructValue = typeof op.data === 'bigint' ? {} : op.data;
+  let out: Outcome;
+  switch (Number(id)) {
+    case SevCmd.KVM_SEV_INIT2:
+      out = init2(k, vm, snp, data);
+      break;
+    case SevCmd.KVM_SEV_SNP_LAUNCH_START:
+      out = launchStart(k, snp, op, data);
+      break;
+    case SevCmd.KVM_SEV_SNP_LAUNCH_UPDATE:
+      out = launchUpdate(k, vm, snp, data);
+      break;
+    case SevCmd.KVM_SEV_SNP_LAUNCH_FINISH:
+      out = launchFinish(k, vm, snp, data);
+      break;
+    default:
+      return fail(R.unknownCmd);
+  }
+  return withError(out, op);
+}
+
+/** the kvm_sev_cmd is copied back: `error` (firmware status) reaches userspace */
+function withError(o: Outcome, op: EncOp): Outcome {
+  return { ...o, out: { ...o.out, error: o.out.error ?? 0n } };
+  void op;
+}
+
+function init2(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+  if (k.inject.efault) return fail(R.efault);
+  if (num(d, 'flags') !== 0n) return fail(R.init2Flags);
+  const ghcb = num(d, 'ghcb_version');
+  if (ghcb > 2n || ghcb === 1n) return fail(R.init2Ghcb);
+  if (vm.vcpus.length > 0) return fail(R.init2Vcpus);
+  if (snp.active) return fail(R.init2Twice);
+  const features = num(d, 'vmsa_features');
+  if ((features & ~SUPPORTED_VMSA_FEATURES) !== 0n) return fail(R.init2Features);
+  snp.active = true;
+  snp.sevFeatures = features | SVM_SEV_FEAT_SNP_ACTIVE;
+  return ok(R.init2);
+}
+
+function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome {
+  if (!snp.active) return fail(R.startNotSnp);
+  if (k.inject.efault) return fail(R.efault);
+  if (snp.context) return fail(R.startTwice);
+  if (num(d, 'flags') !== 0n) return fail(R.startFlags);
+  const policy = num(d, 'policy');
+  if ((policy & ~SNP_POLICY_VALID) !== 0n) return fail(R.startPolicy);
+  if ((policy & SNP_POLICY_RSVD_MBO) === 0n) return fail(R.startMbo);
+  if (k.file(op.sev_fd)?.kind !== 'sev') return fail(R.startContext);
+  snp.context = true;
+  snp.policy = policy;
+  const seed = k.inject.snp_digest_seed;
+  if (seed) snp.psp.ld = Uint8Array.from(seed);
+  return ok(R.started);
+}
+
+const VALID_TYPES = new Set<number>([1, 3, 4, 5, 6]);
+
+function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+  if (!snp.active || !snp.context) return fail(R.updateNoContext);
+  if (k.inject.efault) return fail(R.efault);
+  let gfn = num(d, 'gfn_start');
+  let uaddr = num(d, 'uaddr');
+  let len = num(d, 'len');
+  const type = Number(num(d, 'type'));
+  const flags = num(d, 'flags');
+  const lenBad = (len === 0n && k.profile.snpLenZeroPrecheck) || len % 4096n !== 0n;
+  if (lenBad || flags !== 0n || !VALID_TYPES.has(type)) return fail(R.updateArgs);
+  const rule = k.profile.snpSourceZero;
+  const zeroType = type === SNP_PAGE_TYPE.ZERO;
+  // the source: ZERO pages never use uaddr; otherwise the era decides what 0 means
+  let src: bigint | null = zeroType ? null : uaddr;
+  if (!zeroType) {
+    if (k.profile.populateGupsSource && uaddr % 4096n !== 0n) return fail(R.updateUaddr);
+    if (uaddr === 0n) {
+      if (rule === 'einval') return fail(R.updateUaddr);
+      if (rule === 'in-place-or-einval' && !k.inPlace) return fail(R.updateUaddrNoInPlace);
+      if (rule !== 'user-address') src = null;
+    }
+  }
+  const slot = vm.slotForGfn(Number(gfn));
+  if (!slot?.gmem) return fail(R.updateNoSlot);
+  const npages = Number(len / 4096n);
+  let fwError = 0n;
+  const res = kvmGmemPopulate(
+    k,
+    vm,
+    Number(gfn),
+    src,
+    npages,
+    k.profile.mayWritebackSrc && type === SNP_PAGE_TYPE.CPUID,
+    (p) => {
+      const r = postPopulate(k, vm, snp, p, type, zeroType);
+      if (!r.ok && r.rule === R.fwError)
+        fwError = BigInt(k.inject.snp_fw_error_at_page ? fwErrorCode(k) : FwError.INVALID_GUEST_STATE);
+      return r;
+    },
+  );
+  if (res.count === 0 && res.error) {
+    // every first-page failure is flattened to -EIO; params are not written back
+    return fail(R.updateFirstPage, { error: fwError }, res.error.cause ?? res.error.rule);
+  }
+  const done = BigInt(res.count);
+  gfn += done;
+  len -= done * 4096n;
+  // [SER] uaddr advances only when a source was given; ZERO never advances it
+  if (!zeroType && !(src === null && k.profile.inPlaceSeries)) uaddr += done * 4096n;
+  return ok(R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
+}
+
+function fwErrorCode(k: Kernel): number {
+  const e = k.inject.snp_fw_error_at_page!.error;
+  const named: Record<string, number> = {
+    INVALID_PARAM: FwError.INVALID_PARAM,
+    INVALID_GUEST_STATE: FwError.INVALID_GUEST_STATE,
+  };
+  return named[e] ?? (Number.parseInt(e, 16) || FwError.INVALID_PARAM);
+}
+
+/** sev_gmem_post_populate for one page */
+function postPopulate(k: Kernel, vm: Vm, snp: SnpVm, p: PopulatePage, type: number, zeroType: boolean): KResult<void> {
+  const rmp = rmpOf(snp, p.inode);
+  if (rmp.has(p.index) && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
+  // the bytes that go into the page
+  let bytes: Uint8Array | null = null;
+  if (!zeroType) {
+    if (k.profile.snpSourceZero === 'user-address' || !k.profile.populateGupsSource) {
+      // Era A: the callback copies from the user address itself
+      if (p.srcVa === null || p.srcVa === 0n) return kerr(R.noSource);
+      const g = gup(k, p.srcVa, false);
+      if (!g.ok) return kerr(R.copyFault, g.cause ?? g.rule);
+      bytes = readRef(g.value, k.mm);
+    } else if (p.srcPage) bytes = readRef(p.srcPage, k.mm);
+    else if (k.profile.snpSourceZero === 'null-rejected-by-callback') return kerr(R.noSource);
+    else bytes = pageBytes(p.inode, p.index); // in place: the page's current contents
+  }
+  // rmp_make_private, then the firmware's SNP_LAUNCH_UPDATE
+  rmp.add(p.index);
+  const gpa = BigInt(p.gfn) * 4096n;
+  const inj = k.inject.snp_fw_error_at_page;
+  const fwFails = (inj !== undefined && inj.page === k.stepPages) || snp.psp.state !== 'LAUNCH';
+  if (fwFails) {
+    rmp.delete(p.index); // snp_page_reclaim
+    if (type === SNP_PAGE_TYPE.CPUID && inj && fwErrorCode(k) === FwError.INVALID_PARAM && p.srcPage && bytes)
+      writeRef(k, p.srcPage, correctCpuidPage(bytes));
+    return kerr(R.fwError);
+  }
+  const page = zeroType ? ZERO_PAGE : (bytes ?? ZERO_PAGE);
+  setPage(p.inode, p.index, page === ZERO_PAGE ? ZERO_PAGE : page.slice());
+  snp.psp.launchUpdate(type, gpa, page);
+  return kok(undefined);
+}
+
+function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+  if (!snp.active) return fail(R.finishNotSnp);
+  if (!snp.context) return fail(R.finishNoContext);
+  if (k.inject.efault) return fail(R.efault);
+  if (num(d, 'flags') !== 0n) return fail(R.finishFlags);
+  if (snp.psp.state !== 'LAUNCH') return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
+  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order
+  for (const vcpu of vm.vcpus) {
+    const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
+    const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
+    const vmsa = buildVmsa({
+      eip: reset.eip,
+      signature: leaf1?.eax ?? 0,
+      sevFeatures: snp.sevFeatures,
+      vmm: reset.vmm,
+    });
+    snp.psp.launchUpdate(SNP_PAGE_TYPE.VMSA, INITIAL_VMSA_GPA, vmsa);
+  }
+  snp.psp.state = 'RUNNING';
+  vm.preFaultAllowed = true;
+  return ok(R.finished);
+}
+
+export type { Rule };

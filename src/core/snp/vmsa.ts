@@ -1,0 +1,69 @@
+/**
+ * The initial VMSA (struct sev_es_save_area, 4 KiB) of a vCPU at reset, as QEMU, AWS ec2 and GCE
+ * set it up (measurement.md §2.2 "VMSA page", sev-snp-measure vmsa.py): the BSP starts at
+ * 0xfffffff0, APs at the firmware's SEV-ES reset block EIP.
+ */
+
+export type VmmType = 'QEMU' | 'ec2' | 'gce';
+
+export interface VmsaParams {
+  /** reset EIP (0xfffffff0 for the BSP) */
+  eip: number;
+  /** CPUID 1 EAX of the vCPU: the VMSA's RDX */
+  signature: number;
+  /** sev_features (SNP_ACTIVE | DebugSwap …) */
+  sevFeatures: bigint;
+  vmm: VmmType;
+  /** ec2 before sev-snp-measure v0.0.13 (and sev-snp-measure-go): RDX 0 */
+  ec2LegacyRdx?: boolean;
+}
+
+export function buildVmsa(p: VmsaParams): Uint8Array {
+  const page = new Uint8Array(4096);
+  const v = new DataView(page.buffer);
+  const seg = (off: number, selector: number, attrib: number, limit: number, base: bigint) => {
+    v.setUint16(off, selector, true);
+    v.setUint16(off + 2, attrib, true);
+    v.setUint32(off + 4, limit, true);
+    v.setBigUint64(off + 8, base, true);
+  };
+  const ec2 = p.vmm === 'ec2';
+  const gce = p.vmm === 'gce';
+  const csAttrib = ec2 && p.eip === 0xfffffff0 ? 0x9a : 0x9b;
+  seg(0x00, 0, 0x93, 0xffff, 0n); // es
+  seg(0x10, 0xf000, csAttrib, 0xffff, BigInt((p.eip & 0xffff0000) >>> 0)); // cs
+  seg(0x20, 0, ec2 ? 0x92 : 0x93, 0xffff, 0n); // ss
+  seg(0x30, 0, 0x93, 0xffff, 0n); // ds
+  seg(0x40, 0, 0x93, 0xffff, 0n); // fs
+  seg(0x50, 0, 0x93, 0xffff, 0n); // gs
+  seg(0x60, 0, 0, 0xffff, 0n); // gdtr
+  seg(0x70, 0, 0x82, 0xffff, 0n); // ldtr
+  seg(0x80, 0, 0, 0xffff, 0n); // idtr
+  seg(0x90, 0, ec2 ? 0x83 : 0x8b, 0xffff, 0n); // tr
+  v.setBigUint64(0xd0, 0x1000n, true); // efer (SVME)
+  v.setBigUint64(0x148, 0x40n, true); // cr4 (MCE)
+  v.setBigUint64(0x158, 0x10n, true); // cr0 (ET)
+  v.setBigUint64(0x160, 0x400n, true); // dr7
+  v.setBigUint64(0x168, 0xffff0ff0n, true); // dr6
+  v.setBigUint64(0x170, 0x2n, true); // rflags
+  v.setBigUint64(0x178, BigInt(p.eip & 0xffff), true); // rip
+  v.setBigUint64(0x268, gce ? 0x00070106n : 0x0007040600070406n, true); // g_pat
+  const rdx = ec2 ? (p.ec2LegacyRdx ? 0 : 0x600) : gce ? 0x600 : p.signature;
+  v.setBigUint64(0x310, BigInt(rdx), true); // rdx
+  v.setBigUint64(0x3b0, p.sevFeatures, true); // sev_features
+  v.setBigUint64(0x3e8, 1n, true); // xcr0
+  if (!ec2 && !gce) {
+    v.setUint32(0x408, 0x1f80, true); // mxcsr
+    v.setUint16(0x410, 0x37f, true); // x87_fcw
+  }
+  return page;
+}
+
+/** CPUID 1 EAX for a family/model/stepping (sev-snp-measure cpu_sig) */
+export function cpuSignature(family: number, model: number, stepping: number): number {
+  const famLow = family > 0xf ? 0xf : family;
+  const famExt = family > 0xf ? family - 0xf : 0;
+  const modLow = model & 0xf;
+  const modExt = (model >> 4) & 0xf;
+  return ((famExt << 20) | (modExt << 16) | (famLow << 8) | (modLow << 4) | stepping) >>> 0;
+}
