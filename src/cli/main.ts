@@ -72,6 +72,30 @@ program
     process.exitCode = rulesCommand(opts);
   });
 
+const measure = program
+  .command('measure')
+  .description('the launch measurement of a confidential VM, from the VMM sequence run through the model');
+measure
+  .command('tdx')
+  .description("the MRTD of a TD that QEMU launches on this TDVF firmware (QEMU's KVM_TDX_INIT_MEM_REGION sequence)")
+  .requiredOption('--firmware <path>', 'the TDVF firmware image, as QEMU -bios takes it (e.g. OVMF.inteltdx.fd)')
+  .option('--two-pass-add-pages', 'record order of QEMU 8.x TDX builds (KVM TDX v19): PAGE.ADDs of a section first')
+  .addOption(new Option('--output-format <format>', 'how to print the MRTD').choices(['hex', 'base64']).default('hex'))
+  .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
+  .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')
+  .action(
+    async (opts: {
+      firmware: string;
+      twoPassAddPages?: boolean;
+      outputFormat: string;
+      emitScenario?: string;
+      json?: boolean;
+    }) => {
+      const { measureTdxCommand } = await import('./measure.ts');
+      process.exitCode = measureTdxCommand(opts);
+    },
+  );
+
 program
   .command('schema')
   .description('print the JSON Schema of scenario files (for editors)')

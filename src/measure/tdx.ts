@@ -5,7 +5,17 @@
  * the model and reads the MRTD from its `attest` step: the measurement comes from the population
  * sequence, not from a separate calculator. Pure: metadata in, YAML text out.
  */
-import { TDVF_ATTR_MR_EXTEND, TDVF_ATTR_PAGE_AUG, type TdvfMetadata, type TdvfSection } from './tdvf.ts';
+import { type FileReader, loadScenario } from '../scenario/load.ts';
+import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
+import { FirmwareError } from './ovmf.ts';
+import {
+  describeSection,
+  parseTdvf,
+  TDVF_ATTR_MR_EXTEND,
+  TDVF_ATTR_PAGE_AUG,
+  type TdvfMetadata,
+  type TdvfSection,
+} from './tdvf.ts';
 
 export type TdxMeasureOrder = 'single-pass' | 'two-pass';
 
@@ -96,7 +106,7 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
 
   lines.push('format: gmemsim/1');
   lines.push(
-    `name: ${q(`QEMU tdx_finalize_vm on a TDVF firmware: ${populated.length} KVM_TDX_INIT_MEM_REGION calls in metadata order, then the MRTD (${opts.order})`)}`,
+    `name: ${q(`QEMU tdx_finalize_vm on ${opts.firmwareFile.split('/').at(-1)}: ${populated.length} KVM_TDX_INIT_MEM_REGION calls in metadata order, then the MRTD (${opts.order})`)}`,
   );
   lines.push('description: |');
   const desc = [
@@ -200,7 +210,7 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
     const pages = s.memoryDataSize >> 12n;
     const measured = (s.attributes & TDVF_ATTR_MR_EXTEND) !== 0;
     const fromImage = s.type === 'BFV' || s.type === 'CFV';
-    const src = fromImage ? `fw+${hex(s.dataOffset)}` : bufferName(s);
+    const src = !fromImage ? bufferName(s) : s.dataOffset ? `fw+${hex(s.dataOffset)}` : 'fw';
     const srcEnd = fromImage ? `fw+${hex(BigInt(s.dataOffset) + s.memoryDataSize)}` : `${src}+${hex(s.memoryDataSize)}`;
     add(
       [
@@ -216,8 +226,7 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
       },
     );
     calls.push({ section: s, step, gpa: s.memoryAddress, pages, measured });
-    if (!fromImage)
-      add(`munmap: { addr: ${bufferName(s)}, length: ${hex(s.memoryDataSize)} }`, { expect: 'ok' });
+    if (!fromImage) add(`munmap: { addr: ${bufferName(s)}, length: ${hex(s.memoryDataSize)} }`, { expect: 'ok' });
   }
   // the image has been copied into private memory: QEMU discards the RAM block
   add(`madvise: { addr: fw, length: ${hex(fwLength)}, advice: MADV_DONTNEED }`, {
@@ -227,4 +236,49 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
   add('KVM_MEMORY_ENCRYPT_OP: { fd: vm, id: KVM_TDX_FINALIZE_VM }', { expect: '{ ret: 0, hw_error: 0 }' });
   add('attest: { fd: vm }', opts.mrtd ? { expect: `{ mrtd: ${q(opts.mrtd)} }` } : {});
   return { yaml: `${lines.join('\n')}\n`, calls, attestStep: step, skipped };
+}
+
+/** The result of running the launch sequence through the model. */
+export interface TdxMeasurement {
+  /** 96 hex digits */
+  mrtd: string;
+  meta: TdvfMetadata;
+  plan: TdxLaunchPlan;
+  result: RunResult;
+}
+
+/** The name the generated scenario is loaded under (its `{ file }` data resolves against it). */
+export const GENERATED_SCENARIO = 'gmemsim-measure-tdx.yaml';
+
+/**
+ * Parse the firmware, build QEMU's launch sequence as scenario text, load it, run it through the
+ * model, and read the MRTD from its attest step. A firmware QEMU or KVM would refuse is a
+ * FirmwareError naming the reason (a section, or the refused call with its rule).
+ */
+export function measureTdx(
+  image: Uint8Array,
+  opts: Omit<TdxLaunchOptions, 'firmwareSize' | 'mrtd'>,
+  host: Host,
+): TdxMeasurement {
+  const meta = parseTdvf(image);
+  const plan = tdxLaunchScenario(meta, { ...opts, firmwareSize: image.length });
+  const reader: FileReader = (path) => {
+    if (path !== opts.firmwareFile) throw new Error(`Model invariant violated: unexpected data file ${path}`);
+    return image;
+  };
+  const scenario = loadScenario(GENERATED_SCENARIO, plan.yaml, reader);
+  const result = runScenario(scenario, host);
+  const bad = result.steps.find((r) => !r.ok);
+  if (bad) {
+    const o = bad.outcome;
+    const call = plan.calls.find((c) => c.step === bad.step.index);
+    const what = call
+      ? `KVM_TDX_INIT_MEM_REGION of ${describeSection(call.section)} at GPA ${hex(call.gpa)}, ${call.pages} pages`
+      : `step ${bad.step.index + 1} (${bad.step.op})`;
+    const got = o.signal ?? (o.errno ? `-${o.errno}` : `returned ${o.ret}`);
+    throw new FirmwareError(`the model refused the launch: ${what}: ${got} (${o.rule.id}: ${o.rule.reason})`);
+  }
+  const mrtd = result.steps[plan.attestStep]?.outcome.out.mrtd;
+  if (!mrtd) throw new Error('Model invariant violated: the attest step gave no MRTD');
+  return { mrtd, meta, plan, result };
 }

@@ -402,11 +402,13 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
   for (const vcpu of vm.vcpus) {
     const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
     const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
+    const legacy = reset.vmm === 'ec2_legacy';
     const vmsa = buildVmsa({
       eip: reset.eip,
       signature: leaf1?.eax ?? 0,
       sevFeatures: snp.sevFeatures,
-      vmm: reset.vmm,
+      vmm: reset.vmm === 'ec2_legacy' ? 'ec2' : reset.vmm,
+      ec2LegacyRdx: legacy,
     });
     snp.psp.launchUpdate(SNP_PAGE_TYPE.VMSA, INITIAL_VMSA_GPA, vmsa);
   }

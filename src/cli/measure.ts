@@ -1,0 +1,104 @@
+/**
+ * gmemsim measure tdx: the MRTD of a TD launched by QEMU on a TDVF firmware, obtained by running
+ * QEMU's KVM sequence through the model (src/measure/tdx.ts). Optionally writes that sequence as a
+ * scenario file whose attest step expects the same MRTD under `gmemsim run`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { FirmwareError } from '../measure/ovmf.ts';
+import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
+import { nodeHost } from '../node/host.ts';
+import { fromHex } from '../util/hex.ts';
+import { UsageError } from './common.ts';
+
+export interface MeasureTdxOptions {
+  firmware: string;
+  twoPassAddPages?: boolean;
+  outputFormat: string;
+  emitScenario?: string;
+  json?: boolean;
+}
+
+/** How the scenario names the firmware: relative to the scenario file's directory, with '/' */
+function firmwareRef(firmware: string, emitScenario: string | undefined): string {
+  if (emitScenario === undefined) return basename(firmware);
+  const rel = relative(dirname(resolve(emitScenario)), resolve(firmware));
+  return rel.split(sep).join('/');
+}
+
+export function measureTdxCommand(opts: MeasureTdxOptions): number {
+  if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
+    throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
+  let image: Uint8Array;
+  try {
+    image = readFileSync(opts.firmware);
+  } catch (e) {
+    throw new UsageError(
+      `--firmware ${opts.firmware}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
+  const sha256 = createHash('sha256').update(image).digest('hex');
+  const about = `${basename(opts.firmware)}, ${image.length} bytes, sha256 ${sha256}`;
+  const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
+  let m: ReturnType<typeof measureTdx>;
+  try {
+    m = measureTdx(image, { firmwareFile, order, about }, nodeHost);
+  } catch (e) {
+    if (e instanceof FirmwareError) throw new UsageError(`--firmware ${opts.firmware}: ${e.message}`);
+    throw e;
+  }
+
+  if (opts.emitScenario !== undefined) {
+    // the same sequence, now with the MRTD its attest step must give
+    const { yaml } = tdxLaunchScenario(m.meta, {
+      firmwareFile,
+      firmwareSize: image.length,
+      order,
+      about,
+      mrtd: m.mrtd,
+    });
+    try {
+      writeFileSync(opts.emitScenario, yaml);
+    } catch (e) {
+      throw new UsageError(
+        `--emit-scenario ${opts.emitScenario}: cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+  }
+
+  const base64 = Buffer.from(fromHex(m.mrtd)).toString('base64');
+  if (!opts.json) {
+    process.stdout.write(`${opts.outputFormat === 'base64' ? base64 : m.mrtd}\n`);
+    return 0;
+  }
+  const calls = m.plan.calls.map((c) => {
+    const done = m.result.steps[c.step]!.outcome.out.pages ?? 0;
+    return {
+      call: 'KVM_TDX_INIT_MEM_REGION',
+      section: c.section.index,
+      type: c.section.type,
+      gpa: `0x${c.gpa.toString(16)}`,
+      pages: done,
+      measured: c.measured,
+    };
+  });
+  const pageAdds = calls.reduce((n, c) => n + c.pages, 0);
+  const extendPages = calls.reduce((n, c) => n + (c.measured ? c.pages : 0), 0);
+  const doc = {
+    format: 'gmemsim-measure/1',
+    platform: 'tdx',
+    firmware: { path: opts.firmware, size: image.length, sha256 },
+    profile: m.result.profile,
+    order,
+    mrtd: m.mrtd,
+    ...(opts.outputFormat === 'base64' ? { mrtd_base64: base64 } : {}),
+    records: { page_add: pageAdds, mr_extend: extendPages * 16 },
+    calls,
+    page_aug_sections: m.plan.skipped.map((s) => ({ section: s.index, type: s.type })),
+    ...(opts.emitScenario !== undefined ? { scenario: opts.emitScenario } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  return 0;
+}
