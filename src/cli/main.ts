@@ -61,6 +61,24 @@ program
   });
 
 program
+  .command('explore')
+  .description('bounded model checker: every short sequence of operations on a small VM, invariants after every step')
+  .addOption(profileOption())
+  .option('--set <key=value>', 'kernel knob, or safeguard.NAME=off to switch a safeguard off', collect, [])
+  .option('--vm <kind>', 'tdx, snp or sw-protected', 'tdx')
+  .option('--pages <n>', 'guest pages', '2')
+  .option('--depth <d>', 'operations per sequence', '5')
+  .option('--workers <w>', 'worker threads', '1')
+  .option('--max-states <n>', 'stop with "limit reached" after this many states', '500000')
+  .option('--json', 'print one JSON document')
+  .option('--out <dir>', 'write each counterexample as a scenario file in DIR')
+  .option('--list-safeguards', 'print the safeguards, one per line, name first')
+  .action(async (opts) => {
+    const { exploreCommand } = await import('./explore.ts');
+    process.exitCode = await exploreCommand(opts);
+  });
+
+program
   .command('rules')
   .description('print the rule catalogue: every check the model makes, its errno and kernel citation')
   .option('--ioctl <name>', 'only the rules of this ioctl or operation')

@@ -3,7 +3,10 @@
  * state. Tests run them after every step; the explorer (and anyone switching a safeguard off)
  * reports the first one that breaks.
  */
+
+import { pageBytes } from './guest_memfd/folio.ts';
 import type { Kernel } from './kernel.ts';
+import type { SnpVm } from './snp/state.ts';
 import type { TdxVm } from './tdx/state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
@@ -24,8 +27,11 @@ export const invariants: Invariant[] = [
   {
     name: 'host-never-maps-private',
     item: 1,
-    description: 'no guest_memfd page that is private is mapped into a host page table',
+    description: 'no private guest_memfd page is mapped into a host page table, or touched by the host',
     check(k) {
+      for (const a of k.hostAccessed)
+        if (!k.gmemIndexShared(a.inode, a.index))
+          return `the host touched private guest_memfd ${a.inode.id} index ${a.index}`;
       for (const inode of k.inodes) {
         for (const [s, e] of inode.hostMapped.runs()) {
           for (let i = s; i < e; i++) {
@@ -80,6 +86,87 @@ export const invariants: Invariant[] = [
     },
   },
 ];
+
+/** per-launch integrity audits kept by the TDX module and the PSP */
+function audits(k: Kernel): { kind: string; vm: number; a: Record<string, number> }[] {
+  const out: { kind: string; vm: number; a: Record<string, number> }[] = [];
+  for (const vm of k.vms) {
+    if (vm.arch?.kind === 'tdx') out.push({ kind: 'TD', vm: vm.id, a: (vm.arch as TdxVm).module.audit });
+    if (vm.arch?.kind === 'snp') out.push({ kind: 'SNP guest', vm: vm.id, a: (vm.arch as SnpVm).psp.audit_ });
+  }
+  return out;
+}
+
+invariants.push(
+  {
+    name: 'no-pinned-private',
+    item: 1,
+    description: 'no pinned (DMA-reachable) guest_memfd page is private',
+    check(k) {
+      for (const inode of k.inodes)
+        for (const [index, n] of inode.pins)
+          if (n > 0 && inode.allocated.has(index) && !k.gmemIndexShared(inode, index))
+            return `guest_memfd ${inode.id} index ${index} is private while pinned by the host`;
+      return null;
+    },
+  },
+  {
+    name: 'at-most-one-add',
+    item: 4,
+    description: 'a private GPA is added (measured) at most once while it is mapped',
+    check(k) {
+      for (const x of audits(k)) if ((x.a.doubleAdds ?? 0) > 0) return `${x.kind} ${x.vm}: a page was added twice`;
+      return null;
+    },
+  },
+  {
+    name: 'measured-equals-guest',
+    item: 5,
+    description: 'the bytes measured into an added page are the bytes the guest has',
+    check(k) {
+      for (const vm of k.vms) {
+        if (vm.arch?.kind !== 'tdx') continue;
+        for (const [gfn, bytes] of (vm.arch as TdxVm).module.added) {
+          const slot = vm.slotForGfn(gfn);
+          const inode = slot?.gmem?.inode;
+          if (!slot || !inode) continue;
+          const now = pageBytes(inode, gfn - slot.baseGfn + slot.gmem!.pgoff);
+          if (now !== bytes && !sameBytes(now, bytes))
+            return `TD gfn ${gfn} no longer holds the bytes that were measured`;
+        }
+      }
+      return null;
+    },
+  },
+  {
+    name: 'no-host-data-to-guest',
+    item: 6,
+    description: 'no page the host never initialized (stale host data) is added to a guest',
+    check(k) {
+      for (const x of audits(k))
+        if ((x.a.staleAdds ?? 0) > 0)
+          return `${x.kind} ${x.vm}: a never-cleared page was added: host data reached the guest`;
+      return null;
+    },
+  },
+  {
+    name: 'nothing-added-after-finalize',
+    item: 3,
+    description: 'no page is added or measured after the launch is sealed',
+    check(k) {
+      for (const x of audits(k))
+        if ((x.a.addsAfterFinalize ?? x.a.addsAfterFinish ?? 0) > 0)
+          return `${x.kind} ${x.vm}: a page was added after the launch was sealed`;
+      return null;
+    },
+  },
+);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export function checkInvariants(k: Kernel): Violation[] {
   const out: Violation[] = [];

@@ -4,6 +4,7 @@
  * Pure: no I/O, no clock, no randomness; hashing comes through the Sha384 port.
  */
 import type { ArchOps, ZapFilter } from './arch.ts';
+import { deepClone } from './clone.ts';
 import { AddressSpace } from './mm/mm.ts';
 import type { Inject, Op, OpName } from './ops.ts';
 import type { Outcome } from './outcome.ts';
@@ -40,6 +41,8 @@ export class Kernel {
   inject: Inject = {};
   /** pages completed by the current step's populate loop (for signal/busy injection) */
   stepPages = 0;
+  /** guest_memfd pages the host touched in the current step (checked by the invariants) */
+  hostAccessed: { inode: GmemInode; index: number }[] = [];
 
   constructor(opts: KernelOptions) {
     this.profile = opts.profile;
@@ -53,10 +56,17 @@ export class Kernel {
     this.fds.set(SEV_FD, { kind: 'sev' });
   }
 
+  /** An independent copy of the whole state (the explorer branches with it). */
+  clone(): Kernel {
+    const frozen = new Set<unknown>([this.profile, this.handlers, this.archOps, this.knobs]);
+    return deepClone(this, new Map(), frozen);
+  }
+
   /** Apply one operation. */
   step(op: Op, inject: Inject = {}): Outcome {
     this.inject = inject;
     this.stepPages = 0;
+    this.hostAccessed = [];
     const h = this.handlers[op.op] as Handler<typeof op.op>;
     return h(this, op as never);
   }

@@ -21,8 +21,10 @@ export class GmemInode {
   readonly content = new Map<number, Uint8Array>();
   /** pages whose host-visible bytes are firmware-dependent (after the guest used them privately) */
   readonly undefinedContent = new RangeSet();
-  /** long-term pins (GUP) per index */
+  /** long-term pins (GUP) of the folio at each index */
   readonly pins = new Map<number, number>();
+  /** pins of folios that were truncated out of the file (the host still holds those pages) */
+  readonly detachedPins = new Map<number, number>();
   /** indices currently mapped into host page tables */
   readonly hostMapped = new RangeSet();
   readonly bindings: Binding[] = [];

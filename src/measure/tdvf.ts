@@ -139,7 +139,7 @@ export function parseTdvf(image: Uint8Array): TdvfMetadata {
     );
 
   for (const s of sections) {
-    if (s.memoryAddress + s.memoryDataSize > 1n << 64n)
+    if (s.memoryAddress + s.memoryDataSize >= 1n << 64n)
       throw new FirmwareError(
         `${describeSection(s)}: MemoryAddress ${hex(s.memoryAddress)} + MemoryDataSize ${hex(s.memoryDataSize)} wraps around`,
       );

@@ -138,6 +138,7 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
       lines.push(`${mark}${num} ${call.padEnd(width)} ${col(result)}`);
       lines.push(c.dim(`       ${formatRule(r.outcome.rule, r.outcome.cause)}`));
       if (r.step.note) lines.push(c.dim(`       note: ${r.step.note}`));
+      for (const v of r.violations) lines.push(c.magenta(`       ! invariant ${v.invariant} broken: ${v.detail}`));
       for (const ch of r.checks.filter((x) => !x.ok))
         lines.push(c.red(`       ✗ ${ch.what}: expected ${ch.expected}, got ${ch.actual}`));
     }
@@ -209,6 +210,7 @@ export function runJson(res: RunResult) {
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
       ...(r.step.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
       ...(r.step.note ? { note: r.step.note } : {}),
+      ...(r.violations.length ? { violations: r.violations } : {}),
     })),
   };
 }

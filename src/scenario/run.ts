@@ -3,6 +3,7 @@
  * (hashing and the scenario's file data), so the CLI, tests and the web page share it.
  */
 import { Errno } from '../core/errno.ts';
+import { checkInvariants, type Violation } from '../core/invariants.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
 import type { CpuidEntry, Data, Inject, Op, StructValue } from '../core/ops.ts';
@@ -29,6 +30,8 @@ export interface StepResult {
   step: Step;
   op: Op;
   outcome: Outcome;
+  /** invariants broken after this step (checked when a safeguard is off or the file expects a violation) */
+  violations: Violation[];
   checks: Check[];
   ok: boolean;
   /** handle bound by `as:` */
@@ -77,6 +80,8 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     ['sev', BigInt(SEV_FD)],
   ]);
   const results: StepResult[] = [];
+  const checkInv =
+    Object.values(k.knobs.safeguards).some((on) => !on) || s.steps.some((st) => st.expect?.violates !== undefined);
   let expectations = 0;
   let failed = 0;
   for (const step of s.steps) {
@@ -90,7 +95,8 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       if (step.inject.snp_digest_seed) inject.snp_digest_seed = fromHex(step.inject.snp_digest_seed);
     }
     const outcome = k.step(op, inject);
-    const r: StepResult = { step, op, outcome, checks: [], ok: true };
+    const violations = checkInv ? checkInvariants(k) : [];
+    const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };
     if (step.as) {
       const value = outcome.ret >= 0n ? outcome.ret : U64(-1n);
       handles.set(step.as, value);
@@ -98,6 +104,19 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     }
     if (step.expect) {
       r.checks = checkExpect(step.expect, outcome, op, handles, s, host);
+      if (step.expect.violates !== undefined) {
+        const v = violations.find((x) => x.invariant === step.expect!.violates);
+        r.checks.push({
+          what: 'invariant',
+          expected: `${step.expect.violates} broken`,
+          actual: v
+            ? `${v.invariant} broken`
+            : violations.length
+              ? violations.map((x) => `${x.invariant} broken`).join(', ')
+              : 'all invariants hold',
+          ok: v !== undefined,
+        });
+      }
       expectations++;
       r.ok = r.checks.every((c) => c.ok);
       if (!r.ok) failed++;

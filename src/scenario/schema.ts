@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { errnoNames } from '../core/errno.ts';
 import { ProfileNames } from '../core/profiles.ts';
+import { isSafeguard } from '../core/safeguards.ts';
 import { CpuidFields, type FieldKind, type NameTable } from './spec.ts';
 
 export const U64_MAX = (1n << 64n) - 1n;
@@ -155,7 +156,12 @@ export const kernelSchema = z.strictObject({
     .transform((v) => Number(v))
     .optional(),
   tdx_measure_order: z.enum(['single-pass', 'two-pass']).optional(),
-  safeguards: z.record(z.string(), z.enum(['on', 'off'])).optional(),
+  safeguards: z
+    .record(
+      z.string().refine((n) => isSafeguard(n), { error: 'unknown safeguard (gmemsim explore --list-safeguards)' }),
+      z.enum(['on', 'off']),
+    )
+    .optional(),
 });
 
 export const injectSchema = z.strictObject({
@@ -194,6 +200,8 @@ export const expectObjectSchema = z.strictObject({
   mrtd: hex96.optional(),
   measurement: hex96.optional(),
   rule: z.string().optional(),
+  /** gmemsim extension: after this step the named invariant (kvm-uapi-spec.md §6) is broken */
+  violates: z.string().optional(),
 });
 
 export const expectSchema = z.union([z.literal('ok').transform(() => ({ ok: true as const })), expectObjectSchema]);

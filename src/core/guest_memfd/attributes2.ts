@@ -80,7 +80,7 @@ export function setMemoryAttributes2(k: Kernel, inode: GmemInode, op: Attr2Op, c
   const toPrivate = attrs === KVM_MEMORY_ATTRIBUTE_PRIVATE;
   if (toPrivate) {
     // unmap from every host page table, then refuse while any present page has an extra reference
-    inode.hostMapped.delete(start, end);
+    if (k.safeguard('unmap-on-private')) inode.hostMapped.delete(start, end);
     if (k.safeguard('pin-check')) {
       let first = -1;
       for (const [idx, n] of inode.pins) {

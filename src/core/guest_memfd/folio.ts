@@ -69,6 +69,12 @@ export function truncatePages(inode: GmemInode, start: number, end: number): voi
   inode.uptodate.delete(start, end);
   inode.undefinedContent.delete(start, end);
   inode.hostMapped.delete(start, end);
+  // a pinned folio leaves the file but lives on, held by its pin; a new folio at the index is not pinned
+  for (const [i, n] of [...inode.pins]) {
+    if (i < start || i >= end) continue;
+    inode.detachedPins.set(i, (inode.detachedPins.get(i) ?? 0) + n);
+    inode.pins.delete(i);
+  }
   if (inode.content.size < end - start) {
     for (const i of [...inode.content.keys()]) if (i >= start && i < end) inode.content.delete(i);
   } else {

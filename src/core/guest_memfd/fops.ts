@@ -133,7 +133,10 @@ export function gmemMmapCheck(inode: GmemInode, shared: boolean): Rule | null {
 /** kvm_gmem_fault_user_mapping: map index into the host, or the SIGBUS rule */
 export function gmemFault(k: Kernel, inode: GmemInode, index: number): Rule | null {
   if (index >= inode.npages) return R.faultBeyondEof;
-  if (!k.gmemIndexShared(inode, index)) return k.inPlace ? R.faultPrivate : R.faultNotShared;
+  // a page still mapped in the host page tables is accessed without a fault
+  const stale = inode.hostMapped.has(index);
+  if (!stale && !k.gmemIndexShared(inode, index)) return k.inPlace ? R.faultPrivate : R.faultNotShared;
+  k.hostAccessed.push({ inode, index });
   getFolio(inode, index, true);
   inode.hostMapped.add(index);
   return null;

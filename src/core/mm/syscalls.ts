@@ -308,12 +308,20 @@ export function sysUnpin(k: Kernel, op: Extract<Op, { op: 'unpin' }>): Outcome {
     const ref: PageRef = v.inode
       ? { kind: 'gmem', inode: v.inode, index: v.pgoff + (vpn - v.start / PAGE_SIZE) }
       : { kind: 'anon', vpn };
-    const n = ref.kind === 'gmem' ? (ref.inode.pins.get(ref.index) ?? 0) : (k.mm.anonPins.get(ref.vpn) ?? 0);
+    const n =
+      ref.kind === 'gmem'
+        ? (ref.inode.pins.get(ref.index) ?? 0) + (ref.inode.detachedPins.get(ref.index) ?? 0)
+        : (k.mm.anonPins.get(ref.vpn) ?? 0);
     if (n === 0) return fail(R.notPinned);
     refs.push(ref);
   }
   for (const ref of refs) {
-    const m: Map<number, number> = ref.kind === 'gmem' ? ref.inode.pins : k.mm.anonPins;
+    const m: Map<number, number> =
+      ref.kind === 'gmem'
+        ? ref.inode.detachedPins.has(ref.index)
+          ? ref.inode.detachedPins
+          : ref.inode.pins
+        : k.mm.anonPins;
     const key = ref.kind === 'gmem' ? ref.index : ref.vpn;
     const n = m.get(key)! - 1;
     if (n === 0) m.delete(key);

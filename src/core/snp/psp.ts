@@ -3,6 +3,7 @@
  * SNP_LAUNCH_UPDATE with the PAGE_INFO launch-digest chain (measurement.md §2.2, SNP ABI "Layout of
  * the PAGE_INFO structure"), LAUNCH_FINISH, and the firmware's guest state.
  */
+import { STALE_PAGE } from '../guest_memfd/folio.ts';
 import type { Sha384 } from '../ports.ts';
 
 export const SNP_PAGE_TYPE = { NORMAL: 1, VMSA: 2, ZERO: 3, UNMEASURED: 4, SECRETS: 5, CPUID: 6 } as const;
@@ -32,6 +33,14 @@ export class Psp {
   }
 
   /** One SNP_LAUNCH_UPDATE page: LD = SHA-384(PAGE_INFO). `contents` is the page for NORMAL and VMSA. */
+  /** integrity audit of the launch (what the invariants check): each count must stay 0 */
+  readonly audit_ = { doubleAdds: 0, staleAdds: 0, addsAfterFinish: 0 };
+  audit(type: number, _inode: unknown, _index: number, page: Uint8Array, wasAssigned: boolean): void {
+    if (wasAssigned) this.audit_.doubleAdds++;
+    if (page === STALE_PAGE && type !== 3) this.audit_.staleAdds++;
+    if (this.state !== 'LAUNCH') this.audit_.addsAfterFinish++;
+  }
+
   launchUpdate(type: number, gpa: bigint, page: Uint8Array | null): void {
     const b = this.info;
     b.set(this.ld, 0);

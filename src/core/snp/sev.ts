@@ -260,9 +260,8 @@ export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
 }
 
 /** the kvm_sev_cmd is copied back: `error` (firmware status) reaches userspace */
-function withError(o: Outcome, op: EncOp): Outcome {
+function withError(o: Outcome, _op: EncOp): Outcome {
   return { ...o, out: { ...o.out, error: o.out.error ?? 0n } };
-  void op;
 }
 
 function init2(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
@@ -359,9 +358,10 @@ function fwErrorCode(k: Kernel): number {
 }
 
 /** sev_gmem_post_populate for one page */
-function postPopulate(k: Kernel, vm: Vm, snp: SnpVm, p: PopulatePage, type: number, zeroType: boolean): KResult<void> {
+function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: number, zeroType: boolean): KResult<void> {
   const rmp = rmpOf(snp, p.inode);
-  if (rmp.has(p.index) && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
+  const wasAssigned = rmp.has(p.index);
+  if (wasAssigned && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
   // the bytes that go into the page
   let bytes: Uint8Array | null = null;
   if (!zeroType) {
@@ -379,7 +379,8 @@ function postPopulate(k: Kernel, vm: Vm, snp: SnpVm, p: PopulatePage, type: numb
   rmp.add(p.index);
   const gpa = BigInt(p.gfn) * 4096n;
   const inj = k.inject.snp_fw_error_at_page;
-  const fwFails = (inj !== undefined && inj.page === k.stepPages) || snp.psp.state !== 'LAUNCH';
+  const fwFails =
+    (inj !== undefined && inj.page === k.stepPages) || (snp.psp.state !== 'LAUNCH' && k.safeguard('finalized-lock'));
   if (fwFails) {
     rmp.delete(p.index); // snp_page_reclaim
     if (type === SNP_PAGE_TYPE.CPUID && inj && fwErrorCode(k) === FwError.INVALID_PARAM && p.srcPage && bytes)
@@ -388,6 +389,7 @@ function postPopulate(k: Kernel, vm: Vm, snp: SnpVm, p: PopulatePage, type: numb
   }
   const page = zeroType ? ZERO_PAGE : (bytes ?? ZERO_PAGE);
   setPage(p.inode, p.index, page === ZERO_PAGE ? ZERO_PAGE : page.slice());
+  snp.psp.audit(type, p.inode, p.index, page, wasAssigned);
   snp.psp.launchUpdate(type, gpa, page);
   return kok(undefined);
 }

@@ -61,7 +61,7 @@ export function buildVmsa(p: VmsaParams): Uint8Array {
 
 /** CPUID 1 EAX for a family/model/stepping (sev-snp-measure cpu_sig) */
 export function cpuSignature(family: number, model: number, stepping: number): number {
-  const famLow = family > 0xf ? 0xf : family;
+  const famLow = Math.min(family, 0xf);
   const famExt = family > 0xf ? family - 0xf : 0;
   const modLow = model & 0xf;
   const modExt = (model >> 4) & 0xf;

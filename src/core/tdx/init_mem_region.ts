@@ -3,7 +3,7 @@
  * (tdx_gmem_post_populate → kvm_tdp_mmu_map_private_pfn → tdx_mem_page_add, then MR.EXTEND).
  * The source-address rule is the profile's (kvm-uapi-spec.md §4): the thread's ABI.
  */
-import { pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
@@ -169,9 +169,9 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
   if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
-  const bytes = source === ZERO_PAGE ? ZERO_PAGE : source.slice();
+  const bytes = source === ZERO_PAGE || source === STALE_PAGE ? source : source.slice();
   setPage(p.inode, p.index, bytes);
-  td.module.pageAdd(p.gfn);
+  td.module.pageAdd(p.gfn, bytes);
   if (measure) td.module.extendPage(p.gfn, bytes);
   return kok(undefined);
 }

@@ -5,6 +5,7 @@
  * PAGE.AUG after finalize and PAGE.REMOVE on zap. Record layouts: measurement.md §2.1
  * (intel/tdx-module tdh_mem_page_add.c, tdh_mr_extend.c, tdh_mr_finalize.c).
  */
+import { STALE_PAGE } from '../guest_memfd/folio.ts';
 import type { Sha384 } from '../ports.ts';
 import { RangeMap } from '../ranges.ts';
 import { PAGE_SIZE } from '../uapi.ts';
@@ -48,8 +49,17 @@ export class TdxModule {
     this.fill = 0;
   }
 
+  /** integrity audit of the launch (what the invariants check): each count must stay 0 */
+  readonly audit = { doubleAdds: 0, staleAdds: 0, addsAfterFinalize: 0 };
+  /** the bytes each added GFN was given (and measured with), to compare with what the guest has */
+  readonly added = new Map<number, Uint8Array>();
+
   /** TDH.MEM.PAGE.ADD(gpa): the caller copies the source into the target; here the MRTD record */
-  pageAdd(gfn: number): void {
+  pageAdd(gfn: number, contents?: Uint8Array): void {
+    if (this.sept.get(gfn) !== undefined) this.audit.doubleAdds++;
+    if (this.finalized) this.audit.addsAfterFinalize++;
+    if (contents === STALE_PAGE) this.audit.staleAdds++;
+    if (contents) this.added.set(gfn, contents);
     const b = this.buf;
     const at = this.reserve(128);
     b.fill(0, at, at + 128);
@@ -86,6 +96,7 @@ export class TdxModule {
   remove(start: number, end: number): [number, number][] {
     const removed: [number, number][] = [];
     for (const [s, e, v] of this.sept.segments(start, end)) if (v !== undefined) removed.push([s, e]);
+    for (const [s, e] of removed) for (let g = s; g < e; g++) this.added.delete(g);
     if (removed.length) this.sept.clear(start, end);
     return removed;
   }

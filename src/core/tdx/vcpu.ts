@@ -71,7 +71,7 @@ type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
 export function tdxVcpuIoctl(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome {
   const td = tdxOf(vm);
   if (op.hw_error !== 0n) return fail(VmR.hwError);
-  if (!td.hkid || td.state === 'RUNNABLE') return fail(R.notReady);
+  if (!td.hkid || (td.state === 'RUNNABLE' && k.safeguard('finalized-lock'))) return fail(R.notReady);
   if (op.id === BigInt(TdxCmd.KVM_TDX_INIT_MEM_REGION)) return initMemRegion(k, op, vm, vcpu);
   if (op.id === BigInt(TdxCmd.KVM_TDX_INIT_VCPU)) {
     if (op.flags !== 0n) return fail(R.initVcpuFlags);

@@ -1,0 +1,128 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { isSafeguard, safeguards } from '../core/safeguards.ts';
+import { counterexampleYaml, type ExploreConfig, explore } from '../explore/explore.ts';
+import type { VmKind } from '../explore/model.ts';
+import { workerPool } from '../explore/pool.ts';
+import { nodeHost } from '../node/host.ts';
+import { parseProfile, parseSets, UsageError } from './common.ts';
+
+export interface ExploreOpts {
+  profile?: string;
+  set: string[];
+  vm: string;
+  pages: string;
+  depth: string;
+  workers: string;
+  maxStates: string;
+  json?: boolean;
+  out?: string;
+  listSafeguards?: boolean;
+}
+
+function count(flag: string, v: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new UsageError(`${flag} ${v}: expected a whole number from ${min} to ${max}`);
+  return Number(v);
+}
+
+export async function exploreCommand(o: ExploreOpts): Promise<number> {
+  if (o.listSafeguards) {
+    for (const s of safeguards)
+      process.stdout.write(`${s.name.padEnd(22)} protects ${s.protects.padEnd(30)} ${s.description}\n`);
+    return 0;
+  }
+  const profile = parseProfile('--profile', o.profile) ?? 'in-place';
+  const knobs = parseSets(o.set);
+  for (const n of Object.keys(knobs.safeguards ?? {}))
+    if (!isSafeguard(n))
+      throw new UsageError(`--set safeguard.${n}: unknown safeguard (gmemsim explore --list-safeguards)`);
+  if (!['tdx', 'snp', 'sw-protected'].includes(o.vm))
+    throw new UsageError(`--vm ${o.vm}: expected tdx, snp or sw-protected`);
+  const cfg: ExploreConfig = {
+    profile,
+    knobs,
+    vm: o.vm as VmKind,
+    pages: count('--pages', o.pages, 1, 8),
+    depth: count('--depth', o.depth, 1, 12),
+    maxStates: count('--max-states', o.maxStates, 1, 10_000_000),
+  };
+  const workers = count('--workers', o.workers, 1, 64);
+  const tty = Boolean(process.stderr.isTTY) && !o.json;
+  let bar: { update(v: number, p: object): void; setTotal(t: number): void; stop(): void } | undefined;
+  if (tty) {
+    const { SingleBar, Presets } = await import('cli-progress');
+    const b = new SingleBar(
+      { format: 'depth {depth} |{bar}| {value}/{total} frontier states · {states} states seen', hideCursor: true },
+      Presets.shades_classic,
+    );
+    b.start(1, 0, { depth: 1, states: 1 });
+    bar = { update: (v, p) => b.update(v, p), setTotal: (t) => b.setTotal(t), stop: () => b.stop() };
+  }
+  const pool = workers > 1 ? workerPool(cfg, workers) : null;
+  try {
+    const { outcome, explorer } = await explore(
+      cfg,
+      (p, k) => nodeHost.createKernel(p, k),
+      pool,
+      (p) => {
+        bar?.setTotal(p.frontier);
+        bar?.update(p.done, { depth: p.depth, states: p.states });
+      },
+      () => performance.now(),
+    );
+    bar?.stop();
+    const files: string[] = [];
+    if (o.out && outcome.violations.length) {
+      mkdirSync(o.out, { recursive: true });
+      for (const c of outcome.violations) {
+        const f = join(o.out, `${c.invariant}.yaml`);
+        writeFileSync(f, counterexampleYaml(cfg, explorer, c));
+        files.push(f);
+      }
+    }
+    const rate = outcome.ms > 0 ? Math.round((outcome.states / outcome.ms) * 1000) : 0;
+    if (o.json) {
+      const doc = {
+        format: 'gmemsim-explore/1',
+        profile,
+        vm: cfg.vm,
+        pages: cfg.pages,
+        result: outcome.kind,
+        states: outcome.states,
+        transitions: outcome.transitions,
+        depth: outcome.depth,
+        actions: outcome.actions,
+        violations: outcome.violations.map((c) => ({
+          invariant: c.invariant,
+          detail: c.detail,
+          path: c.path.map((a) => explorer.actions[a]!.label),
+        })),
+        files,
+      };
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else {
+      const off = Object.entries(knobs.safeguards ?? {})
+        .filter(([, v]) => !v)
+        .map(([n]) => n);
+      process.stdout.write(
+        `explored ${cfg.vm} (${cfg.pages} pages) under ${profile}${off.length ? ` with ${off.join(', ')} off` : ''}: ` +
+          `${outcome.states} states, ${outcome.transitions} transitions, depth ${outcome.depth}, ${outcome.actions} actions` +
+          `${outcome.kind === 'limit-reached' ? ' — LIMIT REACHED (raise --max-states)' : ''}\n`,
+      );
+      if (!outcome.violations.length) process.stdout.write('no invariant broken\n');
+      for (const c of outcome.violations) {
+        process.stdout.write(`invariant ${c.invariant} broken: ${c.detail}\n`);
+        process.stdout.write(`  shortest path: ${c.path.map((a) => explorer.actions[a]!.label).join(' → ')}\n`);
+      }
+      for (const f of files) process.stdout.write(`wrote ${f}\n`);
+      process.stderr.write(
+        `${Math.round(outcome.ms)} ms, ${rate} states/s, ${workers} worker${workers > 1 ? 's' : ''}\n`,
+      );
+    }
+    return outcome.violations.length ? 1 : 0;
+  } finally {
+    await pool?.close();
+  }
+}
