@@ -7,7 +7,9 @@ export function runCommand(files: string[], opts: { json?: boolean; profile?: st
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
   const scenarios = loadFiles(files);
-  const results = scenarios.map((s) => runScenario(s, nodeHost, { ...(profile ? { profile } : {}), set }));
+  const results = scenarios.map((s) =>
+    runScenario(s, nodeHost, { ...(profile ? { profile } : {}), set, trace: Boolean(opts.json) }),
+  );
   process.stdout.write(opts.json ? renderJson(results) : renderText(results, { color: useColor() }));
   return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -171,6 +171,20 @@ function ruleJson(r: Rule) {
 export function runJson(res: RunResult) {
   return {
     file: res.scenario.file,
+    objects: {
+      files: res.kernel.inodes.map((i) => ({ id: i.id, vm: i.vm.id, pages: i.npages, flags: Number(i.flags) })),
+      vms: res.kernel.vms.map((v) => ({
+        id: v.id,
+        type: v.type,
+        memslots: v.memslots.map((m) => ({
+          id: m.id,
+          gfn: m.baseGfn,
+          pages: m.npages,
+          file: m.gmem?.inode?.id ?? null,
+          pgoff: m.gmem?.pgoff ?? 0,
+        })),
+      })),
+    },
     name: res.scenario.name,
     profile: res.profile,
     gmem_in_place_conversion: res.knobs.gmem_in_place_conversion,
@@ -211,6 +225,8 @@ export function runJson(res: RunResult) {
       ...(r.step.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
       ...(r.step.note ? { note: r.step.note } : {}),
       ...(r.violations.length ? { violations: r.violations } : {}),
+      ...(r.changes ? { changes: r.changes } : {}),
+      ...(r.launch && Object.keys(r.launch).length ? { launch: r.launch } : {}),
     })),
   };
 }

@@ -8,6 +8,7 @@ import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
 import type { CpuidEntry, Data, Inject, Op, StructValue } from '../core/ops.ts';
 import type { Outcome } from '../core/outcome.ts';
+import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { fromHex, toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
@@ -36,6 +37,10 @@ export interface StepResult {
   ok: boolean;
   /** handle bound by `as:` */
   bound?: { name: string; value: bigint };
+  /** page-state changes this step made (with RunOptions.trace) */
+  changes?: { files: Record<string, Run[]>; gpa: Record<string, Run[]> };
+  /** launch state of each confidential VM after the step (with RunOptions.trace) */
+  launch?: Record<string, Record<string, unknown>>;
 }
 
 export interface RunResult {
@@ -52,6 +57,8 @@ export interface RunResult {
 export interface RunOptions {
   profile?: ProfileName;
   set?: Partial<Knobs>;
+  /** record the page-state changes and launch state of every step */
+  trace?: boolean;
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -84,6 +91,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     Object.values(k.knobs.safeguards).some((on) => !on) || s.steps.some((st) => st.expect?.violates !== undefined);
   let expectations = 0;
   let failed = 0;
+  let prev: Snapshot | undefined;
   for (const step of s.steps) {
     const op = toOp(step, handles, s);
     const inject: Inject = {};
@@ -97,6 +105,27 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     const outcome = k.step(op, inject);
     const violations = checkInv ? checkInvariants(k) : [];
     const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };
+    if (opts.trace) {
+      const snap = snapshot(k);
+      const files: Record<string, Run[]> = {};
+      const gpa: Record<string, Run[]> = {};
+      for (const [id, f] of snap.files) {
+        const d = diffRuns(prev?.files.get(id)?.runs, f.runs);
+        if (d.length) files[id] = d;
+      }
+      for (const [id, g] of snap.gpa) {
+        const d = diffRuns(prev?.gpa.get(id)?.runs, g.runs);
+        if (d.length) gpa[id] = d;
+      }
+      r.changes = { files, gpa };
+      const launch: Record<string, Record<string, unknown>> = {};
+      for (const vm of k.vms) {
+        const d = k.arch(vm)?.describe?.(vm);
+        if (d) launch[vm.id] = d;
+      }
+      r.launch = launch;
+      prev = snap;
+    }
     if (step.as) {
       const value = outcome.ret >= 0n ? outcome.ret : U64(-1n);
       handles.set(step.as, value);

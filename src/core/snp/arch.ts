@@ -4,7 +4,7 @@ import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
-import { newSnp, rmpOf, snpOf } from './state.ts';
+import { measuredOf, newSnp, rmpOf, snpOf } from './state.ts';
 
 export const R = defineRules('snp.arch', 'SEV-SNP', {
   vcpuIoctl: {
@@ -46,9 +46,11 @@ export const snpArch: ArchOps = {
     const rmp = rmpOf(snp, inode);
     for (const [s, e] of rmp.within(start, end)) inode.undefinedContent.add(s, e);
     rmp.delete(start, end);
+    measuredOf(snp, inode).delete(start, end);
   },
   gmemInvalidate(_k, inode, start, end) {
     rmpOf(snpOf(inode.vm), inode).delete(start, end);
+    measuredOf(snpOf(inode.vm), inode).delete(start, end);
   },
   attest(_k, vm) {
     const snp = snpOf(vm);

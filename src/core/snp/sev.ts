@@ -14,7 +14,7 @@ import type { Vm } from '../state.ts';
 import { SevCmd } from '../uapi.ts';
 import { correctCpuidPage } from './cpuid.ts';
 import { FwError, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
-import { rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
+import { measuredOf, rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
 import { buildVmsa } from './vmsa.ts';
 
 const OP = 'KVM_MEMORY_ENCRYPT_OP (SEV)';
@@ -391,6 +391,7 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
   setPage(p.inode, p.index, page === ZERO_PAGE ? ZERO_PAGE : page.slice());
   snp.psp.audit(type, p.inode, p.index, page, wasAssigned);
   snp.psp.launchUpdate(type, gpa, page);
+  if (type === SNP_PAGE_TYPE.NORMAL) measuredOf(snp, p.inode).add(p.index);
   return kok(undefined);
 }
 

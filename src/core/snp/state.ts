@@ -17,6 +17,8 @@ export interface SnpVm extends ArchVm {
   psp: Psp;
   /** RMP "assigned" (guest-owned) pages, per guest_memfd inode id */
   readonly rmp: Map<number, RangeSet>;
+  /** pages whose contents went into the launch digest (NORMAL), per inode id */
+  readonly measured: Map<number, RangeSet>;
 }
 
 /** the VMM's reset state of a vCPU, which KVM syncs into the VMSA (set_vcpu_reset) */
@@ -46,14 +48,23 @@ export function newSnp(k: Kernel): SnpVm {
     policy: 0n,
     psp: new Psp(k.sha384),
     rmp: new Map(),
+    measured: new Map(),
   };
 }
 
 export function rmpOf(snp: SnpVm, inode: GmemInode): RangeSet {
-  let r = snp.rmp.get(inode.id);
+  return setOf(snp.rmp, inode.id);
+}
+
+export function measuredOf(snp: SnpVm, inode: GmemInode): RangeSet {
+  return setOf(snp.measured, inode.id);
+}
+
+function setOf(m: Map<number, RangeSet>, id: number): RangeSet {
+  let r = m.get(id);
   if (!r) {
     r = new RangeSet();
-    snp.rmp.set(inode.id, r);
+    m.set(id, r);
   }
   return r;
 }

@@ -7,7 +7,7 @@
  */
 import { STALE_PAGE } from '../guest_memfd/folio.ts';
 import type { Sha384 } from '../ports.ts';
-import { RangeMap } from '../ranges.ts';
+import { RangeMap, RangeSet } from '../ranges.ts';
 import { PAGE_SIZE } from '../uapi.ts';
 
 export const TDX_EXTENDMR_CHUNKSIZE = 256;
@@ -21,6 +21,8 @@ const MR_EXTEND_TAG = new TextEncoder().encode('MR.EXTEND');
 export class TdxModule {
   /** private GFN → SEPT_ADDED / SEPT_AUGMENTED */
   readonly sept = new RangeMap<number>();
+  /** GFNs whose contents were measured (TDH.MR.EXTEND) */
+  readonly measured = new RangeSet();
   /** TDH.MEM.PAGE.ADD / TDH.MR.EXTEND records issued, in order */
   pageAdds = 0;
   extends = 0;
@@ -85,6 +87,7 @@ export class TdxModule {
       b.set(contents.subarray(c * 256, c * 256 + 256), off + 128);
     }
     this.extends += 16;
+    this.measured.add(gfn);
   }
 
   /** TDH.MEM.PAGE.AUG: a private page added after finalize (not measured) */
@@ -97,7 +100,10 @@ export class TdxModule {
     const removed: [number, number][] = [];
     for (const [s, e, v] of this.sept.segments(start, end)) if (v !== undefined) removed.push([s, e]);
     for (const [s, e] of removed) for (let g = s; g < e; g++) this.added.delete(g);
-    if (removed.length) this.sept.clear(start, end);
+    if (removed.length) {
+      this.sept.clear(start, end);
+      this.measured.delete(start, end);
+    }
     return removed;
   }
 
