@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import '../src/core/arch-all.ts';
-import { createKernel, type Kernel, type Op } from '../src/core/index.ts';
+import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
 import { nodeSha384 } from '../src/node/host.ts';
 
 const P = 4096n;
@@ -194,6 +194,34 @@ for (const measure of [false, true]) {
     `floor ${fmt(r.floorMs)} ms (${fmt((r.floorMs * 1000) / pages, 2)} µs/page)`,
     `×${fmt(r.ms / r.floorMs, 2)} of floor`,
     'floor: node:crypto hashing the same records',
+  ]);
+}
+// 3. The explorer: states/s of the default exploration with 1 and 2 worker threads
+{
+  const { explore } = await import('../src/explore/explore.ts');
+  const { workerPool } = await import('../src/explore/pool.ts');
+  const cfg = { profile: 'in-place' as const, knobs: {}, vm: 'tdx' as const, pages: 2, depth: 5, maxStates: 1_000_000 };
+  const make = (p: ProfileName, k: Partial<Knobs>) => createKernel(p, nodeSha384, k);
+  const perf = () => performance.now();
+  const one = await explore(cfg, make, null, undefined, perf);
+  const pool = workerPool(cfg, 2);
+  await pool.ready();
+  const two = await explore(cfg, make, pool, undefined, perf);
+  await pool.close();
+  const rate = (o: { states: number; ms: number }) => Math.round((o.states / o.ms) * 1000);
+  rows.push([
+    'gmemsim explore (tdx, 2 pages, depth 5), 1 worker',
+    `${fmt(one.outcome.ms, 0)} ms`,
+    `${rate(one.outcome)} states/s`,
+    `${one.outcome.states} states, ${one.outcome.transitions} transitions`,
+    '',
+  ]);
+  rows.push([
+    'same, 2 worker threads',
+    `${fmt(two.outcome.ms, 0)} ms`,
+    `${rate(two.outcome)} states/s`,
+    `×${fmt(one.outcome.ms / two.outcome.ms, 2)} vs 1 worker`,
+    'same states and result',
   ]);
 }
 const cpu = cpus()[0]?.model ?? 'unknown CPU';

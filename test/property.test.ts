@@ -193,6 +193,13 @@ function materialize(k: Kernel, t: Tmpl): Op {
     }
     case 'finalize':
       return tdx(4n, {} as never);
+    case 'snpupdate': {
+      const src = [0n, addr, addr + BigInt(t.c) * P, 0x1000n][t.d]!;
+      const type = BigInt([1, 3, 4, 5, 6][t.a % 5]!);
+      return tdx(101n, { gfn_start: BigInt(t.b % 6), uaddr: src, len: BigInt(1 + (t.c % 3)) * P, type } as never);
+    }
+    case 'snpfinish':
+      return tdx(102n, {} as never);
     case 'close':
       return { op: 'close', fd: pick([...fdsOf(k, 'gmem'), ...fdsOf(k, 'vm')], t.b) };
     case 'attest':
@@ -220,6 +227,11 @@ function bootstrap(k: Kernel, vmType: number): void {
     sev_fd: 4n,
   });
   const vm = step({ op: 'KVM_CREATE_VM', fd: 3n, type: BigInt(vmType) }).ret;
+  if (vmType === 4) {
+    step(enc(vm, 22n, { vmsa_features: 0n } as never));
+    step({ op: 'KVM_CREATE_VCPU', fd: vm, id: 0n });
+    step(enc(vm, 100n, { policy: 0x30000n } as never));
+  }
   if (vmType === 5) {
     step(
       enc(vm, 1n, {
@@ -282,7 +294,7 @@ describe('random operation sequences', () => {
     it(`${profile}, gmem_in_place_conversion=${inPlace}: no throw, catalogued errnos, invariants hold`, () => {
       fc.assert(
         fc.property(
-          fc.constantFrom(0, 1, 5, 5),
+          fc.constantFrom(0, 1, 4, 4, 5, 5),
           fc.array(tmpl, { minLength: 1, maxLength: 40, size: 'medium' }),
           (vmType, ts) => {
             const k = createKernel(profile, nodeSha384, { gmem_in_place_conversion: inPlace });

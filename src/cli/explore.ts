@@ -61,6 +61,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
     bar = { update: (v, p) => b.update(v, p), setTotal: (t) => b.setTotal(t), stop: () => b.stop() };
   }
   const pool = workers > 1 ? workerPool(cfg, workers) : null;
+  await pool?.ready();
   try {
     const { outcome, explorer } = await explore(
       cfg,

@@ -34,8 +34,6 @@ export interface Profile {
   readonly populateGupsSource: boolean;
   /** [KX] may_writeback_src: the SNP CPUID source is GUP-ed with FOLL_WRITE. */
   readonly mayWritebackSrc: boolean;
-  /** [KX] snp_launch_update rejects len == 0 itself; before, populate's npages check did (→ -EIO). */
-  readonly snpLenZeroPrecheck: boolean;
   /** errno when a guest_memfd index range is bound twice. */
   readonly gmemBindOverlap: 'EINVAL' | 'EEXIST';
   /** [SER] __kvm_gmem_get_pfn zeroes a never-used page on the populate path (cb0544296a33). */
@@ -63,7 +61,6 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'null-rejected-by-callback',
     populateGupsSource: false,
     mayWritebackSrc: false,
-    snpLenZeroPrecheck: false,
   },
   mainline: {
     ...common,
@@ -74,7 +71,6 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'null-rejected-by-callback',
     populateGupsSource: true,
     mayWritebackSrc: false,
-    snpLenZeroPrecheck: false,
   },
   'kvm-x86': {
     ...common,
@@ -85,7 +81,6 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'einval',
     populateGupsSource: true,
     mayWritebackSrc: true,
-    snpLenZeroPrecheck: true,
   },
   'in-place': {
     name: 'in-place',
@@ -98,7 +93,6 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'in-place-or-einval',
     populateGupsSource: true,
     mayWritebackSrc: true,
-    snpLenZeroPrecheck: true,
     gmemBindOverlap: 'EEXIST',
     populateZeroesFreshPage: true,
     initSharedWithInPlace: true,
@@ -114,7 +108,6 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'in-place-always',
     populateGupsSource: true,
     mayWritebackSrc: true,
-    snpLenZeroPrecheck: true,
     gmemBindOverlap: 'EEXIST',
     populateZeroesFreshPage: true,
     initSharedWithInPlace: true,

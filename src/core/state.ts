@@ -78,7 +78,7 @@ export interface Vcpu {
   /** arch state (TDX vCPU state) */
   tdx?: { state: 'UNINITIALIZED' | 'INITIALIZED' };
   /** the VMM's reset register state, as KVM will sync it into an SEV-ES/SNP VMSA (set_vcpu_reset) */
-  reset?: { vmm: 'QEMU' | 'ec2' | 'gce' | 'ec2_legacy'; eip: number };
+  reset?: { vmm: 'QEMU' | 'ec2' | 'gce' | 'ec2_legacy' | 'svsm'; eip: number };
 }
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */

@@ -59,6 +59,8 @@ export interface ExploreOutcome extends SearchResult {
 export interface Pool {
   size: number;
   expand(paths: number[][]): Promise<Child[]>;
+  /** resolves once every worker has loaded */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -42,6 +42,9 @@ export function workerPool(cfg: ExploreConfig, size: number): Pool {
       );
       return parts.flat();
     },
+    async ready() {
+      await Promise.all(workers.map((w) => run(w, [])));
+    },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
     },

@@ -261,7 +261,7 @@ export const handlers: HandlerTable = {
     const f = k.file(op.fd);
     if (!f) return fail(R.badFd);
     if (f.kind !== 'vcpu') return fail(R.vcpuIoctlUnknown);
-    const vmm = (['QEMU', 'ec2', 'gce', 'ec2_legacy'] as const)[Number(op.vmm_type)] ?? 'QEMU';
+    const vmm = (['QEMU', 'ec2', 'gce', 'ec2_legacy', 'svsm'] as const)[Number(op.vmm_type)] ?? 'QEMU';
     f.vcpu.reset = { vmm, eip: Number(op.eip & 0xffffffffn) };
     return ok(R.resetSet);
   },

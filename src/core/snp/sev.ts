@@ -212,6 +212,12 @@ export const R = defineRules('snp', OP, {
     reason: 'flags must be 0',
     cite: sev('snp_launch_finish'),
   },
+  finishVmsaProtected: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EINVAL',
+    reason: 'a vCPU VMSA is already encrypted (guest_state_protected): the launch was finished before',
+    cite: sev('sev_es_sync_vmsa'),
+  },
   finishFw: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EIO',
@@ -304,7 +310,8 @@ function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
   let len = num(d, 'len');
   const type = Number(num(d, 'type'));
   const flags = num(d, 'flags');
-  const lenBad = (len === 0n && k.profile.snpLenZeroPrecheck) || len % 4096n !== 0n;
+  // len == 0 is refused up front since 5b66e335ead6 (Sept 2025), older than every modelled kernel
+  const lenBad = len === 0n || len % 4096n !== 0n;
   if (lenBad || flags !== 0n || !VALID_TYPES.has(type)) return fail(R.updateArgs);
   const rule = k.profile.snpSourceZero;
   const zeroType = type === SNP_PAGE_TYPE.ZERO;
@@ -362,8 +369,9 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
   const rmp = rmpOf(snp, p.inode);
   const wasAssigned = rmp.has(p.index);
   if (wasAssigned && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
-  // the bytes that go into the page
+  // the bytes that go into the page, and the source page a rejected CPUID table is written back to
   let bytes: Uint8Array | null = null;
+  let srcRef = p.srcPage;
   if (!zeroType) {
     if (k.profile.snpSourceZero === 'user-address' || !k.profile.populateGupsSource) {
       // Era A: the callback copies from the user address itself
@@ -371,6 +379,7 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
       const g = gup(k, p.srcVa, false);
       if (!g.ok) return kerr(R.copyFault, g.cause ?? g.rule);
       bytes = readRef(g.value, k.mm);
+      srcRef = g.value; // Era A writes a rejected CPUID table back with copy_to_user
     } else if (p.srcPage) bytes = readRef(p.srcPage, k.mm);
     else if (k.profile.snpSourceZero === 'null-rejected-by-callback') return kerr(R.noSource);
     else bytes = pageBytes(p.inode, p.index); // in place: the page's current contents
@@ -383,8 +392,8 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
     (inj !== undefined && inj.page === k.stepPages) || (snp.psp.state !== 'LAUNCH' && k.safeguard('finalized-lock'));
   if (fwFails) {
     rmp.delete(p.index); // snp_page_reclaim
-    if (type === SNP_PAGE_TYPE.CPUID && inj && fwErrorCode(k) === FwError.INVALID_PARAM && p.srcPage && bytes)
-      writeRef(k, p.srcPage, correctCpuidPage(bytes));
+    if (type === SNP_PAGE_TYPE.CPUID && inj && fwErrorCode(k) === FwError.INVALID_PARAM && srcRef && bytes)
+      writeRef(k, srcRef, correctCpuidPage(bytes));
     return kerr(R.fwError);
   }
   const page = zeroType ? ZERO_PAGE : (bytes ?? ZERO_PAGE);
@@ -400,7 +409,11 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
   if (num(d, 'flags') !== 0n) return fail(R.finishFlags);
-  if (snp.psp.state !== 'LAUNCH') return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
+  if (snp.psp.state !== 'LAUNCH') {
+    // sev_es_sync_vmsa refuses a vCPU whose state is already protected, before the PSP is asked
+    if (vm.vcpus.length > 0) return fail(R.finishVmsaProtected);
+    return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
+  }
   // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order
   for (const vcpu of vm.vcpus) {
     const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };

@@ -4,7 +4,7 @@
  * 0xfffffff0, APs at the firmware's SEV-ES reset block EIP.
  */
 
-export type VmmType = 'QEMU' | 'ec2' | 'gce';
+export type VmmType = 'QEMU' | 'ec2' | 'gce' | 'svsm';
 
 export interface VmsaParams {
   /** reset EIP (0xfffffff0 for the BSP) */
@@ -19,6 +19,7 @@ export interface VmsaParams {
 }
 
 export function buildVmsa(p: VmsaParams): Uint8Array {
+  if (p.vmm === 'svsm') return buildSvsmVmsa(p);
   const page = new Uint8Array(4096);
   const v = new DataView(page.buffer);
   const seg = (off: number, selector: number, attrib: number, limit: number, base: bigint) => {
@@ -56,6 +57,44 @@ export function buildVmsa(p: VmsaParams): Uint8Array {
     v.setUint32(0x408, 0x1f80, true); // mxcsr
     v.setUint16(0x410, 0x37f, true); // x87_fcw
   }
+  return page;
+}
+
+/**
+ * The VMSA coconut QEMU gives every vCPU of a guest that boots the Coconut SVSM (sev-snp-measure
+ * VMSA_SVSM, measurement.md §2.2 "SVSM mode"): 64-bit flat segments, CR0 PE|ET, RIP = the SVSM
+ * entry (not split into CS base and IP), no x87 FCW.
+ */
+function buildSvsmVmsa(p: VmsaParams): Uint8Array {
+  const page = new Uint8Array(4096);
+  const v = new DataView(page.buffer);
+  const seg = (off: number, selector: number, attrib: number, limit: number) => {
+    v.setUint16(off, selector, true);
+    v.setUint16(off + 2, attrib, true);
+    v.setUint32(off + 4, limit, true);
+  };
+  seg(0x00, 16, 0xc93, 0xffffffff); // es
+  seg(0x10, 8, 0xc9b, 0xffffffff); // cs
+  seg(0x20, 16, 0xc93, 0xffffffff); // ss
+  seg(0x30, 16, 0xc93, 0xffffffff); // ds
+  seg(0x40, 16, 0xc93, 0xffffffff); // fs
+  seg(0x50, 0, 0x93, 0xffff); // gs
+  seg(0x60, 0, 0, 0xffff); // gdtr
+  seg(0x70, 0, 0x82, 0xffff); // ldtr
+  seg(0x80, 0, 0, 0xffff); // idtr
+  seg(0x90, 0, 0x8b, 0xffff); // tr
+  v.setBigUint64(0xd0, 0x1000n, true); // efer (SVME)
+  v.setBigUint64(0x148, 0x40n, true); // cr4 (MCE)
+  v.setBigUint64(0x158, 0x11n, true); // cr0 (PE | ET)
+  v.setBigUint64(0x160, 0x400n, true); // dr7
+  v.setBigUint64(0x168, 0xffff0ff0n, true); // dr6
+  v.setBigUint64(0x170, 0x2n, true); // rflags
+  v.setBigUint64(0x178, BigInt(p.eip >>> 0), true); // rip: the SVSM entry
+  v.setBigUint64(0x268, 0x0007040600070406n, true); // g_pat
+  v.setBigUint64(0x310, BigInt(p.signature >>> 0), true); // rdx
+  v.setBigUint64(0x3b0, p.sevFeatures, true); // sev_features
+  v.setBigUint64(0x3e8, 1n, true); // xcr0
+  v.setUint32(0x408, 0x1f80, true); // mxcsr (x87_fcw stays 0)
   return page;
 }
 
