@@ -102,7 +102,9 @@ export class Vm {
   constructor(id: number, type: VmTypeNum) {
     this.id = id;
     this.type = type;
-    this.preFaultAllowed = !this.hasPrivateMem;
+    // kvm_arch_init_vm: DEFAULT and SW_PROTECTED may pre-fault; SEV/SEV-ES via sev_vm_init (!has_private_mem);
+    // SNP and TDX only once the launch is sealed
+    this.preFaultAllowed = type !== 4 && type !== 5;
   }
 
   get hasPrivateMem(): boolean {
