@@ -1,13 +1,19 @@
 /** A canonical text of the model's state: two states with the same text behave the same. */
-import { pageBytes } from '../core/guest_memfd/folio.ts';
+import { pageBytes, STALE_PAGE, ZERO_PAGE } from '../core/guest_memfd/folio.ts';
 import type { Kernel } from '../core/kernel.ts';
 import type { RangeMap, RangeSet } from '../core/ranges.ts';
 import type { SnpVm } from '../core/snp/state.ts';
 import type { TdxVm } from '../core/tdx/state.ts';
 
+/** fingerprint of page contents (32-bit words; pages are 4 KiB-aligned buffers) */
 function fnv(b: Uint8Array): string {
+  if (b === ZERO_PAGE) return 'z';
+  if (b === STALE_PAGE) return 's';
+  const words =
+    b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : null;
   let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  if (words) for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
+  else for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   return (h >>> 0).toString(36);
 }
 
