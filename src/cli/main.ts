@@ -101,6 +101,7 @@ measure
   .addOption(new Option('--output-format <format>', 'how to print the MRTD').choices(['hex', 'base64']).default('hex'))
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')
+  .option('--explain', 'print a table of the measuring calls (section, GPA range, pages, records), then the MRTD')
   .action(
     async (opts: {
       firmware: string;
@@ -108,11 +109,89 @@ measure
       outputFormat: string;
       emitScenario?: string;
       json?: boolean;
+      explain?: boolean;
     }) => {
       const { measureTdxCommand } = await import('./measure.ts');
       process.exitCode = measureTdxCommand(opts);
     },
   );
+measure
+  .command('snp')
+  .description(
+    "the launch digest of an SEV-SNP guest on this OVMF (the VMM's SNP_LAUNCH_UPDATE sequence); sev-snp-measure's flags",
+  )
+  .addOption(
+    new Option('--mode <mode>', 'snp, snp:ovmf-hash (the digest after the firmware pages) or snp:svsm')
+      .choices(['snp', 'snp:ovmf-hash', 'snp:svsm'])
+      .default('snp'),
+  )
+  .option('--vcpus <n>', 'number of guest vCPUs')
+  .addOption(
+    new Option('--vcpu-type <name>', 'guest vCPU type (QEMU -cpu model)').choices([
+      'EPYC',
+      'EPYC-v1',
+      'EPYC-v2',
+      'EPYC-IBPB',
+      'EPYC-v3',
+      'EPYC-v4',
+      'EPYC-Rome',
+      'EPYC-Rome-v1',
+      'EPYC-Rome-v2',
+      'EPYC-Rome-v3',
+      'EPYC-Milan',
+      'EPYC-Milan-v1',
+      'EPYC-Milan-v2',
+      'EPYC-Genoa',
+      'EPYC-Genoa-v1',
+      'EPYC-Turin',
+    ]),
+  )
+  .option('--vcpu-sig <value>', 'guest vCPU signature (CPUID 1 EAX)')
+  .option('--vcpu-family <family>', 'guest vCPU family')
+  .option('--vcpu-model <model>', 'guest vCPU model')
+  .option('--vcpu-stepping <stepping>', 'guest vCPU stepping')
+  .option(
+    '--vmm-type <type>',
+    'type of guest VMM (QEMU, ec2, gce; ec2_legacy: ec2 with RDX 0, as before v0.0.13)',
+    'QEMU',
+  )
+  .requiredOption('--ovmf <path>', 'the OVMF firmware image, as QEMU -bios takes it (e.g. OVMF.amdsev.fd)')
+  .option('--kernel <path>', 'kernel file whose hash the SEV hash table carries (measured direct boot)')
+  .option('--initrd <path>', 'initrd file to hash (with --kernel)')
+  .option('--append <cmdline>', 'kernel command line to hash (with --kernel)')
+  .option('--guest-features <value>', 'VMSA sev_features: 0x1 SNPActive, 0x21 with DebugSwap', '0x1')
+  .option('--snp-ovmf-hash <hash>', 'precalculated OVMF hash (hex, from --mode snp:ovmf-hash): the firmware pages')
+  .option('--svsm <path>', 'snp:svsm: the Coconut SVSM binary')
+  .option('--vars-size <size>', 'snp:svsm: size of the OVMF_VARS file in bytes')
+  .option('--vars-file <path>', 'snp:svsm: the OVMF_VARS file (its size is used)')
+  .addOption(
+    new Option('--output-format <format>', 'how to print the digest (snp:ovmf-hash always prints hex)')
+      .choices(['hex', 'base64'])
+      .default('hex'),
+  )
+  .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
+  .option('--json', 'print one JSON document: the digest and every measuring call')
+  .option('--explain', 'print a table of the measuring calls (type, GPA range, pages, records), then the digest')
+  .action(async (opts) => {
+    const { measureSnpCommand } = await import('./measure-snp.ts');
+    process.exitCode = measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);
+  });
+
+program
+  .command('view')
+  .description(
+    'run a scenario and draw it: steps beside the page map of guest_memfd offsets and GPAs, rules, measurement\n' +
+      '(served on 127.0.0.1, or written as one self-contained HTML file with --out)',
+  )
+  .argument('<file>', 'a scenario file (YAML or JSON, format gmemsim/1)')
+  .option('--port <n>', 'serve on 127.0.0.1 at this port (default: any free port)')
+  .option('--out <file>', 'write one self-contained HTML report instead of serving')
+  .addOption(profileOption())
+  .option('--set <key=value>', 'override a kernel knob (as for run)', collect, [])
+  .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
+    const { viewCommand } = await import('./view.ts');
+    process.exitCode = await viewCommand(file, opts);
+  });
 
 program
   .command('schema')

@@ -11,6 +11,7 @@ import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
 import { UsageError } from './common.ts';
+import { type ExplainRow, explainTable } from './explain.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -18,10 +19,11 @@ export interface MeasureTdxOptions {
   outputFormat: string;
   emitScenario?: string;
   json?: boolean;
+  explain?: boolean;
 }
 
-/** How the scenario names the firmware: relative to the scenario file's directory, with '/' */
-function firmwareRef(firmware: string, emitScenario: string | undefined): string {
+/** How the scenario names a data file: relative to the scenario file's directory, with '/' */
+export function firmwareRef(firmware: string, emitScenario: string | undefined): string {
   if (emitScenario === undefined) return basename(firmware);
   const rel = relative(dirname(resolve(emitScenario)), resolve(firmware));
   return rel.split(sep).join('/');
@@ -30,6 +32,7 @@ function firmwareRef(firmware: string, emitScenario: string | undefined): string
 export function measureTdxCommand(opts: MeasureTdxOptions): number {
   if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
     throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
+  if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
   let image: Uint8Array;
   try {
     image = readFileSync(opts.firmware);
@@ -69,8 +72,28 @@ export function measureTdxCommand(opts: MeasureTdxOptions): number {
   }
 
   const base64 = Buffer.from(fromHex(m.mrtd)).toString('base64');
+  const printed = `${opts.outputFormat === 'base64' ? base64 : m.mrtd}\n`;
+  if (opts.explain) {
+    const rows: ExplainRow[] = m.plan.calls.map((c) => {
+      const pages = m.result.steps[c.step]!.outcome.out.pages ?? 0;
+      return {
+        call: 'KVM_TDX_INIT_MEM_REGION',
+        what: `TDVF section ${c.section.index}`,
+        type: `${c.section.type}${c.measured ? ' +MR.EXTEND' : ''}`,
+        gpa: c.gpa,
+        pages,
+        records: pages * (c.measured ? 17 : 1),
+      };
+    });
+    const notes = [
+      `records: one TDH.MEM.PAGE.ADD per page, 16 TDH.MR.EXTEND per measured page (${order})`,
+      ...m.plan.skipped.map((s) => `no call: TDVF section ${s.index} (${s.type}) is PAGE.AUG`),
+    ];
+    process.stdout.write(explainTable(rows, notes) + printed);
+    return 0;
+  }
   if (!opts.json) {
-    process.stdout.write(`${opts.outputFormat === 'base64' ? base64 : m.mrtd}\n`);
+    process.stdout.write(printed);
     return 0;
   }
   const calls = m.plan.calls.map((c) => {

@@ -116,7 +116,7 @@ export const OpSpecs = {
   madvise: { addr: req(addr), length: req(u64), advice: req(en(Madv)) },
   close: { fd },
   attest: { fd },
-  set_vcpu_reset: { fd, vmm_type: en({ QEMU: 0, ec2: 1, gce: 2, ec2_legacy: 3 }), eip: u64 },
+  set_vcpu_reset: { fd, vmm_type: en({ QEMU: 0, ec2: 1, gce: 2, ec2_legacy: 3, svsm: 4 }), eip: u64 },
 } as const satisfies Record<string, Record<string, FieldSpec>>;
 
 export type ScenarioOpName = keyof typeof OpSpecs;

@@ -1,0 +1,276 @@
+/**
+ * gmemsim measure snp: the launch digest of an SEV-SNP guest, obtained by running the VMM's KVM
+ * sequence through the model (src/measure/snp.ts). Takes virtee/sev-snp-measure's flags with the
+ * same names, values, defaults and refusals (cli.md), so that one command can replace the other.
+ * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  CPU_SIGS,
+  cpuSig,
+  hostSha256,
+  measureSnp,
+  type SnpImage,
+  SnpLaunchError,
+  type SnpLaunchInputs,
+  type SnpMode,
+  SnpModes,
+  type SnpVmmType,
+  SnpVmmTypes,
+  snpLaunchScenario,
+} from '../measure/snp.ts';
+import { nodeHost } from '../node/host.ts';
+import { fromHex } from '../util/hex.ts';
+import { UsageError } from './common.ts';
+import { type ExplainRow, explainTable } from './explain.ts';
+import { firmwareRef } from './measure.ts';
+
+export interface MeasureSnpOptions {
+  mode: string;
+  vcpus?: string;
+  vcpuType?: string;
+  vcpuSig?: string;
+  vcpuFamily?: string;
+  vcpuModel?: string;
+  vcpuStepping?: string;
+  vmmType: string;
+  ovmf: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  guestFeatures: string;
+  snpOvmfHash?: string;
+  svsm?: string;
+  varsSize?: string;
+  varsFile?: string;
+  outputFormat: string;
+  emitScenario?: string;
+  json?: boolean;
+  explain?: boolean;
+}
+
+/** sev-snp-measure's int(x, 0) (and int(x), with 0x accepted too); non-negative */
+function parseNum(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim().replace(/_/g, '');
+  if (!/^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/.test(s))
+    throw new UsageError(`${flag} ${v}: expected a non-negative integer`);
+  const n = Number(s.startsWith('0') && s.length > 1 && /[0-9]/.test(s[1]!) ? Number.parseInt(s, 10) : s);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${flag} ${v}: too large`);
+  return n;
+}
+
+function parseBig(flag: string, v: string): bigint {
+  const s = v.trim().replace(/_/g, '');
+  if (!/^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/.test(s))
+    throw new UsageError(`${flag} ${v}: expected a non-negative integer`);
+  const n = BigInt(/^0[0-9]/.test(s) ? s.replace(/^0+(?=.)/, '') : s);
+  if (n >= 1n << 64n) throw new UsageError(`${flag} ${v}: does not fit in 64 bits`);
+  return n;
+}
+
+function readInput(flag: string, path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(
+      `${flag} ${path}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const about = (path: string, b: Uint8Array) => `${basename(path)}, ${b.length} bytes, sha256 ${sha256hex(b)}`;
+
+/** the vCPU signature as sev-snp-measure's get_vcpu_sig picks it (family, then sig, then type) */
+function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType): number | undefined {
+  const family = parseNum('--vcpu-family', opts.vcpuFamily);
+  const model = parseNum('--vcpu-model', opts.vcpuModel);
+  const stepping = parseNum('--vcpu-stepping', opts.vcpuStepping);
+  const sig = parseNum('--vcpu-sig', opts.vcpuSig);
+  if (family) {
+    if (model === undefined || stepping === undefined)
+      throw new UsageError('--vcpu-family needs --vcpu-model and --vcpu-stepping');
+    return cpuSig(family, model, stepping);
+  }
+  if (sig) {
+    if (sig > 0xffffffff) throw new UsageError(`--vcpu-sig ${opts.vcpuSig}: a CPUID signature is 32 bits`);
+    return sig;
+  }
+  if (opts.vcpuType) return CPU_SIGS[opts.vcpuType];
+  if (vmm === 'QEMU')
+    throw new UsageError(`missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '${mode}'`);
+  return undefined;
+}
+
+export function measureSnpCommand(opts: MeasureSnpOptions): number {
+  if (!(SnpModes as readonly string[]).includes(opts.mode))
+    throw new UsageError(`--mode ${opts.mode}: expected ${SnpModes.join(', ')} (gmemsim models SEV-SNP launches only)`);
+  const mode = opts.mode as SnpMode;
+  if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
+    throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
+  if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
+
+  // sev-snp-measure's checks, in its order (cli.py main)
+  let vcpus = 0;
+  let vmm: SnpVmmType = 'QEMU';
+  let vcpuSig: number | undefined;
+  let varsSize: number | undefined;
+  const kernelPath = opts.kernel || undefined;
+  if (mode !== 'snp:ovmf-hash') {
+    if (opts.initrd && !kernelPath) throw new UsageError('--kernel required when using --initrd');
+    if (opts.append && !kernelPath) throw new UsageError('--kernel required when using --append');
+    const n = parseNum('--vcpus', opts.vcpus);
+    if (n === undefined) throw new UsageError(`missing --vcpus N in guest mode '${mode}'`);
+    if (n > 1024) throw new UsageError(`--vcpus ${opts.vcpus}: at most 1024 vCPUs`);
+    vcpus = n;
+    if (!(SnpVmmTypes as readonly string[]).includes(opts.vmmType))
+      throw new UsageError(`unknown VMM type '${opts.vmmType}' (expected ${SnpVmmTypes.join(', ')})`);
+    vmm = opts.vmmType as SnpVmmType;
+    vcpuSig = vcpuSignature(opts, mode, vmm);
+    if (mode === 'snp:svsm') {
+      if (opts.varsFile !== undefined && opts.varsSize !== undefined)
+        throw new UsageError('--vars-size and --vars-file cannot be combined');
+      if (opts.varsFile) {
+        try {
+          varsSize = statSync(opts.varsFile).size;
+        } catch (e) {
+          throw new UsageError(
+            `--vars-file ${opts.varsFile}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          );
+        }
+      } else varsSize = parseNum('--vars-size', opts.varsSize) || undefined;
+      if (!varsSize) throw new UsageError('snp:svsm mode requires --vars-size or --vars-file');
+      if (!opts.svsm) throw new UsageError('snp:svsm mode requires --svsm');
+    }
+  }
+  const guestFeatures = parseBig('--guest-features', opts.guestFeatures);
+
+  const ovmfBytes = readInput('--ovmf', opts.ovmf);
+  const ovmf: SnpImage = {
+    bytes: ovmfBytes,
+    file: firmwareRef(opts.ovmf, opts.emitScenario),
+    about: about(opts.ovmf, ovmfBytes),
+  };
+  let svsm: SnpImage | undefined;
+  if (mode === 'snp:svsm' && opts.svsm) {
+    const b = readInput('--svsm', opts.svsm);
+    svsm = { bytes: b, file: firmwareRef(opts.svsm, opts.emitScenario), about: about(opts.svsm, b) };
+  }
+  const inputs: SnpLaunchInputs = {
+    mode,
+    ovmf,
+    ...(svsm ? { svsm } : {}),
+    ...(varsSize !== undefined ? { varsSize } : {}),
+    vcpus,
+    ...(vcpuSig !== undefined ? { vcpuSig } : {}),
+    vmmType: vmm,
+    guestFeatures,
+    ...(mode !== 'snp:ovmf-hash' && opts.snpOvmfHash !== undefined ? { ovmfHash: opts.snpOvmfHash } : {}),
+  };
+  if (mode !== 'snp:ovmf-hash' && kernelPath) {
+    inputs.kernel = {
+      kernel: readInput('--kernel', kernelPath),
+      ...(opts.initrd ? { initrd: readInput('--initrd', opts.initrd) } : {}),
+      ...(opts.append !== undefined ? { append: opts.append } : {}),
+    };
+  }
+
+  let m: ReturnType<typeof measureSnp>;
+  try {
+    m = measureSnp(inputs, nodeHost);
+  } catch (e) {
+    if (e instanceof SnpLaunchError) {
+      const prefix = e.source === 'ovmf' ? `--ovmf ${opts.ovmf}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
+      throw new UsageError(`${prefix}${e.message}`);
+    }
+    throw e;
+  }
+
+  if (opts.emitScenario !== undefined) {
+    // the same sequence, now with the digest its attest step must give
+    const { yaml } = snpLaunchScenario(inputs, hostSha256(nodeHost), { measurement: m.measurement });
+    try {
+      writeFileSync(opts.emitScenario, yaml);
+    } catch (e) {
+      throw new UsageError(
+        `--emit-scenario ${opts.emitScenario}: cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+  }
+
+  const base64 = Buffer.from(fromHex(m.measurement)).toString('base64');
+  // sev-snp-measure prints the OVMF hash in hex whatever --output-format says (the form --snp-ovmf-hash takes)
+  const printed = `${opts.outputFormat === 'base64' && mode !== 'snp:ovmf-hash' ? base64 : m.measurement}\n`;
+
+  // records per call, from the model: pages each SNP_LAUNCH_UPDATE took; the VMSAs are the rest of the PSP's updates
+  const updatePages = m.plan.calls.map((c) =>
+    c.call === 'KVM_SEV_SNP_LAUNCH_UPDATE' ? (m.result.steps[c.step]!.outcome.out.pages ?? 0) : 0,
+  );
+  const vmsas = m.pspUpdates - updatePages.reduce((a, b) => a + b, 0);
+  const records = m.plan.calls.map((c, i) => (c.call === 'KVM_SEV_SNP_LAUNCH_UPDATE' ? updatePages[i]! : vmsas));
+
+  if (opts.explain) {
+    const rows: ExplainRow[] = m.plan.calls.map((c, i) => ({
+      call: c.call,
+      what: c.what,
+      type: c.type,
+      gpa: c.gpa,
+      pages: records[i]!,
+      records: records[i]!,
+      sameGpa: c.type === 'VMSA',
+    }));
+    const notes = [
+      inputs.ovmfHash && mode === 'snp'
+        ? `records: one PAGE_INFO per page, after the firmware pages' digest ${inputs.ovmfHash.toLowerCase()}`
+        : 'records: one PAGE_INFO per page (launch digest = SHA-384 chain from 48 zero bytes)',
+      ...(m.plan.vcpus
+        ? [
+            `VMSAs: ${vmm === 'QEMU' || mode === 'snp:svsm' ? `signature ${`0x${(vcpuSig ?? 0).toString(16)}`}, ` : ''}sev_features 0x${m.plan.sevFeatures.toString(16)}, eip ${[...new Set(m.plan.eips)].map((e) => `0x${e.toString(16)}`).join(' then ')}, ${mode === 'snp:svsm' ? 'svsm' : vmm}`,
+          ]
+        : []),
+      ...m.plan.skipped.map((s) => `no call: OVMF SEV metadata section ${s.index} (${s.type}) has size 0`),
+    ];
+    process.stdout.write(explainTable(rows, notes) + printed);
+    return 0;
+  }
+  if (!opts.json) {
+    process.stdout.write(printed);
+    return 0;
+  }
+  const doc = {
+    format: 'gmemsim-measure/1',
+    platform: 'snp',
+    mode,
+    firmware: { path: opts.ovmf, size: ovmfBytes.length, sha256: sha256hex(ovmfBytes) },
+    ...(svsm && opts.svsm
+      ? { svsm: { path: opts.svsm, size: svsm.bytes.length, sha256: sha256hex(svsm.bytes), vars_size: varsSize } }
+      : {}),
+    profile: m.result.profile,
+    ...(mode === 'snp:ovmf-hash'
+      ? {}
+      : {
+          vmm_type: mode === 'snp:svsm' ? 'svsm' : vmm,
+          vcpus: m.plan.vcpus,
+          ...(vcpuSig !== undefined ? { vcpu_sig: `0x${vcpuSig.toString(16)}` } : {}),
+          guest_features: `0x${m.plan.sevFeatures.toString(16)}`,
+        }),
+    ...(inputs.ovmfHash ? { snp_ovmf_hash: inputs.ovmfHash.toLowerCase() } : {}),
+    measurement: m.measurement,
+    ...(opts.outputFormat === 'base64' ? { measurement_base64: base64 } : {}),
+    records: m.pspUpdates,
+    calls: m.plan.calls.map((c, i) => ({
+      call: c.call,
+      what: c.what,
+      type: c.type,
+      gpa: `0x${c.gpa.toString(16)}`,
+      pages: records[i],
+    })),
+    skipped_sections: m.plan.skipped.map((s) => ({ section: s.index, type: s.type })),
+    ...(opts.emitScenario !== undefined ? { scenario: opts.emitScenario } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  return 0;
+}
