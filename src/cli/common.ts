@@ -4,11 +4,9 @@ import { isProfileName, type Knobs, type ProfileName, ProfileNames } from '../co
 import { nodeFileReader } from '../node/host.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
 
-/** Bad input on the command line: one line, exit 2. */
-export class UsageError extends Error {}
+import { DiagnosticsError, UsageError } from './errors.ts';
 
-/** Invalid scenario files: each line is FILE:LINE:COL: message. */
-export class DiagnosticsError extends UsageError {}
+export { DiagnosticsError, UsageError };
 
 export function parseProfile(flag: string, v: string | undefined): ProfileName | undefined {
   if (v === undefined) return undefined;

@@ -3,7 +3,7 @@
  * that start-up stays small.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DiagnosticsError, UsageError } from './common.ts';
+import { DiagnosticsError, UsageError } from './errors.ts';
 
 const program = new Command();
 program

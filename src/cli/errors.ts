@@ -1,0 +1,7 @@
+/** Command-line error types (kept tiny: main.ts loads this before anything else). */
+
+/** Bad input on the command line: one line, exit 2. */
+export class UsageError extends Error {}
+
+/** Invalid scenario files: each line is FILE:LINE:COL: message. */
+export class DiagnosticsError extends UsageError {}
