@@ -1,19 +1,10 @@
 /** The command-line contract (../shared/spec/cli.md): exit codes, diagnostics, determinism. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gmemsim } from './support/cli.ts';
 import { ROOT } from './support/scenarios.ts';
-
-function gmemsim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-cli-'));
 function file(name: string, text: string): string {

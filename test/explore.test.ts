@@ -3,7 +3,6 @@
  * broken invariant; with each one off it finds the invariant that safeguard protects, and the
  * counterexample it writes replays under `gmemsim run --set safeguard.NAME=off` (and fails with it on).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { safeguards } from '../src/core/safeguards.ts';
 import { counterexampleYaml, type ExploreConfig, explore } from '../src/explore/explore.ts';
 import type { VmKind } from '../src/explore/model.ts';
 import { nodeHost } from '../src/node/host.ts';
+import { gmemsim } from './support/cli.ts';
 import { ROOT } from './support/scenarios.ts';
 
 const make = (p: ProfileName, k: Partial<Knobs>) => nodeHost.createKernel(p, k);
@@ -25,15 +25,6 @@ const cfg = (o: Partial<ExploreConfig> & { knobs?: Partial<Knobs> }): ExploreCon
   maxStates: 100_000,
   ...o,
 });
-
-function gmemsim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-explore-'));
 

@@ -3,10 +3,10 @@
  * reviewed files in test/golden/. After an intended change: `npm run golden:accept`, then read the
  * git diff before committing it.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gmemsim } from './support/cli.ts';
 import { ROOT } from './support/scenarios.ts';
 
 const cases: [string, string[]][] = [
@@ -21,14 +21,10 @@ const cases: [string, string[]][] = [
 describe('golden outputs (npm run golden:accept after reading the diff)', () => {
   for (const [file, args] of cases) {
     it(file, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      });
+      const r = gmemsim(...args);
       const path = join(ROOT, 'test', 'golden', file);
-      if (process.env.GOLDEN_ACCEPT) writeFileSync(path, r.stdout);
-      expect(r.stdout).toBe(readFileSync(path, 'utf8'));
+      if (process.env.GOLDEN_ACCEPT) writeFileSync(path, r.out);
+      expect(r.out).toBe(readFileSync(path, 'utf8'));
     });
   }
 });
