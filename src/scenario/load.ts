@@ -75,6 +75,9 @@ export type FileReader = (path: string, relativeTo: string) => Uint8Array;
 
 type Path = (string | number)[];
 
+/** largest load/store the model materialises in one step (1 GiB) */
+export const MAX_ACCESS = 1n << 30n;
+
 class Positions {
   private readonly lc: LineCounter;
   private readonly doc: ReturnType<typeof parseDocument>;
@@ -211,6 +214,19 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       if (v !== undefined) args[key] = v as Value;
     }
     if (op === 'KVM_MEMORY_ENCRYPT_OP' && typeof args.id === 'bigint') checkEncData(args, argPath);
+    // the model materialises the bytes a load returns or a store writes: keep them to a sane size
+    const bytesLimit = (value: Value | undefined, key: string) => {
+      const n =
+        typeof value === 'bigint'
+          ? value
+          : value && typeof value === 'object' && 'form' in value && value.form === 'fill'
+            ? value.length
+            : undefined;
+      if (n !== undefined && n > MAX_ACCESS)
+        issue([...argPath, key], `at most ${MAX_ACCESS} bytes per ${op} (the model keeps written pages)`);
+    };
+    if (op === 'load' || op === 'read' || op === 'pread') bytesLimit(args.length, 'length');
+    if (op === 'store' || op === 'write' || op === 'pwrite') bytesLimit(args.data, 'data');
     const step: Step = { index: i, line, op, args };
     if (obj.as !== undefined) {
       if (typeof obj.as !== 'string' || !HANDLE_NAME.test(obj.as)) issue(path, 'as: expected a handle name', 'as');
