@@ -14,6 +14,13 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
     cite: cite.x86('kvm_arch_vcpu_ioctl'),
     confidence: 'recalled',
   },
+  runNotSnp: {
+    op: 'KVM_RUN',
+    errno: 'EINVAL',
+    reason: 'KVM_RUN on an SNP-type VM before KVM_SEV_INIT2',
+    cite: cite.linux('arch/x86/kvm/svm/svm.c', 'svm_vcpu_pre_run'),
+    confidence: 'recalled',
+  },
   notFinished: {
     op: 'attest',
     errno: 'EINVAL',
@@ -51,6 +58,9 @@ export const snpArch: ArchOps = {
   gmemInvalidate(_k, inode, start, end) {
     rmpOf(snpOf(inode.vm), inode).delete(start, end);
     measuredOf(snpOf(inode.vm), inode).delete(start, end);
+  },
+  preRun(_k, vcpu) {
+    return snpOf(vcpu.vm).active ? null : R.runNotSnp;
   },
   attest(_k, vm) {
     const snp = snpOf(vm);

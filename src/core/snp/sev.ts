@@ -27,6 +27,27 @@ export const R = defineRules('snp', OP, {
     cite: sev('sev_mem_enc_ioctl'),
   },
   unknownCmd: { errno: 'EINVAL', reason: 'unknown SEV sub-command', cite: sev('sev_mem_enc_ioctl') },
+  legacyInit: {
+    errno: 'EINVAL',
+    reason: 'KVM_SEV_INIT / KVM_SEV_ES_INIT are for KVM_X86_DEFAULT_VM; an SNP VM is initialized with KVM_SEV_INIT2',
+    cite: sev('sev_guest_init'),
+  },
+  legacyNotSev: {
+    errno: 'ENOTTY',
+    reason: 'a legacy SEV command on a VM that is not an SEV guest (no KVM_SEV_INIT2 yet)',
+    cite: sev('sev_mem_enc_ioctl'),
+  },
+  reqCertsState: {
+    op: 'KVM_SEV_SNP_ENABLE_REQ_CERTS',
+    errno: 'EINVAL',
+    reason: 'certificate requests can be enabled only on an SNP guest before vCPUs exist',
+    cite: sev('snp_enable_certs'),
+  },
+  reqCerts: {
+    op: 'KVM_SEV_SNP_ENABLE_REQ_CERTS',
+    reason: 'guest certificate requests are forwarded to userspace',
+    cite: sev('snp_enable_certs'),
+  },
   efault: { errno: 'EFAULT', reason: 'the struct at cmd.data cannot be read', cite: sev('sev_mem_enc_ioctl') },
   init2Type: {
     op: 'KVM_SEV_INIT2',
@@ -187,6 +208,12 @@ export const R = defineRules('snp', OP, {
     reason: 'the page is already assigned (private) in the RMP',
     cite: sev('sev_gmem_post_populate'),
   },
+  badSevFd: {
+    op: 'sev_gmem_post_populate',
+    errno: 'EBADF',
+    reason: 'sev_fd is not /dev/sev: the firmware command cannot be issued; the page is reclaimed',
+    cite: sev('sev_gmem_post_populate'),
+  },
   fwError: {
     op: 'sev_gmem_post_populate',
     errno: 'EIO',
@@ -218,6 +245,12 @@ export const R = defineRules('snp', OP, {
     reason: 'a vCPU VMSA is already encrypted (guest_state_protected): the launch was finished before',
     cite: sev('sev_es_sync_vmsa'),
   },
+  finishBadSevFd: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EBADF',
+    reason: 'the VMSAs are measured through sev_fd, which is not /dev/sev',
+    cite: sev('snp_launch_update_vmsa'),
+  },
   finishFw: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EIO',
@@ -234,19 +267,31 @@ export const R = defineRules('snp', OP, {
 
 type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
 
-/** SNP_POLICY_MASK_VALID: ABI minor/major, SMT, RSVD_MBO, MIGRATE_MA, DEBUG, SINGLE_SOCKET */
-export const SNP_POLICY_VALID = (1n << 21n) - 1n;
+/** SNP_POLICY_MASK_VALID: ABI minor/major, SMT, RSVD_MBO, DEBUG, SINGLE_SOCKET; MIGRATE_MA (18) is always refused */
+export const SNP_POLICY_VALID = ((1n << 21n) - 1n) & ~(1n << 18n);
 const SNP_POLICY_RSVD_MBO = 1n << 17n;
 
 const num = (d: StructValue, n: string): bigint => (typeof d[n] === 'bigint' ? (d[n] as bigint) : 0n);
 
+/** legacy SEV ids that sev_mem_enc_ioctl has no case for (→ -EINVAL) */
+const NO_CASE = new Set([10, 14, 19]);
+
 export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
   const snp = snpOf(vm);
   const id = op.id;
-  if (snp.active && id < 100n) return withError(fail(R.legacyCmd), op);
+  // refused before the switch: the kvm_sev_cmd is not copied back (`error` keeps the caller's value)
+  if (snp.active && id < 100n) return fail(R.legacyCmd);
   const data: StructValue = typeof op.data === 'bigint' ? {} : op.data;
   let out: Outcome;
   switch (Number(id)) {
+    case SevCmd.KVM_SEV_INIT:
+    case SevCmd.KVM_SEV_ES_INIT:
+      // the legacy init paths refuse the SNP VM type (they are for KVM_X86_DEFAULT_VM)
+      out = fail(R.legacyInit);
+      break;
+    case SevCmd.KVM_SEV_SNP_ENABLE_REQ_CERTS:
+      out = !snp.active || vm.vcpus.length > 0 ? fail(R.reqCertsState) : ok(R.reqCerts);
+      break;
     case SevCmd.KVM_SEV_INIT2:
       out = init2(k, vm, snp, data);
       break;
@@ -254,29 +299,30 @@ export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
       out = launchStart(k, snp, op, data);
       break;
     case SevCmd.KVM_SEV_SNP_LAUNCH_UPDATE:
-      out = launchUpdate(k, vm, snp, data);
+      out = launchUpdate(k, vm, snp, data, op.sev_fd);
       break;
     case SevCmd.KVM_SEV_SNP_LAUNCH_FINISH:
-      out = launchFinish(k, vm, snp, data);
+      out = launchFinish(k, vm, snp, data, op.sev_fd);
       break;
     default:
+      if (id < 100n && !NO_CASE.has(Number(id))) {
+        // a legacy SEV command on a VM that is not an SEV guest: its handler says so
+        out = fail(R.legacyNotSev);
+        break;
+      }
       return fail(R.unknownCmd);
   }
-  return withError(out, op);
-}
-
-/** the kvm_sev_cmd is copied back: `error` (firmware status) reaches userspace */
-function withError(o: Outcome, _op: EncOp): Outcome {
-  return { ...o, out: { ...o.out, error: o.out.error ?? 0n } };
+  // the kvm_sev_cmd is copied back; `error` is what a firmware command wrote, else the caller's value
+  return out;
 }
 
 function init2(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+  if (snp.active) return fail(R.init2Twice);
   if (k.inject.efault) return fail(R.efault);
   if (num(d, 'flags') !== 0n) return fail(R.init2Flags);
   const ghcb = num(d, 'ghcb_version');
   if (ghcb > 2n || ghcb === 1n) return fail(R.init2Ghcb);
   if (vm.vcpus.length > 0) return fail(R.init2Vcpus);
-  if (snp.active) return fail(R.init2Twice);
   const features = num(d, 'vmsa_features');
   if ((features & ~SUPPORTED_VMSA_FEATURES) !== 0n) return fail(R.init2Features);
   snp.active = true;
@@ -297,12 +343,12 @@ function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome 
   snp.policy = policy;
   const seed = k.inject.snp_digest_seed;
   if (seed) snp.psp.ld = Uint8Array.from(seed);
-  return ok(R.started);
+  return ok(R.started, 0, { error: 0n }); // the firmware's LAUNCH_START wrote status 0
 }
 
 const VALID_TYPES = new Set<number>([1, 3, 4, 5, 6]);
 
-function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigint): Outcome {
   if (!snp.active || !snp.context) return fail(R.updateNoContext);
   if (k.inject.efault) return fail(R.efault);
   let gfn = num(d, 'gfn_start');
@@ -337,7 +383,7 @@ function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
     npages,
     k.profile.mayWritebackSrc && type === SNP_PAGE_TYPE.CPUID,
     (p) => {
-      const r = postPopulate(k, vm, snp, p, type, zeroType);
+      const r = postPopulate(k, vm, snp, p, type, zeroType, sevFd);
       if (!r.ok && r.rule === R.fwError)
         fwError = BigInt(k.inject.snp_fw_error_at_page ? fwErrorCode(k) : FwError.INVALID_GUEST_STATE);
       return r;
@@ -365,7 +411,15 @@ function fwErrorCode(k: Kernel): number {
 }
 
 /** sev_gmem_post_populate for one page */
-function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: number, zeroType: boolean): KResult<void> {
+function postPopulate(
+  k: Kernel,
+  _vm: Vm,
+  snp: SnpVm,
+  p: PopulatePage,
+  type: number,
+  zeroType: boolean,
+  sevFd: bigint,
+): KResult<void> {
   const rmp = rmpOf(snp, p.inode);
   const wasAssigned = rmp.has(p.index);
   if (wasAssigned && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
@@ -388,6 +442,11 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
   rmp.add(p.index);
   const gpa = BigInt(p.gfn) * 4096n;
   const inj = k.inject.snp_fw_error_at_page;
+  if (k.file(sevFd)?.kind !== 'sev') {
+    // the firmware command is issued through sev_fd: -EBADF, the page is reclaimed
+    rmp.delete(p.index);
+    return kerr(R.badSevFd);
+  }
   const fwFails =
     (inj !== undefined && inj.page === k.stepPages) || (snp.psp.state !== 'LAUNCH' && k.safeguard('finalized-lock'));
   if (fwFails) {
@@ -404,7 +463,7 @@ function postPopulate(k: Kernel, _vm: Vm, snp: SnpVm, p: PopulatePage, type: num
   return kok(undefined);
 }
 
-function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigint): Outcome {
   if (!snp.active) return fail(R.finishNotSnp);
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
@@ -414,7 +473,8 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
     if (vm.vcpus.length > 0) return fail(R.finishVmsaProtected);
     return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
   }
-  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order
+  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order, through this command's sev_fd
+  if (vm.vcpus.length > 0 && k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
   for (const vcpu of vm.vcpus) {
     const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
     const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
@@ -430,7 +490,7 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
   }
   snp.psp.state = 'RUNNING';
   vm.preFaultAllowed = true;
-  return ok(R.finished);
+  return ok(R.finished, 0, { error: 0n }); // the firmware's LAUNCH_FINISH wrote status 0
 }
 
 export type { Rule };
