@@ -16,7 +16,9 @@ describe('src/core is pure', () => {
     it(relative(ROOT, f), () => {
       const text = readFileSync(f, 'utf8');
       expect(text).not.toMatch(/from ['"]node:/);
-      expect(text).not.toMatch(/\b(Date\.now|new Date|Math\.random|performance\.now|\bprocess\.(env|exit|stdout|stderr|argv|hrtime|cwd))/);
+      expect(text).not.toMatch(
+        /\b(Date\.now|new Date|Math\.random|performance\.now|\bprocess\.(env|exit|stdout|stderr|argv|hrtime|cwd))/,
+      );
     });
   }
 });

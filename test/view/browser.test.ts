@@ -1,0 +1,296 @@
+/**
+ * The page in a real browser: playwright-core 1.64.1 driving Debian's Chromium (/usr/bin/chromium,
+ * version 156). The example scenario stepped with the keyboard, served by `gmemsim view` and opened
+ * from disk as a report; a report whose scenario strings carry markup; and a 1 TiB report, with its
+ * time to first render. Screenshots go to artifacts/ (gitignored) for people to look at.
+ *
+ * Without /usr/bin/chromium these tests are skipped with a message, except under CI, where they fail.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gmemsim } from '../support/cli.ts';
+import { ROOT } from '../support/scenarios.ts';
+import { EVIL, EVIL_SCENARIO } from './evil.ts';
+import { scaleScenario } from './scale.ts';
+
+/** Debian's Chromium; GMEMSIM_CHROMIUM names another binary (to check the skip and the CI failure) */
+const CHROMIUM = process.env.GMEMSIM_CHROMIUM ?? '/usr/bin/chromium';
+const HAVE = existsSync(CHROMIUM);
+const IN_CI = Boolean(process.env.CI);
+const ARTIFACTS = join(ROOT, 'artifacts');
+const EXAMPLE = 'test/scenarios/examples/scenario-format-example.yaml';
+
+if (!HAVE && !IN_CI)
+  console.warn(
+    `\nbrowser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium). Under CI they fail instead.\n`,
+  );
+
+/** the CLI, which must succeed */
+function cli(...args: string[]): string {
+  const r = gmemsim(...args);
+  if (r.code !== 0) throw new Error(`gmemsim ${args.join(' ')} exited ${r.code}: ${r.err}`);
+  return r.out;
+}
+
+/** `gmemsim view FILE --port 0` in the background; resolves to the printed URL */
+function serve(file: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'view', file, '--port', '0'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /at (http:\/\/127\.0\.0\.1:\d+\/) /.exec(out);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('exit', (code) => reject(new Error(`gmemsim view exited ${code}: ${err}`)));
+  });
+}
+
+const detail = '[data-testid="step-detail"]';
+const item = (space: string, start: number) => `[data-space="${space}"] [data-item][data-start="${start}"]`;
+
+async function ready(page: Page): Promise<void> {
+  await page.waitForSelector('html[data-ready="1"]', { timeout: 20_000 });
+}
+
+async function stepNo(page: Page): Promise<number> {
+  return Number(await page.getAttribute(detail, 'data-step'));
+}
+
+async function stateOf(page: Page, space: string, start: number): Promise<string | null> {
+  return page.getAttribute(item(space, start), 'data-state');
+}
+
+/** press keys and wait until the selected step is `expected` */
+async function press(page: Page, keys: string[], expected: number): Promise<void> {
+  for (const k of keys) await page.keyboard.press(k);
+  // (page functions are written as strings: this file is typechecked without the DOM library)
+  await page.waitForFunction(
+    `document.querySelector('[data-testid="step-detail"]')?.getAttribute('data-step') === '${expected}'`,
+  );
+}
+
+/** the three states of the brief and the double add's rule and citation, driven by the keyboard */
+async function walkExample(page: Page): Promise<void> {
+  await press(page, ['Home'], 1);
+  expect(await page.getAttribute(`[data-space="file:0"]`, 'data-exists')).toBe('0'); // not created yet
+
+  // step 10, the store through the mapping: a shared page with a folio, mapped into the host
+  await press(page, ['ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'j', 'j', 'j', 'j'], 10);
+  expect(await stateOf(page, 'file:0', 1)).toBe('shared allocated host-mapped');
+  expect(await page.getAttribute(item('file:0', 1), 'aria-label')).toBe(
+    '0x1000–0x2000 (4 KiB): shared allocated host-mapped; changed by this step',
+  );
+  expect(await stateOf(page, 'file:0', 0)).toBe('shared');
+  expect(await page.getAttribute('[data-step="10"][role="option"]', 'aria-selected')).toBe('true');
+
+  // step 11, KVM_SET_MEMORY_ATTRIBUTES2 to PRIVATE: private, and no longer host-mapped
+  await press(page, ['j'], 11);
+  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated');
+  expect(await page.getAttribute(item('file:0', 1), 'data-changed')).toBe('1');
+  expect(await stateOf(page, 'gpa:0', 1)).toBe('in-memslot private');
+
+  // step 13, KVM_TDX_INIT_MEM_REGION with MEASURE: populated and measured, and the MRTD moved
+  await press(page, ['ArrowRight', 'ArrowRight'], 13);
+  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
+  expect(await stateOf(page, 'gpa:0', 1)).toBe('in-memslot private populated measured');
+  const mrtd = page.locator('[data-launch-vm="0"] [data-key="mrtd"]');
+  await expect.poll(() => mrtd.getAttribute('class')).toBe('kv changed');
+  expect(await mrtd.locator('dd').textContent()).toMatch(/^426406e35870475784c53fc0a8a21b09/);
+  expect(await page.locator('[data-launch-vm="0"] [data-key="pageAdds"] dd').textContent()).toMatch(/^1\b/);
+
+  // step 14, the double add: -EIO, highlighted with its rule and citation
+  await press(page, ['ArrowRight'], 14);
+  expect(await page.getAttribute(detail, 'data-status')).toBe('error');
+  expect(await page.locator(`${detail} [data-testid="rule"] [data-rule-id]`).textContent()).toBe('tdx.imr.doubleAdd');
+  expect(await page.locator(`${detail} [data-testid="rule"] [data-cite]`).textContent()).toBe(
+    'torvalds/linux:arch/x86/kvm/mmu/tdp_mmu.c@01f492e1817e kvm_tdp_mmu_map_private_pfn()',
+  );
+  expect(await page.locator(`${detail} [data-testid="result"] strong`).textContent()).toBe('= -1 EIO');
+  expect(await page.getAttribute('[data-step="14"][role="option"]', 'data-status')).toBe('error');
+  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
+  expect(await page.getAttribute(item('file:0', 1), 'data-changed')).toBe('0');
+
+  // back and forth: k, End, Home; n and p jump between the problem steps (SIGBUS at 12, EIO at 14)
+  await press(page, ['k'], 13);
+  await press(page, ['End'], 16);
+  expect(await page.locator(`${detail} [data-testid="result"]`).textContent()).toContain('mrtd=426406e3');
+  await press(page, ['Home'], 1);
+  await press(page, ['n'], 12);
+  expect(await page.getAttribute(detail, 'data-status')).toBe('error');
+  await press(page, ['n'], 14);
+  await press(page, ['p'], 12);
+  await press(page, ['ArrowLeft'], 11);
+}
+
+describe.runIf(!HAVE && IN_CI)('Chromium under CI', () => {
+  it(`is installed at ${CHROMIUM}`, () => {
+    expect(HAVE, `${CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium)`).toBe(true);
+  });
+});
+
+describe.runIf(HAVE)('the page in Chromium', () => {
+  let ctx: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    profile = mkdtempSync(join(tmpdir(), 'gmemsim-chromium-'));
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 1000 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await ctx?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  /** a new page that records page errors, CSP violations and every request */
+  async function open(url: string): Promise<{ page: Page; problems: string[]; requests: string[] }> {
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/favicon/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(url);
+    await ready(page);
+    return { page, problems, requests };
+  }
+
+  it('steps through the served example with the keyboard: states, the failing step, its rule', async () => {
+    const { child, url } = await serve(EXAMPLE);
+    try {
+      const { page, problems, requests } = await open(url);
+      expect(await page.locator('h1').textContent()).toBe('in-place add of a measured TDX page, then a double add');
+      await walkExample(page);
+      await press(page, ['ArrowRight', 'ArrowRight'], 13); // and the selection is reflected in the address
+      expect(new URL(page.url()).hash).toBe('#step=13');
+      await press(page, ['ArrowRight'], 14);
+      await page.screenshot({ path: join(ARTIFACTS, 'view-example-step14.png') });
+      expect(problems).toEqual([]);
+      expect(requests.map((r) => new URL(r).pathname).sort()).toEqual(['/', '/app.css', '/app.js', '/run.json']);
+      await page.close();
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('opens the report from disk (file://): the same page, nothing fetched', async () => {
+    const out = join(ARTIFACTS, 'view-example.html');
+    cli('view', EXAMPLE, '--out', out);
+    const url = pathToFileURL(out).href;
+    const { page, problems, requests } = await open(`${url}#step=10`);
+    expect(await stepNo(page)).toBe(10); // deep link
+    expect(await stateOf(page, 'file:0', 1)).toBe('shared allocated host-mapped');
+    await walkExample(page);
+    await press(page, ['End'], 16);
+    await page.screenshot({ path: join(ARTIFACTS, 'view-example-report.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    expect(requests.every((r) => r.startsWith(url))).toBe(true);
+    await page.close();
+  });
+
+  it('shows scenario strings with markup as text: no element made from them, nothing run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gmemsim-evil-'));
+    const file = join(dir, 'evil.yaml');
+    writeFileSync(file, EVIL_SCENARIO);
+    const out = join(dir, 'evil.html');
+    cli('view', file, '--out', out);
+    const { page, problems } = await open(pathToFileURL(out).href);
+    expect(await page.locator('h1').textContent()).toContain(EVIL);
+    expect(await page.locator('.note').textContent()).toBe(`note: ${EVIL}<script>alert(2)</script>`);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.locator('script').count()).toBe(2);
+    expect(problems).toEqual([]);
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('renders a 1 TiB guest_memfd with 2,000 scattered conversions: time to first render, zoom, stepping', async () => {
+    const yaml = join(ARTIFACTS, 'scale-1tib.yaml');
+    writeFileSync(yaml, scaleScenario());
+    const out = join(ARTIFACTS, 'scale-1tib.html');
+    const t0 = performance.now();
+    cli('view', yaml, '--out', out);
+    const build = performance.now() - t0;
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    const w0 = performance.now();
+    await page.goto(pathToFileURL(out).href);
+    await ready(page);
+    const wall = performance.now() - w0;
+    const first = (await page.evaluate('window.gmemsimFirstRender')) as { dom: number; frame?: number } | undefined;
+    const steps = Number(await page.locator('[role="option"]').first().getAttribute('aria-setsize'));
+    console.log(
+      `\nview of a 1 TiB guest_memfd, ${steps} steps (report ${Math.round(statSync(out).size / 1024)} KiB, written in ${Math.round(build)} ms):\n` +
+        `  time to first render ${first?.dom.toFixed(0)} ms after navigation start (DOM), first frame ${first?.frame?.toFixed(0)} ms; ` +
+        `${wall.toFixed(0)} ms from goto to ready\n`,
+    );
+    expect(first?.dom).toBeLessThan(20_000); // a sanity bound, not a performance target
+    // at the first step the guest_memfd does not exist yet; at the end it holds thousands of ranges
+    const band = page.locator('[data-space="file:0"]');
+    expect(await band.getAttribute('data-exists')).toBe('0');
+    await press(page, ['End'], steps);
+    expect(await band.getAttribute('data-scale')).toBe('collapsed');
+    expect(await band.locator('[data-item]').count()).toBeLessThanOrEqual(400);
+    const summary = (await band.locator('.ranges summary').textContent()) ?? '';
+    expect(Number(/\((\d+)/.exec(summary)?.[1])).toBeGreaterThan(2000);
+
+    // stepping stays quick: 40 steps back from the end
+    const s0 = performance.now();
+    for (let i = 0; i < 40; i++) await press(page, ['ArrowLeft'], steps - 1 - i);
+    const perStep = (performance.now() - s0) / 40;
+    console.log(`  stepping: ${perStep.toFixed(1)} ms per key press (render and wait), 1 TiB report\n`);
+
+    // zoom into one mark: its ranges are drawn one by one, to scale or collapsed
+    const mark = band.locator('[data-item]').nth(40);
+    const [start, end] = [Number(await mark.getAttribute('data-start')), Number(await mark.getAttribute('data-end'))];
+    await mark.click();
+    await band.getByRole('button', { name: 'zoom to selection' }).click();
+    await expect.poll(() => band.getAttribute('data-window')).toBe(`${start}-${end}`);
+    const inside = band.locator('[data-item]');
+    expect(await inside.count()).toBeGreaterThan(1);
+    expect(await inside.first().getAttribute('data-state')).not.toMatch(/^mixed/);
+    await page.screenshot({ path: join(ARTIFACTS, 'view-1tib-zoomed.png') });
+    await band.getByRole('button', { name: 'whole range' }).click();
+    await expect.poll(() => band.getAttribute('data-window')).toBe(`0-${2 ** 28}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'view-1tib.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});

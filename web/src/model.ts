@@ -1,0 +1,577 @@
+/**
+ * The run document (docs/trace-format.md, `gmemsim-run/1`) as the page reads it, and what the page
+ * computes from it: the page state after each step (applying the `changes` runs of steps 1..i in
+ * order), the launch state so far, and the layout of a map from a few pages to 1 TiB.
+ *
+ * Pure: no DOM and no Node, so the unit tests run it under Node and the page bundles it.
+ */
+
+export const RUN_FORMAT = 'gmemsim-run/1';
+
+/** state bits of a page (src/core/pagemap.ts) */
+export const BIT = {
+  PRIVATE: 1,
+  ALLOCATED: 2,
+  POPULATED: 4,
+  MEASURED: 8,
+  PINNED: 16,
+  HOST_MAPPED: 32,
+  UNDEFINED: 64,
+  IN_MEMSLOT: 128,
+} as const;
+
+/** [start, end, bits] over page offsets (files) or GFNs (GPA) */
+export type Run = [number, number, number];
+/** numbers above 2^53 are written as hex strings */
+export type Num = number | string;
+
+export interface CiteDoc {
+  repo: string;
+  path: string;
+  commit: string;
+  fn: string;
+}
+
+export interface RuleDoc {
+  id: string;
+  errno: string | null;
+  signal: string | null;
+  reason: string;
+  confidence: string;
+  cite: CiteDoc;
+}
+
+export interface CheckDoc {
+  what: string;
+  expected: string;
+  actual: string;
+  ok: boolean;
+}
+
+export interface ViolationDoc {
+  invariant: string;
+  detail: string;
+}
+
+export interface ChangesDoc {
+  files: Record<string, Run[]>;
+  gpa: Record<string, Run[]>;
+}
+
+export interface StepDoc {
+  index: number;
+  line: number;
+  op: string;
+  call: string;
+  ret: Num;
+  errno: string | null;
+  signal: string | null;
+  rule: RuleDoc;
+  cause: RuleDoc | null;
+  out: Record<string, unknown>;
+  bound?: { name: string; value: Num };
+  expect_ok?: boolean;
+  checks?: CheckDoc[];
+  note?: string;
+  violations?: ViolationDoc[];
+  changes?: ChangesDoc;
+  launch?: Record<string, Record<string, unknown>>;
+}
+
+export interface FileObj {
+  id: number;
+  vm: number;
+  pages: number;
+  flags: number;
+}
+
+export interface MemslotObj {
+  id: number;
+  gfn: number;
+  pages: number;
+  file: number | null;
+  pgoff: number;
+}
+
+export interface VmObj {
+  id: number;
+  type: number;
+  memslots: MemslotObj[];
+}
+
+export interface RunEntry {
+  file: string;
+  objects: { files: FileObj[]; vms: VmObj[] };
+  name: string;
+  profile: string;
+  gmem_in_place_conversion: boolean;
+  ok: boolean;
+  expectations: number;
+  failed: number;
+  steps: StepDoc[];
+}
+
+export interface RunDocument {
+  format: string;
+  ok: boolean;
+  runs: RunEntry[];
+}
+
+/** A document the page cannot draw: one sentence, shown instead of the page. */
+export class DocumentError extends Error {}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Check the magic and the shapes the page relies on; refuse anything else with one message. */
+export function checkDocument(x: unknown): RunDocument {
+  if (!isObj(x)) throw new DocumentError('not a run document: expected a JSON object');
+  if (x.format !== RUN_FORMAT)
+    throw new DocumentError(`run document format ${JSON.stringify(x.format ?? null)}, expected ${RUN_FORMAT}`);
+  if (!Array.isArray(x.runs)) throw new DocumentError('run document without "runs"');
+  x.runs.forEach((r, i) => {
+    if (!isObj(r) || !Array.isArray(r.steps) || !isObj(r.objects))
+      throw new DocumentError(`run ${i + 1}: expected "steps" and "objects"`);
+    r.steps.forEach((s, j) => {
+      if (!isObj(s) || typeof s.call !== 'string' || !isObj(s.rule))
+        throw new DocumentError(`run ${i + 1}, step ${j + 1}: expected "call" and "rule"`);
+    });
+  });
+  return x as unknown as RunDocument;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step status
+
+export type StepStatus = 'ok' | 'error' | 'failed' | 'violation';
+
+/** The worst thing about a step: a failed expectation, a broken invariant, an errno or signal. */
+export function stepStatus(s: StepDoc): StepStatus {
+  if (s.expect_ok === false) return 'failed';
+  if (s.violations?.length) return 'violation';
+  if (s.errno || s.signal) return 'error';
+  return 'ok';
+}
+
+/** What userspace saw, as strace prints it: `= 0`, `= -1 EIO`, `--- SIGBUS ---`. */
+export function resultText(s: StepDoc): string {
+  if (s.signal) return `--- ${s.signal} ---`;
+  if (s.errno) return `= -1 ${s.errno}`;
+  const r = s.ret;
+  if (typeof r === 'string') return `= ${r}`;
+  return `= ${r > 0xffff ? `0x${r.toString(16)}` : String(r)}`;
+}
+
+export function formatCite(c: CiteDoc): string {
+  const at = c.commit ? `@${c.commit.slice(0, 12)}` : '';
+  return `${c.repo}:${c.path}${at} ${c.fn}()`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Units
+
+export const PAGE_SIZE = 4096;
+
+/** a page count as a size: 4 KiB, 16 MiB, 1 TiB, 1.5 GiB */
+export function fmtPages(pages: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = pages * 4;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  let s = Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0);
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return `${s} ${units[u]}`;
+}
+
+/** a page index as a byte offset in hex (exact: page × 2^12 stays an integer double below 2^65) */
+export function fmtOffset(page: number): string {
+  return `0x${(page * PAGE_SIZE).toString(16)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spaces: one guest_memfd (file page offsets) or one VM's guest physical pages (GFNs)
+
+export type SpaceKind = 'file' | 'gpa';
+
+export interface Track {
+  bit: number;
+  name: string;
+}
+
+export const FILE_TRACKS: readonly Track[] = [
+  { bit: BIT.PRIVATE, name: 'private' },
+  { bit: BIT.ALLOCATED, name: 'allocated' },
+  { bit: BIT.HOST_MAPPED, name: 'host-mapped' },
+  { bit: BIT.PINNED, name: 'pinned' },
+  { bit: BIT.POPULATED, name: 'populated' },
+  { bit: BIT.MEASURED, name: 'measured' },
+  { bit: BIT.UNDEFINED, name: 'undefined' },
+];
+
+export const GPA_TRACKS: readonly Track[] = [
+  { bit: BIT.IN_MEMSLOT, name: 'in-memslot' },
+  { bit: BIT.PRIVATE, name: 'private' },
+  { bit: BIT.POPULATED, name: 'populated' },
+  { bit: BIT.MEASURED, name: 'measured' },
+];
+
+export const tracksOf = (kind: SpaceKind): readonly Track[] => (kind === 'file' ? FILE_TRACKS : GPA_TRACKS);
+
+/** the state of a range in words: `shared allocated host-mapped`, `private populated measured`… */
+export function stateNames(bits: number, kind: SpaceKind): string[] {
+  const out: string[] = [];
+  if (kind === 'gpa') out.push(bits & BIT.IN_MEMSLOT ? 'in-memslot' : 'no-memslot');
+  out.push(bits & BIT.PRIVATE ? 'private' : 'shared');
+  for (const t of tracksOf(kind))
+    if (t.bit !== BIT.PRIVATE && t.bit !== BIT.IN_MEMSLOT && bits & t.bit) out.push(t.name);
+  return out;
+}
+
+const VM_TYPES: Record<number, string> = {
+  0: 'KVM_X86_DEFAULT_VM',
+  1: 'KVM_X86_SW_PROTECTED_VM',
+  2: 'KVM_X86_SEV_VM',
+  3: 'KVM_X86_SEV_ES_VM',
+  4: 'KVM_X86_SNP_VM',
+  5: 'KVM_X86_TDX_VM',
+};
+export const vmTypeName = (t: number): string => VM_TYPES[t] ?? `type ${t}`;
+
+export interface Space {
+  /** `file:ID` or `gpa:VMID` */
+  key: string;
+  kind: SpaceKind;
+  id: number;
+  /** owning VM (a file's VM; a GPA space's own) */
+  vm: number | null;
+  /** every run boundary of every step, sorted, from 0 to the extent: the atoms between them have one state per step */
+  bounds: number[];
+  /** the first step (0-based) whose changes mention this space */
+  first: number;
+  /** per step (0-based): the atom ranges it set, as [fromAtom, toAtom, bits] */
+  deltas: Map<number, Run[]>;
+}
+
+export const atomCount = (s: Space): number => s.bounds.length - 1;
+
+/** index i such that bounds[i] === x (x is always a boundary) */
+function boundIndex(bounds: number[], x: number): number {
+  let lo = 0;
+  let hi = bounds.length - 1;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (bounds[m]! < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/** the atom containing page x (bounds[i] <= x < bounds[i+1]) */
+export function atomAt(bounds: number[], x: number): number {
+  let lo = 0;
+  let hi = bounds.length - 2;
+  while (lo < hi) {
+    const m = (lo + hi + 1) >>> 1;
+    if (bounds[m]! <= x) lo = m;
+    else hi = m - 1;
+  }
+  return lo;
+}
+
+export interface LaunchView {
+  /** the launch state of the VM after the step (the last one reported at or before it) */
+  state: Record<string, unknown>;
+  /** keys whose value this step changed */
+  changed: Set<string>;
+}
+
+/**
+ * The state of every space after every step of one run. States are rebuilt from checkpoints every
+ * `every` steps, so a jump costs at most `every` steps of changes, and stepping forward costs one.
+ */
+export class Timeline {
+  readonly run: RunEntry;
+  readonly spaces: Space[];
+  readonly steps: number;
+  private readonly every: number;
+  private readonly checkpoints = new Map<string, Uint8Array[]>();
+  private readonly last = new Map<string, { step: number; state: Uint8Array }>();
+
+  constructor(run: RunEntry, every = 64) {
+    this.run = run;
+    this.steps = run.steps.length;
+    this.every = every;
+    const found = new Map<string, { kind: SpaceKind; id: number; first: number; pts: Set<number>; runs: Run[][] }>();
+    const note = (kind: SpaceKind, id: string, step: number, runs: Run[]) => {
+      const key = `${kind}:${id}`;
+      let f = found.get(key);
+      if (!f) {
+        f = { kind, id: Number(id), first: step, pts: new Set([0]), runs: [] };
+        found.set(key, f);
+      }
+      for (const [a, b] of runs) f.pts.add(a).add(b);
+      f.runs[step] = runs;
+    };
+    run.steps.forEach((s, i) => {
+      for (const [id, runs] of Object.entries(s.changes?.files ?? {})) note('file', id, i, runs);
+      for (const [id, runs] of Object.entries(s.changes?.gpa ?? {})) note('gpa', id, i, runs);
+    });
+    for (const f of run.objects.files) {
+      const e = found.get(`file:${f.id}`);
+      if (e) e.pts.add(f.pages);
+    }
+    for (const vm of run.objects.vms) {
+      const e = found.get(`gpa:${vm.id}`);
+      if (e) for (const m of vm.memslots) e.pts.add(m.gfn).add(m.gfn + m.pages);
+    }
+    const spaces: Space[] = [];
+    for (const [key, f] of found) {
+      const bounds = [...f.pts].sort((a, b) => a - b);
+      if (bounds.length < 2) bounds.push(1);
+      const deltas = new Map<number, Run[]>();
+      f.runs.forEach((runs, step) => {
+        if (runs?.length)
+          deltas.set(
+            step,
+            runs.map(([a, b, bits]) => [boundIndex(bounds, a), boundIndex(bounds, b), bits]),
+          );
+      });
+      const vm = f.kind === 'gpa' ? f.id : (run.objects.files.find((x) => x.id === f.id)?.vm ?? null);
+      spaces.push({ key, kind: f.kind, id: f.id, vm, bounds, first: f.first, deltas });
+    }
+    // VMs in order, each VM's GPA space before its files
+    spaces.sort((a, b) => (a.vm ?? -1) - (b.vm ?? -1) || (a.kind === b.kind ? a.id - b.id : a.kind === 'gpa' ? -1 : 1));
+    this.spaces = spaces;
+  }
+
+  space(key: string): Space | undefined {
+    return this.spaces.find((s) => s.key === key);
+  }
+
+  /** whether the space exists after step `step` (0-based) */
+  exists(s: Space, step: number): boolean {
+    return step >= s.first;
+  }
+
+  private apply(s: Space, state: Uint8Array, step: number): void {
+    const d = s.deltas.get(step);
+    if (d) for (const [a, b, bits] of d) state.fill(bits, a, b);
+  }
+
+  /** the bits of every atom of the space after step `step` (0-based); do not modify the result */
+  stateAt(s: Space, step: number): Uint8Array {
+    const n = atomCount(s);
+    step = Math.max(-1, Math.min(step, this.steps - 1));
+    const cached = this.last.get(s.key);
+    if (cached && cached.step === step) return cached.state;
+    let cps = this.checkpoints.get(s.key);
+    if (!cps) {
+      cps = [];
+      const st = new Uint8Array(n);
+      for (let i = 0; i < this.steps; i++) {
+        if (i % this.every === 0) cps.push(st.slice());
+        this.apply(s, st, i);
+      }
+      this.checkpoints.set(s.key, cps);
+    }
+    let state: Uint8Array;
+    let from: number;
+    if (cached && cached.step < step && cached.step >= step - this.every) {
+      state = cached.state.slice();
+      from = cached.step + 1;
+    } else {
+      const c = Math.floor(Math.max(step, 0) / this.every);
+      state = cps[c]?.slice() ?? new Uint8Array(n);
+      from = c * this.every;
+    }
+    for (let i = from; i <= step; i++) this.apply(s, state, i);
+    this.last.set(s.key, { step, state });
+    return state;
+  }
+
+  /** 1 for each atom that step `step` (0-based) set, else 0; null when it changed nothing here */
+  changedAt(s: Space, step: number): Uint8Array | null {
+    const d = s.deltas.get(step);
+    if (!d) return null;
+    const m = new Uint8Array(atomCount(s));
+    for (const [a, b] of d) m.fill(1, a, b);
+    return m;
+  }
+
+  /** the launch state of each VM after step `step` (0-based), with the keys this step changed */
+  launchAt(step: number): Map<string, LaunchView> {
+    const out = new Map<string, LaunchView>();
+    let prev = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i <= step && i < this.steps; i++) {
+      const l = this.run.steps[i]!.launch;
+      if (!l) continue;
+      const cur = new Map(prev);
+      for (const [vm, st] of Object.entries(l)) cur.set(vm, st);
+      if (i === step) {
+        for (const [vm, st] of cur) {
+          const was = prev.get(vm);
+          const changed = new Set<string>();
+          for (const k of Object.keys(st)) if (!was || JSON.stringify(was[k]) !== JSON.stringify(st[k])) changed.add(k);
+          out.set(vm, { state: st, changed: l[vm] ? changed : new Set() });
+        }
+        return out;
+      }
+      prev = cur;
+    }
+    for (const [vm, st] of prev) out.set(vm, { state: st, changed: new Set() });
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout of a map window
+
+export type Scale = 'auto' | 'linear' | 'collapsed';
+
+export interface Item {
+  /** atoms [a, b) */
+  a: number;
+  b: number;
+  /** pages [start, end), clipped to the window */
+  start: number;
+  end: number;
+  x: number;
+  w: number;
+  /** drawn at far fewer pixels per page than the other ranges (collapsed scale): marked ≈ */
+  squeezed: boolean;
+}
+
+export interface Layout {
+  items: Item[];
+  scale: 'linear' | 'collapsed';
+  lo: number;
+  hi: number;
+  /** atoms per mark when the window holds more ranges than maxItems; else 1 (one range per item) */
+  group: number;
+}
+
+export interface LayoutOptions {
+  scale?: Scale;
+  /** the bits of every atom at the step drawn: neighbours with equal bits are drawn as one range */
+  state?: Uint8Array;
+  /** atoms the step changed (kept apart from unchanged neighbours) */
+  changed?: Uint8Array | null;
+  /** at most this many items; more atoms are grouped (a group shows mixed state) */
+  maxItems?: number;
+  /** the auto scale is linear when every item gets at least this many pixels */
+  minPx?: number;
+}
+
+/**
+ * Place the atoms of [lo, hi) on `width` pixels. To scale when every range is wide enough to see;
+ * otherwise collapsed: a range's width grows with the logarithm of its size, so a few pages beside
+ * a terabyte stay visible, and ranges drawn at far fewer pixels per page than others are marked squeezed.
+ */
+export function layoutWindow(
+  bounds: number[],
+  lo: number,
+  hi: number,
+  width: number,
+  opts: LayoutOptions = {},
+): Layout {
+  const maxItems = opts.maxItems ?? 400;
+  const minPx = opts.minPx ?? 4;
+  const extent = bounds[bounds.length - 1]!;
+  lo = Math.max(0, Math.min(lo, extent - 1));
+  hi = Math.max(lo + 1, Math.min(hi, extent));
+  const a0 = atomAt(bounds, lo);
+  const a1 = atomAt(bounds, hi - 1) + 1;
+  // segments: runs of atoms with equal bits (and equally changed or not) at this step
+  const segs: [number, number][] = [];
+  for (let a = a0; a < a1; a++) {
+    const last = segs[segs.length - 1];
+    const same =
+      last &&
+      opts.state &&
+      opts.state[a] === opts.state[a - 1] &&
+      (opts.changed?.[a] ?? 0) === (opts.changed?.[a - 1] ?? 0);
+    if (same) last[1] = a + 1;
+    else segs.push([a, a + 1]);
+  }
+  const raw: { a: number; b: number; start: number; end: number }[] = [];
+  let group = 1;
+  if (segs.length <= maxItems)
+    for (const [a, b] of segs) raw.push({ a, b, start: Math.max(bounds[a]!, lo), end: Math.min(bounds[b]!, hi) });
+  else {
+    // too many to draw one by one: marks of a fixed number of atoms, the same at every step, so
+    // stepping redraws only the marks whose state changed
+    group = Math.ceil((a1 - a0) / maxItems);
+    for (let a = a0; a < a1; a += group) {
+      const b = Math.min(a + group, a1);
+      raw.push({ a, b, start: Math.max(bounds[a]!, lo), end: Math.min(bounds[b]!, hi) });
+    }
+  }
+  const total = hi - lo;
+  const linW = raw.map((r) => ((r.end - r.start) / total) * width);
+  const minLin = Math.min(...linW);
+  const scale =
+    opts.scale === 'linear' || opts.scale === 'collapsed' ? opts.scale : minLin >= minPx ? 'linear' : 'collapsed';
+  let ws: number[];
+  if (scale === 'linear') ws = linW;
+  else {
+    const weights = raw.map((r) => 1 + Math.log2(r.end - r.start));
+    const sum = weights.reduce((x, y) => x + y, 0);
+    ws = weights.map((w) => (w / sum) * width);
+  }
+  // squeezed: drawn at under a quarter of the pixels per page of the most generously drawn range
+  const density = raw.map((r, i) => ws[i]! / (r.end - r.start));
+  const maxDensity = Math.max(...density);
+  let x = 0;
+  const items: Item[] = raw.map((r, i) => {
+    const w = ws[i]!;
+    const it: Item = { ...r, x, w, squeezed: scale === 'collapsed' && density[i]! < maxDensity / 4 };
+    x += w;
+    return it;
+  });
+  return { items, scale, lo, hi, group };
+}
+
+/** OR and AND of the bits of atoms [a, b) */
+export function bitsOf(state: Uint8Array, a: number, b: number): { any: number; all: number } {
+  let any = 0;
+  let all = 0xff;
+  for (let i = a; i < b; i++) {
+    const v = state[i]!;
+    any |= v;
+    all &= v;
+  }
+  return { any, all: b > a ? all : 0 };
+}
+
+/** whether any of atoms [a, b) is marked */
+export function anyMarked(mask: Uint8Array | null, a: number, b: number): boolean {
+  if (!mask) return false;
+  for (let i = a; i < b; i++) if (mask[i]) return true;
+  return false;
+}
+
+/** The runs of a space's state inside [lo, hi), merged where equal: the text version of the map. */
+export function runsIn(s: Space, state: Uint8Array, lo: number, hi: number): Run[] {
+  const out: Run[] = [];
+  const a0 = atomAt(s.bounds, lo);
+  const a1 = atomAt(s.bounds, Math.max(lo, hi - 1)) + 1;
+  for (let a = a0; a < a1; a++) {
+    const start = Math.max(s.bounds[a]!, lo);
+    const end = Math.min(s.bounds[a + 1]!, hi);
+    const bits = state[a]!;
+    const last = out[out.length - 1];
+    if (last && last[1] === start && last[2] === bits) last[1] = end;
+    else out.push([start, end, bits]);
+  }
+  return out;
+}
+
+/** the selected step from a location hash such as `#step=13` (1-based in the hash, 0-based out) */
+export function stepFromHash(hash: string, steps: number): number | null {
+  const m = /^#step=(\d+)$/.exec(hash);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n >= 1 && n <= steps ? n - 1 : null;
+}
