@@ -174,34 +174,37 @@ function septAsSet(td: TdxVm): RangeSet {
   } as unknown as RangeSet;
 }
 
-/** The runs of `next` that differ from `prev` (per file / VM), as runs with their new bits. */
+/**
+ * The runs of `next` that differ from `prev` (per file / VM), as runs with their new bits (0 where
+ * `next` has no run). Both inputs are sorted and disjoint; one linear merge.
+ */
 export function diffRuns(prev: Run[] | undefined, next: Run[]): Run[] {
   if (!prev) return next;
   const out: Run[] = [];
-  const pts = [...new Set([...prev.flatMap((r) => [r[0], r[1]]), ...next.flatMap((r) => [r[0], r[1]])])].sort(
-    (a, b) => a - b,
-  );
-  const at = (runs: Run[], x: number): number => {
-    let lo = 0;
-    let hi = runs.length;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1;
-      if (runs[m]![1] > x) hi = m;
-      else lo = m + 1;
+  let i = 0;
+  let j = 0;
+  let x = Math.min(prev[0]?.[0] ?? Number.POSITIVE_INFINITY, next[0]?.[0] ?? Number.POSITIVE_INFINITY);
+  while (i < prev.length || j < next.length) {
+    while (i < prev.length && prev[i]![1] <= x) i++;
+    while (j < next.length && next[j]![1] <= x) j++;
+    if (i >= prev.length && j >= next.length) break;
+    const p = prev[i];
+    const n = next[j];
+    const pIn = p !== undefined && p[0] <= x;
+    const nIn = n !== undefined && n[0] <= x;
+    // the next boundary after x
+    let y = Number.POSITIVE_INFINITY;
+    if (p) y = Math.min(y, pIn ? p[1] : p[0]);
+    if (n) y = Math.min(y, nIn ? n[1] : n[0]);
+    const was = pIn ? p[2] : -1;
+    const now = nIn ? n[2] : -1;
+    if (was !== now && (pIn || nIn)) {
+      const bits = now < 0 ? 0 : now;
+      const last = out[out.length - 1];
+      if (last && last[1] === x && last[2] === bits) last[1] = y;
+      else out.push([x, y, bits]);
     }
-    const r = runs[lo];
-    return r && r[0] <= x ? r[2] : -1;
-  };
-  for (let i = 0; i + 1 < pts.length; i++) {
-    const a = pts[i]!;
-    const b = pts[i + 1]!;
-    const was = at(prev, a);
-    const now = at(next, a);
-    if (was === now) continue;
-    const last = out[out.length - 1];
-    const bits = now < 0 ? 0 : now;
-    if (last && last[1] === a && last[2] === bits) last[1] = b;
-    else out.push([a, b, bits]);
+    x = y;
   }
   return out;
 }
