@@ -4,9 +4,19 @@
  *     heap must grow with the number of conversions (linearly), not with guest size.
  *  2. KVM_TDX_INIT_MEM_REGION of 262,144 pages (1 GiB), with and without MEASURE, beside the floor:
  *     node:crypto hashing the same MRTD records in one stream.
+ *  3. gmemsim explore: states/s with 1 and 2 worker threads.
+ *  4. gmemsim measure on the images of ../shared/firmware: in-process (the launch built and run
+ *     through the model) beside the floor (bench/floor.mjs: the same records, prepared beforehand,
+ *     hashed by node:crypto in one tight loop), goal ×1.3 TDX and ×1.5 SNP; and whole processes,
+ *     `node bin/gmemsim.js measure ...` beside `node bench/floor.mjs ...`, goal ×1.3. Needs dist/:
+ *     the bench compiles it when src/ is newer.
+ * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4 only.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, platform, totalmem } from 'node:os';
+import { join } from 'node:path';
 import '../src/core/arch-all.ts';
 import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
 import { nodeSha384 } from '../src/node/host.ts';
@@ -167,63 +177,283 @@ function imr(measure: boolean, pages: number) {
   return { ms, floorMs };
 }
 
+/** median of the values */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const ROOT = join(import.meta.dirname, '..');
+const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
+
+/** compile dist/ when a source file is newer than it (the whole-process rows run bin/gmemsim.js) */
+function ensureDist(): void {
+  const built = join(ROOT, 'dist', 'cli', 'main.js');
+  const stamp = (() => {
+    try {
+      return statSync(built).mtimeMs;
+    } catch {
+      return 0;
+    }
+  })();
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+      ),
+    );
+  if (newest(join(ROOT, 'src')) > stamp)
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+}
+
+interface MeasureCase {
+  label: string;
+  platform: 'tdx' | 'snp';
+  /** the model in-process: the digest */
+  model: () => string;
+  /** the floor's records, prepared once; and the timed part: hashing them */
+  floor: () => () => string;
+  /** records the digest takes (for the note) */
+  records: string;
+  /** gmemsim measure arguments, and bench/floor.mjs arguments */
+  cli: string[];
+  floorCli: string[];
+}
+
+async function measureCases(): Promise<MeasureCase[]> {
+  const { measureTdx } = await import('../src/measure/tdx.ts');
+  const { measureSnp } = await import('../src/measure/snp.ts');
+  const { nodeHost } = await import('../src/node/host.ts');
+  const floor = await import('./floor.mjs');
+  const fw = (f: string) => join(FIRMWARE, f);
+  const read = (f: string) => readFileSync(fw(f));
+  const SIG = 0x800f12; // EPYC-v4
+  const cases: MeasureCase[] = [];
+  for (const f of ['OVMF.inteltdx.ms.fd', 'OVMF.bookworm.fd']) {
+    const img = read(f);
+    const records = floor.tdxRecords(img);
+    cases.push({
+      label: `measure tdx ${f}`,
+      platform: 'tdx',
+      model: () => measureTdx(img, { firmwareFile: f, order: 'single-pass' }, nodeHost).mrtd,
+      floor: () => {
+        const r = floor.tdxRecords(img);
+        return () => floor.hashTdx(r);
+      },
+      records: `${(records.length / 2 ** 20).toFixed(1)} MiB of MRTD records`,
+      cli: ['tdx', '--firmware', fw(f)],
+      floorCli: ['tdx', fw(f)],
+    });
+  }
+  const snp = (label: string, ovmf: string, vcpus: number, svsm?: { file: string; varsSize: number }) => {
+    const img = read(ovmf);
+    const svsmImg = svsm ? read(svsm.file) : undefined;
+    const prep = () => floor.snpRecords(img, vcpus, SIG, svsmImg, svsm?.varsSize);
+    cases.push({
+      label,
+      platform: 'snp',
+      model: () =>
+        measureSnp(
+          {
+            mode: svsm ? 'snp:svsm' : 'snp',
+            ovmf: { bytes: img, file: ovmf },
+            ...(svsm && svsmImg ? { svsm: { bytes: svsmImg, file: svsm.file }, varsSize: svsm.varsSize } : {}),
+            vcpus,
+            vcpuSig: SIG,
+            vmmType: 'QEMU',
+            guestFeatures: 1n,
+          },
+          nodeHost,
+        ).measurement,
+      floor: () => {
+        const r = prep();
+        return () => floor.hashSnp(r);
+      },
+      records: `${prep().contents.length} PAGE_INFO records`,
+      cli: [
+        'snp',
+        ...(svsm ? ['--mode', 'snp:svsm', '--svsm', fw(svsm.file), '--vars-size', String(svsm.varsSize)] : []),
+        '--vcpus',
+        String(vcpus),
+        '--vcpu-type',
+        'EPYC-v4',
+        '--ovmf',
+        fw(ovmf),
+      ],
+      floorCli: svsm
+        ? ['svsm', fw(ovmf), String(vcpus), String(SIG), fw(svsm.file), String(svsm.varsSize)]
+        : ['snp', fw(ovmf), String(vcpus), String(SIG)],
+    });
+  };
+  snp('measure snp OVMF.amdsev.fd, 4 vCPUs', 'OVMF.amdsev.fd', 4);
+  snp('measure snp OVMF.bookworm.fd, 1 vCPU', 'OVMF.bookworm.fd', 1);
+  snp('measure snp snp:svsm (svsm fixtures), 4 vCPUs', 'fixtures/svsm_ovmf.fd', 4, {
+    file: 'fixtures/svsm.bin',
+    varsSize: 540672,
+  });
+  return cases;
+}
+
+/** time one call, in ms */
+function time<T>(f: () => T): [number, T] {
+  const t0 = performance.now();
+  const v = f();
+  return [performance.now() - t0, v];
+}
+
+/** 4. gmemsim measure: in-process beside the floor, then whole processes beside the floor program */
+async function measureRows(): Promise<string[][]> {
+  const out: string[][] = [];
+  const cases = await measureCases();
+  const RUNS = 15;
+  for (const c of cases) {
+    const hashRecords = c.floor();
+    const want = hashRecords();
+    // warm both, then alternate them so that both see the same machine
+    for (let i = 0; i < 3; i++) {
+      if (c.model() !== want) throw new Error(`bench: ${c.label}: the model's digest differs from the floor's`);
+      hashRecords();
+    }
+    const model: number[] = [];
+    const fl: number[] = [];
+    // no forced collection between runs: a full GC shrinks the young generation, and the next run
+    // would pay for growing it again (a steady state is what a median describes)
+    for (let i = 0; i < RUNS; i++) {
+      model.push(time(c.model)[0]);
+      fl.push(time(hashRecords)[0]);
+    }
+    const m = median(model);
+    const f = median(fl);
+    const goal = c.platform === 'tdx' ? 1.3 : 1.5;
+    out.push([
+      `${c.label}, in-process`,
+      `${fmt(m, 2)} ms`,
+      `floor ${fmt(f, 2)} ms`,
+      `×${fmt(m / f, 2)} of floor (goal ≤ ×${goal})`,
+      `median of ${RUNS}; floor: node:crypto hashing the same ${c.records}, prepared beforehand`,
+    ]);
+  }
+  ensureDist();
+  const SPAWNS = 7;
+  const run = (args: string[]) => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return [ms, r.stdout] as const;
+  };
+  const bare = median(Array.from({ length: SPAWNS }, () => run(['-e', '0'])[0]));
+  for (const c of cases) {
+    const gm = [join(ROOT, 'bin', 'gmemsim.js'), 'measure', ...c.cli];
+    const fp = [join(ROOT, 'bench', 'floor.mjs'), ...c.floorCli];
+    const a: number[] = [];
+    const b: number[] = [];
+    run(gm);
+    run(fp);
+    for (let i = 0; i < SPAWNS; i++) {
+      const [ta, oa] = run(gm);
+      const [tb, ob] = run(fp);
+      if (oa !== ob) throw new Error(`bench: ${c.label}: gmemsim printed ${oa.trim()}, the floor ${ob.trim()}`);
+      a.push(ta);
+      b.push(tb);
+    }
+    const m = median(a);
+    const f = median(b);
+    out.push([
+      `${c.label}, whole process`,
+      `${fmt(m)} ms`,
+      `floor ${fmt(f)} ms`,
+      `×${fmt(m / f, 2)} of floor (goal ≤ ×1.3)`,
+      `median of ${SPAWNS} spawns of node bin/gmemsim.js beside node bench/floor.mjs; node -e 0: ${fmt(bare)} ms`,
+    ]);
+  }
+  return out;
+}
+
 const rows: string[][] = [];
 const fmt = (x: number, d = 1) => x.toFixed(d);
-const small = scale(1n << 37n, 2000);
-const big = scale(1n << 40n, 20000);
-rows.push([
-  '128 GiB guest_memfd, 2,000 conversions',
-  `${fmt(small.ms)} ms`,
-  `${fmt(small.heap)} MiB heap`,
-  `${small.runs} attribute runs`,
-  '',
-]);
-rows.push([
-  '1 TiB guest_memfd, 20,000 conversions',
-  `${fmt(big.ms)} ms`,
-  `${fmt(big.heap)} MiB heap`,
-  `${big.runs} attribute runs`,
-  `time ×${fmt(big.ms / small.ms)}, heap ×${fmt(big.heap / Math.max(small.heap, 0.01))} for ×10 conversions, ×8 size`,
-]);
-const pages = 262144;
-for (const measure of [false, true]) {
-  const r = imr(measure, pages);
+const only = process.argv.slice(2);
+const part = (name: string) => only.length === 0 || only.includes(name);
+
+if (part('model')) {
+  const small = scale(1n << 37n, 2000);
+  const big = scale(1n << 40n, 20000);
   rows.push([
-    `KVM_TDX_INIT_MEM_REGION 1 GiB${measure ? ' + MEASURE' : ''}`,
-    `${fmt(r.ms)} ms (${fmt((r.ms * 1000) / pages, 2)} µs/page)`,
-    `floor ${fmt(r.floorMs)} ms (${fmt((r.floorMs * 1000) / pages, 2)} µs/page)`,
-    `×${fmt(r.ms / r.floorMs, 2)} of floor`,
-    'floor: node:crypto hashing the same records',
-  ]);
-}
-// 3. The explorer: states/s of the default exploration with 1 and 2 worker threads
-{
-  const { explore } = await import('../src/explore/explore.ts');
-  const { workerPool } = await import('../src/explore/pool.ts');
-  const cfg = { profile: 'in-place' as const, knobs: {}, vm: 'tdx' as const, pages: 2, depth: 5, maxStates: 1_000_000 };
-  const make = (p: ProfileName, k: Partial<Knobs>) => createKernel(p, nodeSha384, k);
-  const perf = () => performance.now();
-  const one = await explore(cfg, make, null, undefined, perf);
-  const pool = workerPool(cfg, 2);
-  await pool.ready();
-  const two = await explore(cfg, make, pool, undefined, perf);
-  await pool.close();
-  const rate = (o: { states: number; ms: number }) => Math.round((o.states / o.ms) * 1000);
-  rows.push([
-    'gmemsim explore (tdx, 2 pages, depth 5), 1 worker',
-    `${fmt(one.outcome.ms, 0)} ms`,
-    `${rate(one.outcome)} states/s`,
-    `${one.outcome.states} states, ${one.outcome.transitions} transitions`,
+    '128 GiB guest_memfd, 2,000 conversions',
+    `${fmt(small.ms)} ms`,
+    `${fmt(small.heap)} MiB heap`,
+    `${small.runs} attribute runs`,
     '',
   ]);
   rows.push([
-    'same, 2 worker threads',
-    `${fmt(two.outcome.ms, 0)} ms`,
-    `${rate(two.outcome)} states/s`,
-    `×${fmt(one.outcome.ms / two.outcome.ms, 2)} vs 1 worker`,
-    'same states and result',
+    '1 TiB guest_memfd, 20,000 conversions',
+    `${fmt(big.ms)} ms`,
+    `${fmt(big.heap)} MiB heap`,
+    `${big.runs} attribute runs`,
+    `time ×${fmt(big.ms / small.ms)}, heap ×${fmt(big.heap / Math.max(small.heap, 0.01))} for ×10 conversions, ×8 size`,
   ]);
+  const pages = 262144;
+  for (const measure of [false, true]) {
+    const r = imr(measure, pages);
+    rows.push([
+      `KVM_TDX_INIT_MEM_REGION 1 GiB${measure ? ' + MEASURE' : ''}`,
+      `${fmt(r.ms)} ms (${fmt((r.ms * 1000) / pages, 2)} µs/page)`,
+      `floor ${fmt(r.floorMs)} ms (${fmt((r.floorMs * 1000) / pages, 2)} µs/page)`,
+      `×${fmt(r.ms / r.floorMs, 2)} of floor`,
+      'floor: node:crypto hashing the same records',
+    ]);
+  }
+  // 3. The explorer: states/s of the default exploration with 1 and 2 worker threads
+  {
+    const { explore } = await import('../src/explore/explore.ts');
+    const { workerPool } = await import('../src/explore/pool.ts');
+    const cfg = {
+      profile: 'in-place' as const,
+      knobs: {},
+      vm: 'tdx' as const,
+      pages: 2,
+      depth: 5,
+      maxStates: 1_000_000,
+    };
+    const make = (p: ProfileName, k: Partial<Knobs>) => createKernel(p, nodeSha384, k);
+    const perf = () => performance.now();
+    const one = await explore(cfg, make, null, undefined, perf);
+    const pool = workerPool(cfg, 2);
+    await pool.ready();
+    const two = await explore(cfg, make, pool, undefined, perf);
+    await pool.close();
+    const rate = (o: { states: number; ms: number }) => Math.round((o.states / o.ms) * 1000);
+    rows.push([
+      'gmemsim explore (tdx, 2 pages, depth 5), 1 worker',
+      `${fmt(one.outcome.ms, 0)} ms`,
+      `${rate(one.outcome)} states/s`,
+      `${one.outcome.states} states, ${one.outcome.transitions} transitions`,
+      '',
+    ]);
+    rows.push([
+      'same, 2 worker threads',
+      `${fmt(two.outcome.ms, 0)} ms`,
+      `${rate(two.outcome)} states/s`,
+      `×${fmt(one.outcome.ms / two.outcome.ms, 2)} vs 1 worker`,
+      'same states and result',
+    ]);
+  }
 }
+if (part('measure')) rows.push(...(await measureRows()));
+
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 process.stdout.write(
   `gmemsim bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version} ${platform()}/${arch()}\n\n`,

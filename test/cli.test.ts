@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gmemsim } from './support/cli.ts';
-import { ROOT } from './support/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-cli-'));
 function file(name: string, text: string): string {

@@ -13,7 +13,6 @@ import { counterexampleYaml, type ExploreConfig, explore } from '../src/explore/
 import type { VmKind } from '../src/explore/model.ts';
 import { nodeHost } from '../src/node/host.ts';
 import { gmemsim } from './support/cli.ts';
-import { ROOT } from './support/scenarios.ts';
 
 const make = (p: ProfileName, k: Partial<Knobs>) => nodeHost.createKernel(p, k);
 const cfg = (o: Partial<ExploreConfig> & { knobs?: Partial<Knobs> }): ExploreConfig => ({

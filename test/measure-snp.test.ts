@@ -26,6 +26,7 @@ import {
   snpLaunchScenario,
 } from '../src/measure/snp.ts';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
+import { emitScenario } from '../src/scenario/emit.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { type RunResult, runScenario } from '../src/scenario/run.ts';
 import { failures, ROOT, run } from './support/scenarios.ts';
@@ -624,9 +625,15 @@ describe('the emitted scenario', () => {
   it('is the scenario measureSnp ran, with the digest asserted', () => {
     const inp = inputsOf(VECTORS.find((v) => v.id === 'S7')!);
     const m = measureSnp(inp, nodeHost);
-    const emitted = snpLaunchScenario(inp, hostSha256(nodeHost), { measurement: m.measurement }).yaml;
-    const plain = emitted.replace(/\n {4}expect: \{ measurement: "[0-9a-f]{96}" \}/, '');
-    expect(plain).toBe(m.plan.yaml);
+    const plan = snpLaunchScenario(inp, hostSha256(nodeHost), { measurement: m.measurement });
+    const text = emitScenario(plan.scenario, { comments: plan.comments });
+    const plain = text.replace(/\n {4}expect: \{ measurement: "[0-9a-f]{96}" \}/, '');
+    expect(plain).toBe(emitScenario(m.plan.scenario, { comments: m.plan.comments }));
+    // and the file reads back as the steps that ran
+    const loaded = loadScenario('s7.yaml', text, (f) => (f === inp.ovmf.file ? inp.ovmf.bytes : EMPTY));
+    const steps = loaded.steps.map(({ line: _, ...rest }) => rest);
+    expect(steps.slice(0, -1)).toEqual(m.plan.scenario.steps.slice(0, -1).map(({ line: _, ...rest }) => rest));
+    expect(steps.at(-1)!.expect).toEqual({ measurement: m.measurement });
   });
 });
 

@@ -112,7 +112,7 @@ measure
       explain?: boolean;
     }) => {
       const { measureTdxCommand } = await import('./measure.ts');
-      process.exitCode = measureTdxCommand(opts);
+      process.exitCode = await measureTdxCommand(opts);
     },
   );
 measure
@@ -174,7 +174,7 @@ measure
   .option('--explain', 'print a table of the measuring calls (type, GPA range, pages, records), then the digest')
   .action(async (opts) => {
     const { measureSnpCommand } = await import('./measure-snp.ts');
-    process.exitCode = measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);
+    process.exitCode = await measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);
   });
 
 program

@@ -4,14 +4,15 @@
  * scenario file whose attest step expects the same MRTD under `gmemsim run`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { FirmwareError } from '../measure/ovmf.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
-import { UsageError } from './common.ts';
-import { type ExplainRow, explainTable } from './explain.ts';
+import { UsageError } from './errors.ts';
+import type { ExplainRow } from './explain.ts';
+import { firmwareRef, writeScenario } from './measure-common.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -22,32 +23,26 @@ export interface MeasureTdxOptions {
   explain?: boolean;
 }
 
-/** How the scenario names a data file: relative to the scenario file's directory, with '/' */
-export function firmwareRef(firmware: string, emitScenario: string | undefined): string {
-  if (emitScenario === undefined) return basename(firmware);
-  const rel = relative(dirname(resolve(emitScenario)), resolve(firmware));
-  return rel.split(sep).join('/');
-}
-
-export function measureTdxCommand(opts: MeasureTdxOptions): number {
+export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number> {
   if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
     throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
   if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
   let image: Uint8Array;
   try {
-    image = readFileSync(opts.firmware);
+    const b = readFileSync(opts.firmware);
+    image = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     throw new UsageError(
       `--firmware ${opts.firmware}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
   const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
-  const sha256 = createHash('sha256').update(image).digest('hex');
-  const about = `${basename(opts.firmware)}, ${image.length} bytes, sha256 ${sha256}`;
+  // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
+  const sha256 = () => createHash('sha256').update(image).digest('hex');
   const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
   let m: ReturnType<typeof measureTdx>;
   try {
-    m = measureTdx(image, { firmwareFile, order, about }, nodeHost);
+    m = measureTdx(image, { firmwareFile, order }, nodeHost);
   } catch (e) {
     if (e instanceof FirmwareError) throw new UsageError(`--firmware ${opts.firmware}: ${e.message}`);
     throw e;
@@ -55,20 +50,9 @@ export function measureTdxCommand(opts: MeasureTdxOptions): number {
 
   if (opts.emitScenario !== undefined) {
     // the same sequence, now with the MRTD its attest step must give
-    const { yaml } = tdxLaunchScenario(m.meta, {
-      firmwareFile,
-      firmwareSize: image.length,
-      order,
-      about,
-      mrtd: m.mrtd,
-    });
-    try {
-      writeFileSync(opts.emitScenario, yaml);
-    } catch (e) {
-      throw new UsageError(
-        `--emit-scenario ${opts.emitScenario}: cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
-    }
+    const about = `${basename(opts.firmware)}, ${image.length} bytes, sha256 ${sha256()}`;
+    const plan = tdxLaunchScenario(m.meta, { firmwareFile, firmware: image, order, about, mrtd: m.mrtd });
+    await writeScenario(opts.emitScenario, plan);
   }
 
   const base64 = Buffer.from(fromHex(m.mrtd)).toString('base64');
@@ -89,6 +73,7 @@ export function measureTdxCommand(opts: MeasureTdxOptions): number {
       `records: one TDH.MEM.PAGE.ADD per page, 16 TDH.MR.EXTEND per measured page (${order})`,
       ...m.plan.skipped.map((s) => `no call: TDVF section ${s.index} (${s.type}) is PAGE.AUG`),
     ];
+    const { explainTable } = await import('./explain.ts');
     process.stdout.write(explainTable(rows, notes) + printed);
     return 0;
   }
@@ -112,7 +97,7 @@ export function measureTdxCommand(opts: MeasureTdxOptions): number {
   const doc = {
     format: 'gmemsim-measure/1',
     platform: 'tdx',
-    firmware: { path: opts.firmware, size: image.length, sha256 },
+    firmware: { path: opts.firmware, size: image.length, sha256: sha256() },
     profile: m.result.profile,
     order,
     mrtd: m.mrtd,

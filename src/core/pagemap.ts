@@ -199,7 +199,7 @@ export function diffRuns(prev: Run[] | undefined, next: Run[]): Run[] {
     const was = pIn ? p[2] : -1;
     const now = nIn ? n[2] : -1;
     if (was !== now && (pIn || nIn)) {
-      const bits = now < 0 ? 0 : now;
+      const bits = Math.max(now, 0);
       const last = out[out.length - 1];
       if (last && last[1] === x && last[2] === bits) last[1] = y;
       else out.push([x, y, bits]);

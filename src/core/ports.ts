@@ -8,4 +8,9 @@ export interface Sha384 {
   digest(): Uint8Array;
 }
 
-export type Sha384Factory = () => Sha384;
+/** Makes a fresh SHA-384; may also offer a one-shot digest (the same bytes, without a running state). */
+export interface Sha384Factory {
+  (): Sha384;
+  /** SHA-384 of `data` at once: what `f()` given `update(data)` would `digest()` */
+  oneShot?: (data: Uint8Array) => Uint8Array;
+}

@@ -1,13 +1,17 @@
 /**
  * The KVM sequence QEMU issues to launch a TD on a TDVF firmware (qemu target/i386/kvm/tdx.c at
  * 05caf2690e5a: tdx_kvm_init, tdx_pre_create_vcpu, tdx_finalize_vm, tdx_post_init_vcpus,
- * tdx_init_fw_mem_region), written as a gmemsim/1 scenario. `gmemsim measure tdx` runs it through
- * the model and reads the MRTD from its `attest` step: the measurement comes from the population
- * sequence, not from a separate calculator. No I/O: the image arrives as bytes, hashing through the
- * host port of the scenario runner.
+ * tdx_init_fw_mem_region), built as gmemsim/1 scenario steps. `gmemsim measure tdx` runs them through
+ * the model and reads the MRTD from the `attest` step: the measurement comes from the population
+ * sequence, not from a separate calculator. The steps are what loadScenario would return for the
+ * scenario file `--emit-scenario` writes (src/scenario/emit.ts), so no YAML is parsed on the way.
+ * No I/O: the image arrives as bytes, hashing goes through the host port of the scenario runner.
  */
-import { type FileReader, loadScenario } from '../scenario/load.ts';
+import { Cap, EncryptCmd, Madv, MapFlag, MemoryAttribute, MemslotFlag, Prot, TdxFlag, VmType } from '../core/uapi.ts';
+import { cpuidEntry, expectOk, fileData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
+import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
+import type { Expect, Expr } from '../scenario/schema.ts';
 import { FirmwareError } from './ovmf.ts';
 import {
   describeSection,
@@ -23,8 +27,8 @@ export type TdxMeasureOrder = 'single-pass' | 'two-pass';
 export interface TdxLaunchOptions {
   /** the firmware image as the scenario's `{ file: ... }` data names it (relative to the scenario file) */
   firmwareFile: string;
-  /** image length in bytes */
-  firmwareSize: number;
+  /** the image's bytes */
+  firmware: Uint8Array;
   /** record order of KVM_TDX_INIT_MEM_REGION with MEASURE (kernel knob tdx_measure_order) */
   order: TdxMeasureOrder;
   /** the MRTD the attest step expects (emitted scenarios) */
@@ -44,7 +48,10 @@ export interface TdxPopulateCall {
 }
 
 export interface TdxLaunchPlan {
-  yaml: string;
+  /** the launch as scenario steps (its data file: the image, under `firmwareFile`) */
+  scenario: Scenario;
+  /** comment lines of the scenario file, by step index (emitScenario's `comments`) */
+  comments: Map<number, string[]>;
   calls: TdxPopulateCall[];
   /** index of the attest step */
   attestStep: number;
@@ -65,8 +72,12 @@ const SPLIT_IRQCHIP_PINS = 24;
 const PAGE = 4096n;
 
 const hex = (n: bigint | number) => `0x${n.toString(16)}`;
-const q = (s: string) => JSON.stringify(s);
 const roundUp = (n: bigint) => (n + PAGE - 1n) & ~(PAGE - 1n);
+const name = <T extends Record<string, number | bigint>>(table: T, key: keyof T) => BigInt(table[key]!);
+/** `expect: { ret: 0, data: { ... } }`: the call succeeded and wrote these struct fields back */
+const retData = (data: Record<string, Expr>): Expect => ({ ret: int(0), data });
+const PRIVATE_ATTR = name(MemoryAttribute, 'KVM_MEMORY_ATTRIBUTE_PRIVATE');
+const PROT_RW = Prot.PROT_READ | Prot.PROT_WRITE;
 
 /** Page-aligned GPA ranges covering every section, overlapping or adjacent ones merged, ascending. */
 export function guestMemoryRanges(sections: TdvfSection[]): { gpa: bigint; size: bigint }[] {
@@ -89,27 +100,17 @@ function bufferName(s: TdvfSection): string {
 }
 
 export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): TdxLaunchPlan {
-  const lines: string[] = [];
-  let step = -1;
-  /** start a step: its operation line(s), then as/expect/note */
-  const add = (op: string, extra: { as?: string; expect?: string; note?: string } = {}) => {
-    step++;
-    lines.push(`  - ${op}`);
-    if (extra.as) lines.push(`    as: ${extra.as}`);
-    if (extra.expect) lines.push(`    expect: ${extra.expect}`);
-    if (extra.note) lines.push(`    note: ${q(extra.note)}`);
-  };
-  const comment = (text: string) => lines.push(`  # ${text}`);
-
+  const b = new ScenarioBuilder();
+  const add = b.add.bind(b);
   const populated = meta.sections.filter((s) => (s.attributes & TDVF_ATTR_PAGE_AUG) === 0);
   const skipped = meta.sections.filter((s) => (s.attributes & TDVF_ATTR_PAGE_AUG) !== 0);
-  const fwLength = roundUp(BigInt(opts.firmwareSize));
+  const firmwareSize = opts.firmware.length;
+  const fwLength = roundUp(BigInt(firmwareSize));
+  const vm = ref('vm');
+  const vcpu0 = ref('vcpu0');
+  const ENC = (id: keyof typeof EncryptCmd) => name(EncryptCmd, id);
 
-  lines.push('format: gmemsim/1');
-  lines.push(
-    `name: ${q(`QEMU tdx_finalize_vm on ${opts.firmwareFile.split('/').at(-1)}: ${populated.length} KVM_TDX_INIT_MEM_REGION calls in metadata order, then the MRTD (${opts.order})`)}`,
-  );
-  lines.push('description: |');
+  const title = `QEMU tdx_finalize_vm on ${opts.firmwareFile.split('/').at(-1)}: ${populated.length} KVM_TDX_INIT_MEM_REGION calls in metadata order, then the MRTD (${opts.order})`;
   const desc = [
     'Generated by `gmemsim measure tdx`. The KVM calls QEMU makes to launch a TD on this firmware',
     '(qemu target/i386/kvm/tdx.c@05caf2690e5a): a split irqchip, KVM_TDX_INIT_VM with GPAW 48, one vCPU',
@@ -127,116 +128,139 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
       `PAGE.AUG sections get no KVM_TDX_INIT_MEM_REGION (added lazily, not measured): ${skipped.map((s) => `${s.index} (${s.type})`).join(', ')}.`,
     );
   if (opts.about) desc.push(`Firmware: ${opts.about.split(/\s+/).join(' ')}`);
-  lines.push(...desc.map((d) => `  ${d}`));
-  lines.push(`kernel: { profile: kvm-x86, tdx_measure_order: ${opts.order} }`);
-  lines.push('steps:');
 
   // kvm_init: the VM, then (kvm_irqchip_create) the split irqchip
-  add('KVM_CREATE_VM: { type: KVM_X86_TDX_VM }', { as: 'vm', expect: 'ok' });
-  add(`KVM_ENABLE_CAP: { fd: vm, cap: KVM_CAP_SPLIT_IRQCHIP, args: [${SPLIT_IRQCHIP_PINS}] }`, { expect: 'ok' });
+  add('KVM_CREATE_VM', { type: name(VmType, 'KVM_X86_TDX_VM') }, { as: 'vm', expect: expectOk() });
+  add(
+    'KVM_ENABLE_CAP',
+    { fd: vm, cap: name(Cap, 'KVM_CAP_SPLIT_IRQCHIP'), args: [BigInt(SPLIT_IRQCHIP_PINS)] },
+    { expect: expectOk() },
+  );
   // tdx_pre_create_vcpu: KVM_TDX_INIT_VM before the first vCPU
   add(
-    [
-      'KVM_MEMORY_ENCRYPT_OP:',
-      '      fd: vm',
-      '      id: KVM_TDX_INIT_VM',
-      `      data: { attributes: ${hex(TD_ATTRIBUTES)}, xfam: ${hex(TD_XFAM)}, cpuid: { entries: [{ function: 0x80000008, eax: ${hex(CPUID_80000008_EAX_GPAW48)} }] } }`,
-    ].join('\n'),
-    { expect: '{ ret: 0, hw_error: 0 }', note: 'GPAW 48: GPA bit 47 is the shared bit' },
+    'KVM_MEMORY_ENCRYPT_OP',
+    {
+      fd: vm,
+      id: ENC('KVM_TDX_INIT_VM'),
+      data: {
+        attributes: TD_ATTRIBUTES,
+        xfam: TD_XFAM,
+        cpuid: { entries: [cpuidEntry({ function: 0x80000008n, eax: CPUID_80000008_EAX_GPAW48 })] },
+      },
+    },
+    { expect: { ret: int(0), hw_error: 0n }, note: 'GPAW 48: GPA bit 47 is the shared bit' },
   );
-  add('KVM_CREATE_VCPU: { fd: vm, id: 0 }', { as: 'vcpu0', expect: 'ok' });
-  add(`KVM_SET_CPUID2: { fd: vcpu0, entries: [{ function: 1, ecx: ${hex(CPUID_1_ECX_X2APIC)} }] }`, {
-    expect: 'ok',
-    note: 'x2APIC: KVM_TDX_INIT_VCPU needs it',
-  });
+  add('KVM_CREATE_VCPU', { fd: vm, id: 0n }, { as: 'vcpu0', expect: expectOk() });
+  add(
+    'KVM_SET_CPUID2',
+    { fd: vcpu0, entries: [cpuidEntry({ function: 1n, ecx: CPUID_1_ECX_X2APIC })] },
+    { expect: expectOk(), note: 'x2APIC: KVM_TDX_INIT_VCPU needs it' },
+  );
 
   // machine memory: private (guest_memfd) memory with a shared backing, all of it private to start
-  comment('guest memory covering every TDVF section: guest_memfd, shared backing, memslot, private');
+  b.comment('guest memory covering every TDVF section: guest_memfd, shared backing, memslot, private');
   guestMemoryRanges(meta.sections).forEach((r, i) => {
-    add(`KVM_CREATE_GUEST_MEMFD: { fd: vm, size: ${hex(r.size)} }`, { as: `gmem${i}`, expect: 'ok' });
-    add(`mmap: { length: ${hex(r.size)}, prot: [PROT_READ, PROT_WRITE], flags: [MAP_SHARED, MAP_ANONYMOUS] }`, {
-      as: `ram${i}`,
-      expect: 'ok',
-    });
+    add('KVM_CREATE_GUEST_MEMFD', { fd: vm, size: r.size }, { as: `gmem${i}`, expect: expectOk() });
     add(
-      [
-        'KVM_SET_USER_MEMORY_REGION2:',
-        '      fd: vm',
-        `      slot: ${i}`,
-        '      flags: [KVM_MEM_GUEST_MEMFD]',
-        `      guest_phys_addr: ${hex(r.gpa)}`,
-        `      memory_size: ${hex(r.size)}`,
-        `      userspace_addr: ram${i}`,
-        `      guest_memfd: gmem${i}`,
-        '      guest_memfd_offset: 0',
-      ].join('\n'),
-      { expect: 'ok' },
+      'mmap',
+      { length: r.size, prot: PROT_RW, flags: MapFlag.MAP_SHARED | MapFlag.MAP_ANONYMOUS },
+      { as: `ram${i}`, expect: expectOk() },
     );
     add(
-      `KVM_SET_MEMORY_ATTRIBUTES: { fd: vm, address: ${hex(r.gpa)}, size: ${hex(r.size)}, attributes: [KVM_MEMORY_ATTRIBUTE_PRIVATE] }`,
-      { expect: 'ok' },
+      'KVM_SET_USER_MEMORY_REGION2',
+      {
+        fd: vm,
+        slot: BigInt(i),
+        flags: MemslotFlag.KVM_MEM_GUEST_MEMFD,
+        guest_phys_addr: int(r.gpa),
+        memory_size: r.size,
+        userspace_addr: ref(`ram${i}`),
+        guest_memfd: ref(`gmem${i}`),
+        guest_memfd_offset: 0n,
+      },
+      { expect: expectOk() },
+    );
+    add(
+      'KVM_SET_MEMORY_ATTRIBUTES',
+      { fd: vm, address: int(r.gpa), size: r.size, attributes: PRIVATE_ATTR },
+      { expect: expectOk() },
     );
   });
 
   // the firmware image in host memory (the pc.bios RAM block QEMU loads -bios into)
-  comment('the firmware image in anonymous host memory: the source of BFV and CFV');
-  add(`mmap: { length: ${hex(fwLength)}, prot: [PROT_READ, PROT_WRITE], flags: [MAP_PRIVATE, MAP_ANONYMOUS] }`, {
-    as: 'fw',
-    expect: 'ok',
-  });
-  add(`store: { addr: fw, data: { file: ${q(opts.firmwareFile)}, offset: 0, length: ${opts.firmwareSize} } }`, {
-    expect: `{ ret: ${hex(opts.firmwareSize)} }`,
-  });
+  b.comment('the firmware image in anonymous host memory: the source of BFV and CFV');
+  add(
+    'mmap',
+    { length: fwLength, prot: PROT_RW, flags: MapFlag.MAP_PRIVATE | MapFlag.MAP_ANONYMOUS },
+    { as: 'fw', expect: expectOk() },
+  );
+  add(
+    'store',
+    { addr: ref('fw'), data: fileData(opts.firmwareFile, 0, firmwareSize) },
+    { expect: { ret: int(firmwareSize) } },
+  );
 
   // tdx_finalize_vm: fresh anonymous memory for TD_HOB and TEMP_MEM
-  comment('tdx_finalize_vm: qemu_ram_mmap for each TD_HOB and TEMP_MEM section');
+  b.comment('tdx_finalize_vm: qemu_ram_mmap for each TD_HOB and TEMP_MEM section');
   for (const s of meta.sections) {
     if (s.type !== 'TD_HOB' && s.type !== 'TEMP_MEM') continue;
     if ((s.attributes & TDVF_ATTR_PAGE_AUG) !== 0) continue;
     add(
-      `mmap: { length: ${hex(s.memoryDataSize)}, prot: [PROT_READ, PROT_WRITE], flags: [MAP_PRIVATE, MAP_ANONYMOUS] }`,
-      { as: bufferName(s), expect: 'ok' },
+      'mmap',
+      { length: s.memoryDataSize, prot: PROT_RW, flags: MapFlag.MAP_PRIVATE | MapFlag.MAP_ANONYMOUS },
+      { as: bufferName(s), expect: expectOk() },
     );
   }
   // tdx_post_init_vcpus: the HOB address is each vCPU's initial RCX
-  add(`KVM_MEMORY_ENCRYPT_OP: { fd: vcpu0, id: KVM_TDX_INIT_VCPU, data: ${hex(meta.hob.memoryAddress)} }`, {
-    expect: 'ok',
-    note: `RCX = the TD_HOB address (TDVF section ${meta.hob.index})`,
-  });
+  add(
+    'KVM_MEMORY_ENCRYPT_OP',
+    { fd: vcpu0, id: ENC('KVM_TDX_INIT_VCPU'), data: meta.hob.memoryAddress },
+    { expect: expectOk(), note: `RCX = the TD_HOB address (TDVF section ${meta.hob.index})` },
+  );
 
   // tdx_init_fw_mem_region: one call per section, metadata order
-  comment('tdx_init_fw_mem_region: one KVM_TDX_INIT_MEM_REGION per TDVF section, in metadata order');
+  b.comment('tdx_init_fw_mem_region: one KVM_TDX_INIT_MEM_REGION per TDVF section, in metadata order');
   const calls: TdxPopulateCall[] = [];
   for (const s of populated) {
     const pages = s.memoryDataSize >> 12n;
     const measured = (s.attributes & TDVF_ATTR_MR_EXTEND) !== 0;
     const fromImage = s.type === 'BFV' || s.type === 'CFV';
-    const src = !fromImage ? bufferName(s) : s.dataOffset ? `fw+${hex(s.dataOffset)}` : 'fw';
-    const srcEnd = fromImage ? `fw+${hex(BigInt(s.dataOffset) + s.memoryDataSize)}` : `${src}+${hex(s.memoryDataSize)}`;
-    add(
-      [
-        'KVM_MEMORY_ENCRYPT_OP:',
-        '      fd: vcpu0',
-        '      id: KVM_TDX_INIT_MEM_REGION',
-        ...(measured ? ['      flags: [KVM_TDX_MEASURE_MEMORY_REGION]'] : []),
-        `      data: { source_addr: ${src}, gpa: ${hex(s.memoryAddress)}, nr_pages: ${hex(pages)} }`,
-      ].join('\n'),
+    const src = fromImage ? ref('fw', s.dataOffset) : ref(bufferName(s));
+    const srcEnd = fromImage
+      ? ref('fw', BigInt(s.dataOffset) + s.memoryDataSize)
+      : ref(bufferName(s), s.memoryDataSize);
+    const step = add(
+      'KVM_MEMORY_ENCRYPT_OP',
       {
-        expect: `{ ret: 0, data: { source_addr: ${srcEnd}, gpa: ${hex(s.memoryAddress + s.memoryDataSize)}, nr_pages: 0 } }`,
+        fd: vcpu0,
+        id: ENC('KVM_TDX_INIT_MEM_REGION'),
+        ...(measured ? { flags: TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION } : {}),
+        data: { source_addr: src, gpa: int(s.memoryAddress), nr_pages: pages },
+      },
+      {
+        expect: retData({ source_addr: srcEnd, gpa: int(s.memoryAddress + s.memoryDataSize), nr_pages: int(0) }),
         note: `TDVF section ${s.index} (${s.type})${measured ? ', MR.EXTEND' : ''}${fromImage ? `: image bytes ${hex(s.dataOffset)}..${hex(BigInt(s.dataOffset) + s.memoryDataSize)}` : ''}`,
       },
     );
     calls.push({ section: s, step, gpa: s.memoryAddress, pages, measured });
-    if (!fromImage) add(`munmap: { addr: ${bufferName(s)}, length: ${hex(s.memoryDataSize)} }`, { expect: 'ok' });
+    if (!fromImage) add('munmap', { addr: ref(bufferName(s)), length: s.memoryDataSize }, { expect: expectOk() });
   }
   // the image has been copied into private memory: QEMU discards the RAM block
-  add(`madvise: { addr: fw, length: ${hex(fwLength)}, advice: MADV_DONTNEED }`, {
-    expect: 'ok',
-    note: 'ram_block_discard_range on the TDVF region',
+  add(
+    'madvise',
+    { addr: ref('fw'), length: fwLength, advice: name(Madv, 'MADV_DONTNEED') },
+    { expect: expectOk(), note: 'ram_block_discard_range on the TDVF region' },
+  );
+  add('KVM_MEMORY_ENCRYPT_OP', { fd: vm, id: ENC('KVM_TDX_FINALIZE_VM') }, { expect: { ret: int(0), hw_error: 0n } });
+  const attestStep = add('attest', { fd: vm }, opts.mrtd ? { expect: { mrtd: opts.mrtd.toLowerCase() } } : {});
+  const scenario = b.scenario({
+    file: GENERATED_SCENARIO,
+    name: title,
+    description: `${desc.join('\n')}\n`,
+    kernel: { profile: 'kvm-x86', tdx_measure_order: opts.order },
+    files: new Map([[opts.firmwareFile, opts.firmware]]),
   });
-  add('KVM_MEMORY_ENCRYPT_OP: { fd: vm, id: KVM_TDX_FINALIZE_VM }', { expect: '{ ret: 0, hw_error: 0 }' });
-  add('attest: { fd: vm }', opts.mrtd ? { expect: `{ mrtd: ${q(opts.mrtd)} }` } : {});
-  return { yaml: `${lines.join('\n')}\n`, calls, attestStep: step, skipped };
+  return { scenario, comments: b.comments, calls, attestStep, skipped };
 }
 
 /** The result of running the launch sequence through the model. */
@@ -248,27 +272,22 @@ export interface TdxMeasurement {
   result: RunResult;
 }
 
-/** The name the generated scenario is loaded under (its `{ file }` data resolves against it). */
+/** The name the generated scenario runs under (its `{ file }` data is relative to it). */
 export const GENERATED_SCENARIO = 'gmemsim-measure-tdx.yaml';
 
 /**
- * Parse the firmware, build QEMU's launch sequence as scenario text, load it, run it through the
- * model, and read the MRTD from its attest step. A firmware QEMU or KVM would refuse is a
- * FirmwareError naming the reason (a section, or the refused call with its rule).
+ * Parse the firmware, build QEMU's launch sequence as scenario steps, run them through the model,
+ * and read the MRTD from the attest step. A firmware QEMU or KVM would refuse is a FirmwareError
+ * naming the reason (a section, or the refused call with its rule).
  */
 export function measureTdx(
   image: Uint8Array,
-  opts: Omit<TdxLaunchOptions, 'firmwareSize' | 'mrtd'>,
+  opts: Omit<TdxLaunchOptions, 'firmware' | 'mrtd'>,
   host: Host,
 ): TdxMeasurement {
   const meta = parseTdvf(image);
-  const plan = tdxLaunchScenario(meta, { ...opts, firmwareSize: image.length });
-  const reader: FileReader = (path) => {
-    if (path !== opts.firmwareFile) throw new Error(`Model invariant violated: unexpected data file ${path}`);
-    return image;
-  };
-  const scenario = loadScenario(GENERATED_SCENARIO, plan.yaml, reader);
-  const result = runScenario(scenario, host);
+  const plan = tdxLaunchScenario(meta, { ...opts, firmware: image });
+  const result = runScenario(plan.scenario, host);
   const bad = result.steps.find((r) => !r.ok);
   if (bad) {
     const o = bad.outcome;

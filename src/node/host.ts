@@ -1,8 +1,8 @@
 /** Node adapters for the core's ports: SHA-384 by node:crypto, files from disk. */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createKernel, type Sha384 } from '../core/index.ts';
+import { createKernel, type Sha384, type Sha384Factory } from '../core/index.ts';
 import '../core/arch-all.ts';
 import type { FileReader } from '../scenario/load.ts';
 import type { Host } from '../scenario/run.ts';
@@ -23,7 +23,9 @@ class NodeSha384 implements Sha384 {
   }
 }
 
-export const nodeSha384 = (): Sha384 => new NodeSha384();
+export const nodeSha384: Sha384Factory = Object.assign((): Sha384 => new NodeSha384(), {
+  oneShot: (b: Uint8Array): Uint8Array => hash('sha384', b, 'buffer'),
+});
 
 export const nodeHost: Host = {
   createKernel: (profile, knobs) => createKernel(profile, nodeSha384, knobs),

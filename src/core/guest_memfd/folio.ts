@@ -17,6 +17,49 @@ export const STALE_PAGE: Uint8Array = (() => {
   return p;
 })();
 
+/**
+ * A fresh, independent 4 KiB page (zeros, or a copy of the page `from`). Pages are carved out of
+ * 64 KiB buffers: a TDX launch copies every firmware page it adds, and one buffer allocation per page
+ * made that dominate its cost (and the collector's). Each page is its own view; nothing but its
+ * 4 KiB is ever read or written through it.
+ */
+export function newPage(from?: Uint8Array): Uint8Array {
+  if (slabUsed === SLAB_PAGES) {
+    slab = new ArrayBuffer(PAGE_SIZE * SLAB_PAGES);
+    slabUsed = 0;
+  }
+  const page = new Uint8Array(slab, PAGE_SIZE * slabUsed++, PAGE_SIZE);
+  if (from) page.set(from);
+  return page;
+}
+const SLAB_PAGES = 16;
+let slab = new ArrayBuffer(0);
+let slabUsed = SLAB_PAGES;
+
+/**
+ * A page that is a view of bytes the model does not own (a whole page a `store` wrote: QEMU writes
+ * a 4 MiB firmware image into its RAM block before a launch), shared rather than copied and never
+ * written in place: a write copies it first. Step data is never modified after the call. Copies
+ * made of it (slice) are plain, owned pages.
+ */
+class SharedPage extends Uint8Array<ArrayBufferLike> {
+  static get [Symbol.species]() {
+    return Uint8Array;
+  }
+}
+
+/** A page that is a view of the 4 KiB of `bytes` from index `at`. */
+export function borrowPage(bytes: Uint8Array, at = 0): Uint8Array {
+  if (at < 0 || at + PAGE_SIZE > bytes.length)
+    throw new RangeError('Model invariant violated: a page beyond the bytes');
+  return new SharedPage(bytes.buffer, bytes.byteOffset + at, PAGE_SIZE);
+}
+
+/** The page is shared (borrowPage): copy it before writing. */
+export function isBorrowed(page: Uint8Array): boolean {
+  return page instanceof SharedPage;
+}
+
 /** Find or allocate the folio at index; clear it if `clear` and it is not uptodate. */
 export function getFolio(inode: GmemInode, index: number, clear: boolean): void {
   if (!inode.allocated.has(index)) inode.allocated.add(index);
@@ -55,6 +98,9 @@ export function writePage(
   let page = inode.content.get(index);
   if (!page) {
     page = pageBytes(inode, index).slice();
+    inode.content.set(index, page);
+  } else if (page instanceof SharedPage) {
+    page = newPage(page);
     inode.content.set(index, page);
   }
   if (typeof src === 'number') page.fill(src, offset, offset + len);

@@ -91,7 +91,7 @@ export function kvmGmemPopulate(
       break;
     }
     const gfn = startGfn + i;
-    const srcVa = src === null ? null : src + BigInt(i) * 4096n;
+    const srcVa = src === null ? null : i === 0 ? src : src + BigInt(i) * 4096n;
     let srcPage: PageRef | null = null;
     if (k.profile.populateGupsSource && srcVa !== null) {
       const g = gup(k, srcVa, mayWritebackSrc);
@@ -124,8 +124,8 @@ function populateOne(
   cb: PostPopulate,
 ): KResult<void> {
   const index = gfn - slot.baseGfn + slot.gmem!.pgoff;
-  const b = inode.bindings.find((x) => index >= x.start && index < x.end);
-  if (b && b.slot !== slot) return kerr(R.bindingMismatch);
+  for (const b of inode.bindings)
+    if (index >= b.start && index < b.end && b.slot !== slot) return kerr(R.bindingMismatch);
   // [SER] __kvm_gmem_get_pfn clears a never-used folio; mainline leaves it to the arch, which overwrites it
   getFolio(inode, index, k.profile.populateZeroesFreshPage && k.safeguard('zero-fresh-pages'));
   if (!k.isPrivateGfn(vm, gfn) && k.safeguard('private-only-populate')) return kerr(R.notPrivate);

@@ -97,7 +97,9 @@ export class AddressSpace {
   }
 }
 
+const TASK_SIZE_BIG = BigInt(TASK_SIZE);
+
 /** A user address that fits the process's address space, as a number (or undefined). */
 export function userAddr(x: bigint): number | undefined {
-  return x >= 0n && x < BigInt(TASK_SIZE) ? Number(x) : undefined;
+  return x >= 0n && x < TASK_SIZE_BIG ? Number(x) : undefined;
 }

@@ -1,5 +1,14 @@
 /** mmap, munmap, loads and stores, pins and madvise on the process address space. */
-import { getFolio, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import {
+  borrowPage,
+  getFolio,
+  isBorrowed,
+  newPage,
+  pageBytes,
+  setPage,
+  writePage,
+  ZERO_PAGE,
+} from '../guest_memfd/folio.ts';
 import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
@@ -222,35 +231,44 @@ export function writeRef(k: Kernel, ref: PageRef, bytes: Uint8Array): void {
   else k.mm.anon.set(ref.vpn, bytes.slice());
 }
 
-function storeToPage(k: Kernel, ref: PageRef, off: number, src: Uint8Array | number, len: number): void {
+/** Store `len` bytes at `off` in the page: `src` bytes from index `at`, or `src` repeated. */
+function storeToPage(k: Kernel, ref: PageRef, off: number, src: Uint8Array | number, at: number, len: number): void {
   if (ref.kind === 'gmem') {
-    writePage(ref.inode, ref.index, off, src, len);
+    writePage(ref.inode, ref.index, off, typeof src === 'number' ? src : src.subarray(at, at + len), len);
+    return;
+  }
+  // a whole page of bytes: the page is a view of them (folio.ts borrowPage), copied only if written again
+  if (typeof src !== 'number' && off === 0 && len === PAGE_SIZE) {
+    k.mm.anon.set(ref.vpn, borrowPage(src, at));
     return;
   }
   let page = k.mm.anon.get(ref.vpn);
   if (!page) {
     if (typeof src === 'number' && src === 0) return;
-    page = new Uint8Array(PAGE_SIZE);
+    page = newPage();
+    k.mm.anon.set(ref.vpn, page);
+  } else if (isBorrowed(page)) {
+    page = newPage(page);
     k.mm.anon.set(ref.vpn, page);
   }
   if (typeof src === 'number') page.fill(src, off, off + len);
-  else page.set(src.subarray(0, len), off);
+  else page.set(src.subarray(at, at + len), off);
 }
 
 export function sysStore(k: Kernel, op: Extract<Op, { op: 'store' }>): Outcome {
   const d: Data = op.data;
   const total = d.kind === 'bytes' ? d.bytes.length : Number(d.length);
+  // the address of byte `done` is base + done (exact: user addresses are below 2^47)
+  const base = userAddr(op.addr);
   let done = 0;
   while (done < total) {
-    const va = op.addr + BigInt(done);
-    const a = userAddr(va);
+    const a = base !== undefined && base + done < TASK_SIZE ? base + done : undefined;
     if (a === undefined) return signal(R.segv);
     const off = a % PAGE_SIZE;
     const len = Math.min(PAGE_SIZE - off, total - done);
     const r = faultIn(k, a, true);
     if ('rule' in r) return signal(r.rule);
-    const src = d.kind === 'bytes' ? d.bytes.subarray(done, done + len) : d.byte;
-    storeToPage(k, r.page, off, src, len);
+    storeToPage(k, r.page, off, d.kind === 'bytes' ? d.bytes : d.byte, done, len);
     done += len;
   }
   return ok(R.accessed, total);

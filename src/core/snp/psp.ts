@@ -4,7 +4,7 @@
  * the PAGE_INFO structure"), LAUNCH_FINISH, and the firmware's guest state.
  */
 import { STALE_PAGE } from '../guest_memfd/folio.ts';
-import type { Sha384 } from '../ports.ts';
+import type { Sha384Factory } from '../ports.ts';
 
 export const SNP_PAGE_TYPE = { NORMAL: 1, VMSA: 2, ZERO: 3, UNMEASURED: 4, SECRETS: 5, CPUID: 6 } as const;
 /** KVM's RMP GPA for every VMSA page */
@@ -18,15 +18,18 @@ export class Psp {
   ld: Uint8Array = new Uint8Array(48);
   state: 'LAUNCH' | 'RUNNING' = 'LAUNCH';
   updates = 0;
-  private readonly sha: () => Sha384;
+  private readonly sha: Sha384Factory;
   private readonly info = new Uint8Array(0x70);
   private readonly view = new DataView(this.info.buffer);
 
-  constructor(sha: () => Sha384) {
+  constructor(sha: Sha384Factory) {
     this.sha = sha;
   }
 
   digest(b: Uint8Array): Uint8Array {
+    // two digests a page: the port's one-shot, where it has one, spares a running hash per digest
+    const oneShot = this.sha.oneShot;
+    if (oneShot) return oneShot(b);
     const h = this.sha();
     h.update(b);
     return h.digest();

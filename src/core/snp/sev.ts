@@ -3,7 +3,7 @@
  * KVM_SEV_INIT2, SNP_LAUNCH_START, SNP_LAUNCH_UPDATE (with sev_gmem_post_populate and the PSP) and
  * SNP_LAUNCH_FINISH (VMSAs of every vCPU, then finish). kvm-uapi-spec.md §3.10.
  */
-import { pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { isBorrowed, newPage, pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef, writeRef } from '../mm/syscalls.ts';
@@ -456,7 +456,8 @@ function postPopulate(
     return kerr(R.fwError);
   }
   const page = zeroType ? ZERO_PAGE : (bytes ?? ZERO_PAGE);
-  setPage(p.inode, p.index, page === ZERO_PAGE ? ZERO_PAGE : page.slice());
+  // the private page: the source's bytes (a shared view of a stored image stays shared: copy-on-write)
+  setPage(p.inode, p.index, page === ZERO_PAGE || isBorrowed(page) ? page : newPage(page));
   snp.psp.audit(type, p.inode, p.index, page, wasAssigned);
   snp.psp.launchUpdate(type, gpa, page);
   if (type === SNP_PAGE_TYPE.NORMAL) measuredOf(snp, p.inode).add(p.index);

@@ -3,7 +3,7 @@
  * (tdx_gmem_post_populate → kvm_tdp_mmu_map_private_pfn → tdx_mem_page_add, then MR.EXTEND).
  * The source-address rule is the profile's (kvm-uapi-spec.md §4): the thread's ABI.
  */
-import { pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { borrowPage, newPage, pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
@@ -116,16 +116,18 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   let failRule: Outcome | undefined;
   const twoPass = measure && k.knobs.tdx_measure_order === 'two-pass';
   const deferred: PopulatePage[] = [];
+  const extendNow = measure && !twoPass;
+  const post = (p: PopulatePage) => {
+    const r = postPopulate(k, vm, p, extendNow);
+    if (r.ok && twoPass) deferred.push(p);
+    return r;
+  };
   while (nr > 0n) {
     if (k.signalPending()) {
       failRule = fail(R.interrupted);
       break;
     }
-    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, (p) => {
-      const r = postPopulate(k, vm, p, measure && !twoPass);
-      if (r.ok && twoPass) deferred.push(p);
-      return r;
-    });
+    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, post);
     if (res.error) {
       failRule = fail(res.error.rule, {}, res.error.cause);
       break;
@@ -169,8 +171,10 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
   if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
-  const bytes = source === ZERO_PAGE || source === STALE_PAGE ? source : source.slice();
-  setPage(p.inode, p.index, bytes);
+  const bytes = source === ZERO_PAGE || source === STALE_PAGE ? source : newPage(source);
+  // the file holds a copy-on-write view: anything that later writes the page gets its own copy, so
+  // the measured bytes (module.added) stay what was measured and the invariants can compare them
+  setPage(p.inode, p.index, bytes === ZERO_PAGE || bytes === STALE_PAGE ? bytes : borrowPage(bytes));
   td.module.pageAdd(p.gfn, bytes);
   if (measure) td.module.extendPage(p.gfn, bytes);
   return kok(undefined);

@@ -15,8 +15,14 @@ export const TDX_EXTENDMR_CHUNKSIZE = 256;
 export const SEPT_ADDED = 1;
 export const SEPT_AUGMENTED = 2;
 
-const PAGE_ADD_TAG = new TextEncoder().encode('MEM.PAGE.ADD');
-const MR_EXTEND_TAG = new TextEncoder().encode('MR.EXTEND');
+/** a record's first 128 bytes: its tag, then zeros (the GPA goes at 0x10) */
+function header(tag: string): Uint8Array {
+  const h = new Uint8Array(128);
+  h.set(new TextEncoder().encode(tag));
+  return h;
+}
+const PAGE_ADD_HEADER = header('MEM.PAGE.ADD');
+const MR_EXTEND_HEADER = header('MR.EXTEND');
 
 export class TdxModule {
   /** private GFN → SEPT_ADDED / SEPT_AUGMENTED */
@@ -62,13 +68,17 @@ export class TdxModule {
     if (this.finalized) this.audit.addsAfterFinalize++;
     if (contents === STALE_PAGE) this.audit.staleAdds++;
     if (contents) this.added.set(gfn, contents);
-    const b = this.buf;
     const at = this.reserve(128);
-    b.fill(0, at, at + 128);
-    b.set(PAGE_ADD_TAG, at);
-    this.view.setBigUint64(at + 0x10, BigInt(gfn) * BigInt(PAGE_SIZE), true);
+    this.buf.set(PAGE_ADD_HEADER, at);
+    this.setGpa(at, gfn * PAGE_SIZE);
     this.pageAdds++;
     this.sept.set(gfn, gfn + 1, SEPT_ADDED);
+  }
+
+  /** the u64 GPA at 0x10 of the record at `at`: two 32-bit halves (a GFN × 4096 is exact in a double) */
+  private setGpa(at: number, gpa: number): void {
+    this.view.setUint32(at + 0x10, gpa >>> 0, true);
+    this.view.setUint32(at + 0x14, Math.floor(gpa / 2 ** 32), true);
   }
 
   /** 16 × TDH.MR.EXTEND(gpa + k*256) over the private page's own bytes */
@@ -76,15 +86,16 @@ export class TdxModule {
     const b = this.buf;
     const base = this.reserve(16 * 384);
     const gpa = gfn * PAGE_SIZE;
+    // the page goes into the last 4 KiB of its 16 records, then each 256-byte chunk moves down to
+    // its record (in order, so no chunk is overwritten before it moves), then the headers
+    const page = base + 16 * 384 - PAGE_SIZE;
+    b.set(contents, page);
     for (let c = 0; c < 16; c++) {
       const off = base + c * 384;
-      b.fill(0, off, off + 128);
-      b.set(MR_EXTEND_TAG, off);
-      // GPA < 2^53: write the u64 as two 32-bit halves
-      const g = gpa + c * TDX_EXTENDMR_CHUNKSIZE;
-      this.view.setUint32(off + 0x10, g >>> 0, true);
-      this.view.setUint32(off + 0x14, Math.floor(g / 2 ** 32), true);
-      b.set(contents.subarray(c * 256, c * 256 + 256), off + 128);
+      const from = page + c * TDX_EXTENDMR_CHUNKSIZE;
+      if (from !== off + 128) b.copyWithin(off + 128, from, from + TDX_EXTENDMR_CHUNKSIZE);
+      b.set(MR_EXTEND_HEADER, off);
+      this.setGpa(off, gpa + c * TDX_EXTENDMR_CHUNKSIZE);
     }
     this.extends += 16;
     this.measured.add(gfn);

@@ -1,0 +1,32 @@
+/**
+ * What `gmemsim measure tdx` and `gmemsim measure snp` share: how the scenario names the images, and
+ * --emit-scenario (the serializer loads only then). Small on purpose: each command loads only its own
+ * launch builder.
+ */
+import { writeFileSync } from 'node:fs';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
+import type { Scenario } from '../scenario/load.ts';
+import { UsageError } from './errors.ts';
+
+/** How the scenario names a data file: relative to the scenario file's directory, with '/' */
+export function firmwareRef(firmware: string, emitScenario: string | undefined): string {
+  if (emitScenario === undefined) return basename(firmware);
+  const rel = relative(dirname(resolve(emitScenario)), resolve(firmware));
+  return rel.split(sep).join('/');
+}
+
+/** --emit-scenario: the launch as a scenario file (the serializer loads only then) */
+export async function writeScenario(
+  file: string,
+  plan: { scenario: Scenario; comments: ReadonlyMap<number, readonly string[]> },
+): Promise<void> {
+  const { emitScenario } = await import('../scenario/emit.ts');
+  const text = emitScenario(plan.scenario, { comments: plan.comments });
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new UsageError(
+      `--emit-scenario ${file}: cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
