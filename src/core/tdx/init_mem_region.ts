@@ -3,7 +3,7 @@
  * (tdx_gmem_post_populate → kvm_tdp_mmu_map_private_pfn → tdx_mem_page_add, then MR.EXTEND).
  * The source-address rule is the profile's (kvm-uapi-spec.md §4): the thread's ABI.
  */
-import { borrowPage, newPage, pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { borrowPage, isBorrowed, newPage, pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
@@ -171,7 +171,8 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
   if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
-  const bytes = source === ZERO_PAGE || source === STALE_PAGE ? source : newPage(source);
+  // a borrowed (copy-on-write, never written in place) source can be shared; anything else is copied
+  const bytes = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source) ? source : newPage(source);
   // the file holds a copy-on-write view: anything that later writes the page gets its own copy, so
   // the measured bytes (module.added) stay what was measured and the invariants can compare them
   setPage(p.inode, p.index, bytes === ZERO_PAGE || bytes === STALE_PAGE ? bytes : borrowPage(bytes));
