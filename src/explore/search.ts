@@ -73,7 +73,7 @@ export async function search(o: SearchOptions, rootSig: string): Promise<SearchR
   const found = new Map<string, Counterexample>();
   let transitions = 0;
   let depth = 0;
-  const BATCH = 256;
+  const BATCH = 2048;
   for (; depth < o.depth && frontier.length > 0; depth++) {
     const next: number[][] = [];
     for (let b = 0; b < frontier.length; b += BATCH) {
