@@ -6,7 +6,7 @@
  * command-line contract (sev-snp-measure's flags and refusals, exit codes, output).
  * Firmware is read from ../shared/firmware (pinned by sha256), never copied into the repository.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { emitScenario } from '../src/scenario/emit.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { type RunResult, runScenario } from '../src/scenario/run.ts';
+import { gmemsim } from './support/cli.ts';
 import { failures, ROOT, run } from './support/scenarios.ts';
 
 const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
@@ -317,14 +318,6 @@ function inputsOf(v: Vector): SnpLaunchInputs {
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-measure-snp-'));
 
-function gmemsim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 /** the same, without blocking: for tests that run concurrently */
 function gmemsimAsync(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {

@@ -1,10 +1,3 @@
-/**
- * gmemsim measure tdx (issue 5): the MRTD of QEMU's launch sequence run through the model, against
- * the peer-tool vectors of measurement.md §4.5 (T1, T2; T6 must be refused), the TDVF checks QEMU
- * makes (§3), replay of the emitted scenario, and the command-line contract (exit codes, output).
- * Firmware is read from ../shared/firmware (pinned by sha256), never copied into the repository.
- */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +9,7 @@ import { measureTdx, type TdxMeasureOrder } from '../src/measure/tdx.ts';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { runScenario } from '../src/scenario/run.ts';
+import { gmemsim } from './support/cli.ts';
 import { failures, ROOT } from './support/scenarios.ts';
 
 const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
@@ -62,14 +56,6 @@ function splitCode(): Uint8Array {
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-measure-'));
 
-function gmemsim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(|Error:|node:internal/);
 
 describe('the firmware files are the ones the vectors were made on', () => {

@@ -9,12 +9,13 @@
  * writes (src/scenario/emit.ts), so no YAML is parsed on the way. No I/O: images arrive as bytes,
  * hashing goes through the scenario runner's host port.
  */
-import { EncryptCmd, MapFlag, MemoryAttribute, MemslotFlag, Prot, SnpPageType, VmType } from '../core/uapi.ts';
+import { EncryptCmd, Prot, SnpPageType, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expr } from '../scenario/schema.ts';
 import { fromHex } from '../util/hex.ts';
+import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
 import { cmdlineBytes, SEV_HASH_TABLE_PADDED_LEN, sevHashTable } from './sevhashes.ts';
 import {
@@ -365,7 +366,7 @@ export function snpLaunchScenario(
   const add = b.add.bind(b);
   const vm = ref('vm');
   const ENC = (id: keyof typeof EncryptCmd) => BigInt(EncryptCmd[id]);
-  const PROT_RW = Prot.PROT_READ | Prot.PROT_WRITE;
+  const _PROT_RW = Prot.PROT_READ | Prot.PROT_WRITE;
 
   // the private memory every update lands in
   const populated: Region[] = [];
@@ -475,34 +476,7 @@ export function snpLaunchScenario(
 
   // guest memory: guest_memfd with a shared backing, private from the start
   b.comment('guest memory covering every page the launch adds: guest_memfd, shared backing, memslot, private');
-  regions.forEach((r, i) => {
-    const size = BigInt(r.size);
-    add('KVM_CREATE_GUEST_MEMFD', { fd: vm, size }, { as: `gmem${i}`, expect: expectOk() });
-    add(
-      'mmap',
-      { length: size, prot: PROT_RW, flags: MapFlag.MAP_SHARED | MapFlag.MAP_ANONYMOUS },
-      { as: `ram${i}`, expect: expectOk() },
-    );
-    add(
-      'KVM_SET_USER_MEMORY_REGION2',
-      {
-        fd: vm,
-        slot: BigInt(i),
-        flags: MemslotFlag.KVM_MEM_GUEST_MEMFD,
-        guest_phys_addr: int(r.gpa),
-        memory_size: size,
-        userspace_addr: ref(`ram${i}`),
-        guest_memfd: ref(`gmem${i}`),
-        guest_memfd_offset: 0n,
-      },
-      { expect: expectOk() },
-    );
-    add(
-      'KVM_SET_MEMORY_ATTRIBUTES',
-      { fd: vm, address: int(r.gpa), size, attributes: MemoryAttribute.KVM_MEMORY_ATTRIBUTE_PRIVATE },
-      { expect: expectOk() },
-    );
-  });
+  addGuestMemory(b, vm, regions);
 
   // what QEMU writes into the RAM blocks before the launch finishes
   const files = new Map<string, Uint8Array>();

@@ -7,11 +7,12 @@
  * scenario file `--emit-scenario` writes (src/scenario/emit.ts), so no YAML is parsed on the way.
  * No I/O: the image arrives as bytes, hashing goes through the host port of the scenario runner.
  */
-import { Cap, EncryptCmd, Madv, MapFlag, MemoryAttribute, MemslotFlag, Prot, TdxFlag, VmType } from '../core/uapi.ts';
+import { Cap, EncryptCmd, Madv, MapFlag, MemoryAttribute, Prot, TdxFlag, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expect, Expr } from '../scenario/schema.ts';
+import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
 import {
   describeSection,
@@ -76,7 +77,7 @@ const roundUp = (n: bigint) => (n + PAGE - 1n) & ~(PAGE - 1n);
 const name = <T extends Record<string, number | bigint>>(table: T, key: keyof T) => BigInt(table[key]!);
 /** `expect: { ret: 0, data: { ... } }`: the call succeeded and wrote these struct fields back */
 const retData = (data: Record<string, Expr>): Expect => ({ ret: int(0), data });
-const PRIVATE_ATTR = name(MemoryAttribute, 'KVM_MEMORY_ATTRIBUTE_PRIVATE');
+const _PRIVATE_ATTR = name(MemoryAttribute, 'KVM_MEMORY_ATTRIBUTE_PRIVATE');
 const PROT_RW = Prot.PROT_READ | Prot.PROT_WRITE;
 
 /** Page-aligned GPA ranges covering every section, overlapping or adjacent ones merged, ascending. */
@@ -159,33 +160,7 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
 
   // machine memory: private (guest_memfd) memory with a shared backing, all of it private to start
   b.comment('guest memory covering every TDVF section: guest_memfd, shared backing, memslot, private');
-  guestMemoryRanges(meta.sections).forEach((r, i) => {
-    add('KVM_CREATE_GUEST_MEMFD', { fd: vm, size: r.size }, { as: `gmem${i}`, expect: expectOk() });
-    add(
-      'mmap',
-      { length: r.size, prot: PROT_RW, flags: MapFlag.MAP_SHARED | MapFlag.MAP_ANONYMOUS },
-      { as: `ram${i}`, expect: expectOk() },
-    );
-    add(
-      'KVM_SET_USER_MEMORY_REGION2',
-      {
-        fd: vm,
-        slot: BigInt(i),
-        flags: MemslotFlag.KVM_MEM_GUEST_MEMFD,
-        guest_phys_addr: int(r.gpa),
-        memory_size: r.size,
-        userspace_addr: ref(`ram${i}`),
-        guest_memfd: ref(`gmem${i}`),
-        guest_memfd_offset: 0n,
-      },
-      { expect: expectOk() },
-    );
-    add(
-      'KVM_SET_MEMORY_ATTRIBUTES',
-      { fd: vm, address: int(r.gpa), size: r.size, attributes: PRIVATE_ATTR },
-      { expect: expectOk() },
-    );
-  });
+  addGuestMemory(b, vm, guestMemoryRanges(meta.sections));
 
   // the firmware image in host memory (the pc.bios RAM block QEMU loads -bios into)
   b.comment('the firmware image in anonymous host memory: the source of BFV and CFV');
