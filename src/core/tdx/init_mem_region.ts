@@ -175,7 +175,11 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   const bytes = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source) ? source : newPage(source);
   // the file holds a copy-on-write view: anything that later writes the page gets its own copy, so
   // the measured bytes (module.added) stay what was measured and the invariants can compare them
-  setPage(p.inode, p.index, bytes === ZERO_PAGE || bytes === STALE_PAGE ? bytes : borrowPage(bytes));
+  setPage(
+    p.inode,
+    p.index,
+    bytes === ZERO_PAGE || bytes === STALE_PAGE || isBorrowed(bytes) ? bytes : borrowPage(bytes),
+  );
   td.module.pageAdd(p.gfn, bytes);
   if (measure) td.module.extendPage(p.gfn, bytes);
   return kok(undefined);
