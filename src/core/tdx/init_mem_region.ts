@@ -4,7 +4,7 @@
  * The source-address rule is the profile's (kvm-uapi-spec.md §4): the thread's ABI.
  */
 import { borrowPage, isBorrowed, newPage, pageBytes, STALE_PAGE, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
-import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
+import { kvmGmemPopulate, R as PopR, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
 import type { Op, StructValue } from '../ops.ts';
@@ -122,24 +122,29 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
     if (r.ok && twoPass) deferred.push(p);
     return r;
   };
+  // tdx_vcpu_init_mem_region calls kvm_gmem_populate one page at a time; populating the rest of the
+  // memslot in one call is equivalent (populate checks signals and stops at the first error per
+  // page, and reports the pages done), and keeps the per-page cost down
   while (nr > 0n) {
     if (k.signalPending()) {
       failRule = fail(R.interrupted);
       break;
     }
-    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, 1, false, post);
+    const want = nr > 0x40000000n ? 0x40000000 : Number(nr);
+    const res = kvmGmemPopulate(k, vm, Number(gpa >> 12n), noSource ? null : src, want, false, post);
+    const done = BigInt(res.count);
+    // [SER] source_addr advances only when a source was given
+    if (!(noSource && k.profile.inPlaceSeries)) src += done * 4096n;
+    gpa += done * 4096n;
+    nr -= done;
     if (res.error) {
-      failRule = fail(res.error.rule, {}, res.error.cause);
+      failRule = res.error.rule === PopR.interrupted ? fail(R.interrupted) : fail(res.error.rule, {}, res.error.cause);
       break;
     }
-    if (res.count !== 1) {
+    if (res.count === 0) {
       failRule = fail(R.doubleAdd);
       break;
     }
-    // [SER] source_addr advances only when a source was given
-    if (!(noSource && k.profile.inPlaceSeries)) src += 4096n;
-    gpa += 4096n;
-    nr -= 1n;
   }
   void error;
   // two-pass (KVM TDX v19): the MR.EXTENDs of the call follow all of its PAGE.ADDs
