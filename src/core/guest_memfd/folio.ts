@@ -39,25 +39,27 @@ let slabUsed = SLAB_PAGES;
 /**
  * A page that is a view of bytes the model does not own (a whole page a `store` wrote: QEMU writes
  * a 4 MiB firmware image into its RAM block before a launch), shared rather than copied and never
- * written in place: a write copies it first. Step data is never modified after the call. Copies
- * made of it (slice) are plain, owned pages.
+ * written in place: a write copies it first. Step data is never modified after the call. Such a
+ * page is a plain Uint8Array that carries this mark as an own property, so copies made of it
+ * (slice), views into it (subarray) and clones are plain, owned pages. (A mark rather than a
+ * Uint8Array subclass: constructing a subclass instance costs several times a plain view, and a
+ * launch borrows every page of its firmware.)
  */
-class SharedPage extends Uint8Array<ArrayBufferLike> {
-  static get [Symbol.species]() {
-    return Uint8Array;
-  }
-}
+const BORROWED = Symbol('borrowed page');
+type MarkedPage = Uint8Array & { [BORROWED]?: true };
 
 /** A page that is a view of the 4 KiB of `bytes` from index `at`. */
 export function borrowPage(bytes: Uint8Array, at = 0): Uint8Array {
   if (at < 0 || at + PAGE_SIZE > bytes.length)
     throw new RangeError('Model invariant violated: a page beyond the bytes');
-  return new SharedPage(bytes.buffer, bytes.byteOffset + at, PAGE_SIZE);
+  const page: MarkedPage = new Uint8Array(bytes.buffer, bytes.byteOffset + at, PAGE_SIZE);
+  page[BORROWED] = true;
+  return page;
 }
 
 /** The page is shared (borrowPage): copy it before writing. */
 export function isBorrowed(page: Uint8Array): boolean {
-  return page instanceof SharedPage;
+  return (page as MarkedPage)[BORROWED] === true;
 }
 
 /** Find or allocate the folio at index; clear it if `clear` and it is not uptodate. */
@@ -99,7 +101,7 @@ export function writePage(
   if (!page) {
     page = pageBytes(inode, index).slice();
     inode.content.set(index, page);
-  } else if (page instanceof SharedPage) {
+  } else if (isBorrowed(page)) {
     page = newPage(page);
     inode.content.set(index, page);
   }

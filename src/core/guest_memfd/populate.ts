@@ -5,11 +5,12 @@
  * callback. Returns the pages done, or the first page's error.
  */
 import type { Kernel } from '../kernel.ts';
-import type { PageRef } from '../mm/mm.ts';
-import { gup } from '../mm/syscalls.ts';
+import { type PageRef, userAddr } from '../mm/mm.ts';
+import { UserPageWalk } from '../mm/syscalls.ts';
 import { type KResult, kerr, kok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Memslot, Vm } from '../state.ts';
+import { PAGE_SIZE } from '../uapi.ts';
 import { getFolio } from './folio.ts';
 
 export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
@@ -83,6 +84,10 @@ export function kvmGmemPopulate(
   const inode = slot.gmem.inode;
   if (!inode) return { count: 0, error: { rule: R.fileClosed } };
   const n = Math.min(npages, slot.baseGfn + slot.npages - startGfn);
+  const gupsSource = k.profile.populateGupsSource;
+  // the sources, GUP-ed page by page (their addresses as numbers: beyond user space is -EFAULT)
+  const sources = gupsSource && src !== null ? new UserPageWalk(k, mayWritebackSrc) : null;
+  const srcAddr = src === null ? 0 : (userAddr(src) ?? Number.POSITIVE_INFINITY);
   let i = 0;
   let error: { rule: Rule; cause?: Rule } | undefined;
   for (; i < n; i++) {
@@ -90,18 +95,18 @@ export function kvmGmemPopulate(
       error = { rule: R.interrupted };
       break;
     }
-    const gfn = startGfn + i;
-    const srcVa = src === null ? null : i === 0 ? src : src + BigInt(i) * 4096n;
     let srcPage: PageRef | null = null;
-    if (k.profile.populateGupsSource && srcVa !== null) {
-      const g = gup(k, srcVa, mayWritebackSrc);
+    if (sources) {
+      const g = sources.gup(srcAddr + i * PAGE_SIZE);
       if (!g.ok) {
         error = g.cause ? { rule: g.rule, cause: g.cause } : { rule: g.rule };
         break;
       }
       srcPage = g.value;
     }
-    const r = populateOne(k, vm, slot, inode, gfn, srcPage, k.profile.populateGupsSource ? null : srcVa, cb);
+    // [A] the callback gets the user address itself
+    const srcVa = src === null || gupsSource ? null : src + BigInt(i) * 4096n;
+    const r = populateOne(k, vm, slot, inode, startGfn + i, srcPage, srcVa, cb);
     if (!r.ok) {
       error = r.cause ? { rule: r.rule, cause: r.cause } : { rule: r.rule };
       break;

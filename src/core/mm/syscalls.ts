@@ -14,7 +14,7 @@ import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
-import type { GmemInode } from '../state.ts';
+import type { GmemInode, Vma } from '../state.ts';
 import { Madv, MapFlag, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
 import { type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
 
@@ -199,7 +199,11 @@ export function sysMunmap(k: Kernel, op: Extract<Op, { op: 'munmap' }>): Outcome
  * that refused it (SIGSEGV, or a guest_memfd SIGBUS rule).
  */
 export function faultIn(k: Kernel, addr: number, write: boolean): { page: PageRef } | { rule: Rule } {
-  const v = k.mm.find(addr);
+  return faultInVma(k, k.mm.find(addr), addr, write);
+}
+
+/** faultIn with the mapping at addr already looked up (`v` = k.mm.find(addr)) */
+function faultInVma(k: Kernel, v: Vma | undefined, addr: number, write: boolean): { page: PageRef } | { rule: Rule } {
   if (!v) return { rule: R.segv };
   if (write ? (v.prot & PROT_WRITE) === 0 : (v.prot & (PROT_READ | PROT_WRITE)) === 0) return { rule: R.segv };
   const vpn = Math.floor(addr / PAGE_SIZE);
@@ -217,6 +221,29 @@ export function gup(k: Kernel, va: bigint, write: boolean): KResult<PageRef> {
   const r = faultIn(k, a, write);
   if ('rule' in r) return kerr(R.gupFault, r.rule);
   return kok(r.page);
+}
+
+/**
+ * get_user_pages over the pages of one kernel call (kvm_gmem_populate's sources): what gup() does
+ * page by page, with the address as a number (any value; outside user space it is -EFAULT) and the
+ * last mapping remembered, since nothing changes the mappings while one call runs
+ */
+export class UserPageWalk {
+  private readonly k: Kernel;
+  private readonly write: boolean;
+  private vma: Vma | undefined;
+  constructor(k: Kernel, write: boolean) {
+    this.k = k;
+    this.write = write;
+  }
+  gup(addr: number): KResult<PageRef> {
+    if (!(addr >= 0 && addr < TASK_SIZE)) return kerr(R.gupFault);
+    let v = this.vma;
+    if (v === undefined || addr < v.start || addr >= v.end) v = this.vma = this.k.mm.find(addr);
+    const r = faultInVma(this.k, v, addr, this.write);
+    if ('rule' in r) return kerr(R.gupFault, r.rule);
+    return kok(r.page);
+  }
 }
 
 /** The 4 KiB a page reference holds. */
@@ -260,15 +287,19 @@ export function sysStore(k: Kernel, op: Extract<Op, { op: 'store' }>): Outcome {
   const total = d.kind === 'bytes' ? d.bytes.length : Number(d.length);
   // the address of byte `done` is base + done (exact: user addresses are below 2^47)
   const base = userAddr(op.addr);
+  const src = d.kind === 'bytes' ? d.bytes : d.byte;
   let done = 0;
+  // the mapping of the last page (a store does not change the mappings; addresses only grow)
+  let v: Vma | undefined;
   while (done < total) {
     const a = base !== undefined && base + done < TASK_SIZE ? base + done : undefined;
     if (a === undefined) return signal(R.segv);
     const off = a % PAGE_SIZE;
     const len = Math.min(PAGE_SIZE - off, total - done);
-    const r = faultIn(k, a, true);
+    if (v === undefined || a >= v.end) v = k.mm.find(a);
+    const r = faultInVma(k, v, a, true);
     if ('rule' in r) return signal(r.rule);
-    storeToPage(k, r.page, off, d.kind === 'bytes' ? d.bytes : d.byte, done, len);
+    storeToPage(k, r.page, off, src, done, len);
     done += len;
   }
   return ok(R.accessed, total);

@@ -23,6 +23,23 @@ function header(tag: string): Uint8Array {
 }
 const PAGE_ADD_HEADER = header('MEM.PAGE.ADD');
 const MR_EXTEND_HEADER = header('MR.EXTEND');
+/** the 16 MR.EXTEND records of a page, each 128-byte header and 256-byte chunk */
+const EXTEND_RECORD = 128 + TDX_EXTENDMR_CHUNKSIZE;
+const EXTENDS_PER_PAGE = PAGE_SIZE / TDX_EXTENDMR_CHUNKSIZE;
+/** the records of a page before the GPAs and chunks go in: the headers, and zeros */
+const MR_EXTEND_HEADERS = (() => {
+  const t = new Uint8Array(EXTENDS_PER_PAGE * EXTEND_RECORD);
+  for (let c = 0; c < EXTENDS_PER_PAGE; c++) t.set(MR_EXTEND_HEADER, c * EXTEND_RECORD);
+  return t;
+})();
+/**
+ * Scratch for extendPage (no state between calls, so not part of a module's state): the page being
+ * measured, and views of its 256-byte chunks, to copy them into records without allocating views
+ */
+const SCRATCH = new Uint8Array(PAGE_SIZE);
+const SCRATCH_CHUNKS = Array.from({ length: EXTENDS_PER_PAGE }, (_, c) =>
+  SCRATCH.subarray(c * TDX_EXTENDMR_CHUNKSIZE, (c + 1) * TDX_EXTENDMR_CHUNKSIZE),
+);
 
 export class TdxModule {
   /** private GFN → SEPT_ADDED / SEPT_AUGMENTED */
@@ -84,20 +101,18 @@ export class TdxModule {
   /** 16 × TDH.MR.EXTEND(gpa + k*256) over the private page's own bytes */
   extendPage(gfn: number, contents: Uint8Array): void {
     const b = this.buf;
-    const base = this.reserve(16 * 384);
+    const base = this.reserve(EXTENDS_PER_PAGE * EXTEND_RECORD);
     const gpa = gfn * PAGE_SIZE;
-    // the page goes into the last 4 KiB of its 16 records, then each 256-byte chunk moves down to
-    // its record (in order, so no chunk is overwritten before it moves), then the headers
-    const page = base + 16 * 384 - PAGE_SIZE;
-    b.set(contents, page);
-    for (let c = 0; c < 16; c++) {
-      const off = base + c * 384;
-      const from = page + c * TDX_EXTENDMR_CHUNKSIZE;
-      if (from !== off + 128) b.copyWithin(off + 128, from, from + TDX_EXTENDMR_CHUNKSIZE);
-      b.set(MR_EXTEND_HEADER, off);
+    // the headers, then each record's GPA and chunk (through the scratch page's chunk views: one
+    // copy of the page, then sixteen of 256 bytes, without allocating a view per chunk)
+    b.set(MR_EXTEND_HEADERS, base);
+    SCRATCH.set(contents);
+    for (let c = 0; c < EXTENDS_PER_PAGE; c++) {
+      const off = base + c * EXTEND_RECORD;
       this.setGpa(off, gpa + c * TDX_EXTENDMR_CHUNKSIZE);
+      b.set(SCRATCH_CHUNKS[c]!, off + 128);
     }
-    this.extends += 16;
+    this.extends += EXTENDS_PER_PAGE;
     this.measured.add(gfn);
   }
 
