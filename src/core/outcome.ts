@@ -50,6 +50,8 @@ export function signal(rule: Rule, out: Out = {}): Outcome {
 /** A kernel-internal result: a value, or the rule of the error (with errno). */
 export type KResult<T> = { ok: true; value: T } | { ok: false; rule: Rule; cause?: Rule };
 export const kok = <T>(value: T): KResult<T> => ({ ok: true, value });
+/** the success of an internal step that returns nothing (shared: hot per-page paths) */
+export const KOK: KResult<void> = Object.freeze({ ok: true, value: undefined });
 export const kerr = <T>(rule: Rule, cause?: Rule): KResult<T> =>
   cause ? { ok: false, rule, cause } : { ok: false, rule };
 

@@ -7,7 +7,7 @@
 import type { Kernel } from '../kernel.ts';
 import { type PageRef, userAddr } from '../mm/mm.ts';
 import { UserPageWalk } from '../mm/syscalls.ts';
-import { type KResult, kerr, kok } from '../outcome.ts';
+import { KOK, type KResult, kerr } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Memslot, Vm } from '../state.ts';
 import { PAGE_SIZE } from '../uapi.ts';
@@ -137,5 +137,5 @@ function populateOne(
   const r = cb({ gfn, inode, index, slot, srcPage, srcVa });
   if (!r.ok) return r;
   inode.uptodate.add(index);
-  return kok(undefined);
+  return KOK;
 }

@@ -8,7 +8,7 @@ import { kvmGmemPopulate, R as PopR, type PopulatePage } from '../guest_memfd/po
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
 import type { Op, StructValue } from '../ops.ts';
-import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
+import { fail, KOK, type KResult, kerr, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
 import { TdxFlag } from '../uapi.ts';
@@ -177,15 +177,12 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
   // a borrowed (copy-on-write, never written in place) source can be shared; anything else is copied
-  const bytes = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source) ? source : newPage(source);
+  const shared = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source);
+  const bytes = shared ? source : newPage(source);
   // the file holds a copy-on-write view: anything that later writes the page gets its own copy, so
   // the measured bytes (module.added) stay what was measured and the invariants can compare them
-  setPage(
-    p.inode,
-    p.index,
-    bytes === ZERO_PAGE || bytes === STALE_PAGE || isBorrowed(bytes) ? bytes : borrowPage(bytes),
-  );
+  setPage(p.inode, p.index, shared ? bytes : borrowPage(bytes));
   td.module.pageAdd(p.gfn, bytes);
   if (measure) td.module.extendPage(p.gfn, bytes);
-  return kok(undefined);
+  return KOK;
 }
