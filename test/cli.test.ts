@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 /** The command-line contract (../shared/spec/cli.md): exit codes, diagnostics, determinism. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gmemsim } from './support/cli.ts';
+import { ROOT } from './support/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-cli-'));
 function file(name: string, text: string): string {
@@ -127,6 +129,14 @@ describe('gmemsim diff', () => {
 });
 
 describe('gmemsim demo, rules, schema', () => {
+  it('a reader that closes early (| head) gets no stack trace', () => {
+    const r = spawnSync('bash', ['-c', `node --import tsx ${join(ROOT, 'src/cli/main.ts')} demo --verbose | head -1`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(r.stdout.split('\n').length).toBeLessThanOrEqual(2);
+    expect(r.stderr).toBe('');
+  });
   it('demo needs no arguments and shows every profile', () => {
     const r = gmemsim('demo');
     expect(r.code).toBe(0);

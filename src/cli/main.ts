@@ -5,6 +5,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DiagnosticsError, UsageError } from './errors.ts';
 
+// a reader that goes away (`gmemsim rules | head`) is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('gmemsim')
