@@ -8,7 +8,6 @@ import { pageBytes } from './guest_memfd/folio.ts';
 import type { Kernel } from './kernel.ts';
 import type { SnpVm } from './snp/state.ts';
 import type { TdxVm } from './tdx/state.ts';
-import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
 export interface Violation {
   invariant: string;
@@ -176,5 +175,3 @@ export function checkInvariants(k: Kernel): Violation[] {
   }
   return out;
 }
-
-export { KVM_MEMORY_ATTRIBUTE_PRIVATE };

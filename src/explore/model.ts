@@ -75,9 +75,8 @@ export function setup(vm: VmKind, pages: number, inPlace: boolean): Setup {
   for (let i = 0; i < pages; i++)
     y.push(`  - store: { addr: buf+${hex(BigInt(i) * P)}, data: { fill: ${hex(0xb0 + i)}, length: 0x1000 } }`);
   const yaml = `${y.join('\n')}\n`;
-  const ops = (h: Partial<Handles>): { op: Op; bind?: keyof Handles }[] => {
+  const ops = (_h: Partial<Handles>): { op: Op; bind?: keyof Handles }[] => {
     const o: { op: Op; bind?: keyof Handles }[] = [{ op: { op: 'KVM_CREATE_VM', fd: 3n, type: typeNum }, bind: 'vm' }];
-    const vmfd = () => h.vm!;
     if (vm === 'tdx') {
       o.push(
         {
@@ -125,7 +124,6 @@ export function setup(vm: VmKind, pages: number, inPlace: boolean): Setup {
     );
     for (let i = 0; i < pages; i++)
       o.push({ op: { op: 'store', addr: BigInt(i) * P, data: { kind: 'fill', byte: 0xb0 + i, length: P } } });
-    void vmfd;
     return o;
   };
   return { yaml, ops };

@@ -1,8 +1,3 @@
-/**
- * Replay a scenario against the model and check its expectations. Pure given its host port
- * (hashing and the scenario's file data), so the CLI, tests and the web page share it.
- */
-import { Errno } from '../core/errno.ts';
 import { checkInvariants, type Violation } from '../core/invariants.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
@@ -455,7 +450,6 @@ function checkExpect(e: Expect, o: Outcome, op: Op, handles: Map<string, bigint>
       });
     }
   }
-  void Errno;
   return checks;
 }
 

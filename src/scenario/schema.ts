@@ -99,17 +99,20 @@ export interface CpuidEntryExpr {
   edx: bigint;
 }
 
-const cpuidEntry = z.strictObject(Object.fromEntries(CpuidFields.map((f) => [f, u64.optional()]))).transform(
-  (e): CpuidEntryExpr => ({
-    function: e.function ?? 0n,
-    index: e.index ?? 0n,
-    flags: e.flags ?? 0n,
-    eax: e.eax ?? 0n,
-    ebx: e.ebx ?? 0n,
-    ecx: e.ecx ?? 0n,
-    edx: e.edx ?? 0n,
-  }),
-);
+/** a kvm_cpuid_entry2, the fields not given 0 */
+export const cpuidEntryOf = (e: Partial<CpuidEntryExpr>): CpuidEntryExpr => ({
+  function: e.function ?? 0n,
+  index: e.index ?? 0n,
+  flags: e.flags ?? 0n,
+  eax: e.eax ?? 0n,
+  ebx: e.ebx ?? 0n,
+  ecx: e.ecx ?? 0n,
+  edx: e.edx ?? 0n,
+});
+
+const cpuidEntry = z
+  .strictObject(Object.fromEntries(CpuidFields.map((f) => [f, u64.optional()])))
+  .transform((e) => cpuidEntryOf(e as Partial<CpuidEntryExpr>));
 
 export const cpuidListSchema = z.array(cpuidEntry);
 

@@ -61,9 +61,8 @@ export function gmemBindOverlap(k: Kernel, inode: GmemInode, start: number, npag
   return null;
 }
 
-export function gmemBindCommit(k: Kernel, inode: GmemInode, slot: Memslot, start: number): void {
+export function gmemBindCommit(inode: GmemInode, slot: Memslot, start: number): void {
   inode.bindings.push({ slot, start, end: start + slot.npages });
-  void k;
 }
 
 export function gmemUnbind(slot: Memslot): void {

@@ -179,7 +179,7 @@ export const handlers: HandlerTable = {
   },
   KVM_ENABLE_CAP: (k, op) => onVm(k, op.fd, (vm) => enableCap(k, vm, op)),
   KVM_CREATE_VCPU: (k, op) => onVm(k, op.fd, (vm) => createVcpu(k, vm, op), false),
-  KVM_SET_CPUID2: (k, op) => onVcpu(k, op.fd, (v) => setCpuid2(k, v, op)),
+  KVM_SET_CPUID2: (k, op) => onVcpu(k, op.fd, (v) => setCpuid2(v, op)),
   KVM_CREATE_GUEST_MEMFD: (k, op) => onVm(k, op.fd, (vm) => createGuestMemfd(k, vm, op)),
   KVM_SET_USER_MEMORY_REGION: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
   KVM_SET_USER_MEMORY_REGION2: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),

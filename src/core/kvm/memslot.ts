@@ -197,7 +197,7 @@ export function setUserMemoryRegion(k: Kernel, vm: Vm, op: RegionOp): Outcome {
   };
   vm.memslots.push(slot);
   vm.memslots.sort((a, b) => a.asId - b.asId || a.baseGfn - b.baseGfn);
-  if (inode) gmemBindCommit(k, inode, slot, pgoff);
+  if (inode) gmemBindCommit(inode, slot, pgoff);
   return ok(R.created);
 }
 

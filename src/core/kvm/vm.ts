@@ -205,8 +205,7 @@ export function createVcpu(k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_CREATE_
   return ok(R.vcpuCreated, fd);
 }
 
-export function setCpuid2(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_SET_CPUID2' }>): Outcome {
-  void k;
+export function setCpuid2(vcpu: Vcpu, op: Extract<Op, { op: 'KVM_SET_CPUID2' }>): Outcome {
   if (op.nent > BigInt(KVM_MAX_CPUID_ENTRIES)) return fail(R.cpuidTooBig);
   const entries = op.entries.map((e) => ({
     function: Number(e.function & 0xffffffffn),

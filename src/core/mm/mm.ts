@@ -78,7 +78,6 @@ export class AddressSpace {
         pieces++;
       }
       if (v.inode) changes.push({ inode: v.inode, delta: pieces - 1 });
-      else if (!v.shared) this.dropAnon(Math.max(v.start, start), Math.min(v.end, end));
       else this.dropAnon(Math.max(v.start, start), Math.min(v.end, end));
     }
     keep.sort((a, b) => a.start - b.start);

@@ -1,14 +1,5 @@
 /** mmap, munmap, loads and stores, pins and madvise on the process address space. */
-import {
-  borrowPage,
-  getFolio,
-  isBorrowed,
-  newPage,
-  pageBytes,
-  setPage,
-  writePage,
-  ZERO_PAGE,
-} from '../guest_memfd/folio.ts';
+import { borrowPage, isBorrowed, newPage, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
@@ -411,5 +402,3 @@ export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outco
   }
   return ok(R.madvised);
 }
-
-export { getFolio };

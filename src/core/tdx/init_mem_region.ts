@@ -112,7 +112,6 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   const measure = (op.flags & TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n;
   // Era A hands the callback the user address as is (0 included); later eras pass "no page" for 0
   const noSource = src === 0n && rule !== 'user-address';
-  let error: { rule: (typeof R)[keyof typeof R]; cause?: (typeof R)[keyof typeof R] } | undefined;
   let failRule: Outcome | undefined;
   const twoPass = measure && k.knobs.tdx_measure_order === 'two-pass';
   const deferred: PopulatePage[] = [];
@@ -146,7 +145,6 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
       break;
     }
   }
-  void error;
   // two-pass (KVM TDX v19): the MR.EXTENDs of the call follow all of its PAGE.ADDs
   for (const p of deferred) td.module.extendPage(p.gfn, pageBytes(p.inode, p.index));
   const data = { source_addr: src, gpa, nr_pages: nr };
