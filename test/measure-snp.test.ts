@@ -30,10 +30,8 @@ import { emitScenario } from '../src/scenario/emit.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { type RunResult, runScenario } from '../src/scenario/run.ts';
 import { gmemsim } from './support/cli.ts';
+import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT, run } from './support/scenarios.ts';
-
-const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** measurement.md §4.1 */
 const FILES: Record<string, string> = {
@@ -45,15 +43,6 @@ const FILES: Record<string, string> = {
   'fixtures/svsm.bin': '287fcee67b501b072e4953b5006059d088b454e9197bc318885385acb233d5d1',
 };
 
-const cache = new Map<string, Uint8Array>();
-function firmware(file: string): Uint8Array {
-  let b = cache.get(file);
-  if (!b) {
-    b = new Uint8Array(readFileSync(join(FIRMWARE, file)));
-    cache.set(file, b);
-  }
-  return b;
-}
 const image = (file: string) => ({ bytes: firmware(file), file });
 
 const SUFFIX = 'fixtures/ovmf_AmdSev_suffix.bin';

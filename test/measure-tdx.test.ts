@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +9,8 @@ import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { runScenario } from '../src/scenario/run.ts';
 import { gmemsim } from './support/cli.ts';
+import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT } from './support/scenarios.ts';
-
-const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** measurement.md §4.1 (file sha256) and §4.5 (records, MRTD single-pass and two-pass) */
 const VECTORS = [
@@ -36,16 +33,6 @@ const VECTORS = [
     'two-pass': 'acccbcc870a381adab0d3919d90a7f268ac3b0364771f202ed4bb4e892d045b33db3b32e6924cba830a724eed443f7e1',
   },
 ] as const;
-
-const cache = new Map<string, Uint8Array>();
-function firmware(file: string): Uint8Array {
-  let b = cache.get(file);
-  if (!b) {
-    b = new Uint8Array(readFileSync(join(FIRMWARE, file)));
-    cache.set(file, b);
-  }
-  return b;
-}
 
 /** T6: bookworm's OVMF_CODE.fd is the combined OVMF.fd without its first 128 KiB (the variable store) */
 const OVMF_CODE_SHA256 = 'd9b568def24088c92f34b5479e0ed7e44d0a4d4cea8a0f5716719180bba48106';

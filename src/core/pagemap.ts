@@ -4,23 +4,14 @@
  * range structures, so it costs the number of ranges, never the guest size.
  */
 import type { Kernel } from './kernel.ts';
+import { PAGE } from './pagebits.ts';
 import type { RangeMap, RangeSet } from './ranges.ts';
 import type { SnpVm } from './snp/state.ts';
 import type { GmemInode } from './state.ts';
 import type { TdxVm } from './tdx/state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
-/** state bits of a page */
-export const PAGE = {
-  PRIVATE: 1,
-  ALLOCATED: 2,
-  POPULATED: 4,
-  MEASURED: 8,
-  PINNED: 16,
-  HOST_MAPPED: 32,
-  UNDEFINED: 64,
-  IN_MEMSLOT: 128,
-} as const;
+export { PAGE };
 
 /** [start, end, bits] */
 export type Run = [number, number, number];

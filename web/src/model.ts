@@ -8,17 +8,10 @@
 
 export const RUN_FORMAT = 'gmemsim-run/1';
 
-/** state bits of a page (src/core/pagemap.ts) */
-export const BIT = {
-  PRIVATE: 1,
-  ALLOCATED: 2,
-  POPULATED: 4,
-  MEASURED: 8,
-  PINNED: 16,
-  HOST_MAPPED: 32,
-  UNDEFINED: 64,
-  IN_MEMSLOT: 128,
-} as const;
+/** state bits of a page: the core's own table */
+import { PAGE as BIT } from '../../src/core/pagebits.ts';
+
+export { BIT };
 
 /** [start, end, bits] over page offsets (files) or GFNs (GPA) */
 export type Run = [number, number, number];
