@@ -70,6 +70,11 @@ describe('gmemsim run', () => {
       'format: gmemsim/1\nname: x\nsteps:\n  - load: { addr: 0x1000, length: 0x10000000000 }\n',
       /:4:35: .*at most 1073741824 bytes/,
     ],
+    [
+      'in-place knob on a kernel without the series',
+      'format: gmemsim/1\nname: x\nkernel: { profile: mainline, gmem_in_place_conversion: true }\nsteps: [ { close: { fd: 3 } } ]\n',
+      /:3:30: kernel\.gmem_in_place_conversion: .*only for profiles in-place and yan-proposal \(not mainline\)/,
+    ],
     ['missing steps', 'format: gmemsim/1\nname: x\n', /:1:1: .*steps/],
     ['wrong format', 'format: gmemsim/2\nname: x\nsteps: [ { close: { fd: 3 } } ]\n', /:1:9: .*gmemsim\/1/],
   ])('a bad file (%s) is one FILE:LINE:COL line and exit 2', (_name, text, re) => {

@@ -4,7 +4,7 @@
  */
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { ProfileName } from '../core/profiles.ts';
+import { DEFAULT_PROFILE, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
 import {
   cpuid2Schema,
   type DataExpr,
@@ -159,11 +159,11 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     | KernelSection
     | undefined;
   if (kernel && kernel.gmem_in_place_conversion !== undefined) {
-    const prof = kernel.profile ?? 'in-place';
-    if (prof !== 'in-place' && prof !== 'yan-proposal')
+    const prof = kernel.profile ?? DEFAULT_PROFILE;
+    if (!Profiles[prof].inPlaceSeries)
       issue(
         ['kernel'],
-        `gmem_in_place_conversion exists only for profiles in-place and yan-proposal (not ${prof})`,
+        `gmem_in_place_conversion exists only for profiles ${ProfileNames.filter((n) => Profiles[n].inPlaceSeries).join(' and ')} (not ${prof})`,
         'gmem_in_place_conversion',
       );
   }

@@ -410,7 +410,7 @@ function postPopulate(
   let bytes: Uint8Array | null = null;
   let srcRef = p.srcPage;
   if (!zeroType) {
-    if (k.profile.snpSourceZero === 'user-address' || !k.profile.populateGupsSource) {
+    if (!k.profile.populateGupsSource) {
       // Era A: the callback copies from the user address itself
       if (p.srcVa === null || p.srcVa === 0n) return kerr(R.noSource);
       const g = gup(k, p.srcVa, false);
