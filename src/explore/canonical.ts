@@ -4,6 +4,7 @@ import type { Kernel } from '../core/kernel.ts';
 import type { RangeMap, RangeSet } from '../core/ranges.ts';
 import type { SnpVm } from '../core/snp/state.ts';
 import type { TdxVm } from '../core/tdx/state.ts';
+import { toHex as hex } from '../util/hex.ts';
 
 /** fingerprint of page contents (32-bit words; pages are 4 KiB-aligned buffers) */
 function fnv(b: Uint8Array): string {
@@ -19,7 +20,7 @@ function fnv(b: Uint8Array): string {
 
 const runs = (s: RangeSet) => [...s.runs()].map(([a, b]) => `${a}-${b}`).join(',');
 const mapRuns = (m: RangeMap<number>) => [...m.runs()].map(([a, b, v]) => `${a}-${b}:${v}`).join(',');
-const toHex = (b: Uint8Array) => Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join('');
+const toHex = (b: Uint8Array) => hex(b.subarray(0, 8));
 
 export function canonical(k: Kernel): string {
   const out: string[] = [];

@@ -9,12 +9,13 @@
  * writes (src/scenario/emit.ts), so no YAML is parsed on the way. No I/O: images arrive as bytes,
  * hashing goes through the scenario runner's host port.
  */
+
 import { EncryptCmd, Prot, SnpPageType, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expr } from '../scenario/schema.ts';
-import { fromHex } from '../util/hex.ts';
+import { fromHex, toHex } from '../util/hex.ts';
 import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
 import { cmdlineBytes, SEV_HASH_TABLE_PADDED_LEN, sevHashTable } from './sevhashes.ts';
@@ -331,7 +332,6 @@ function layout(inp: SnpLaunchInputs, sha256: (b: Uint8Array) => Uint8Array): La
       initrd: sha256(k.initrd ?? new Uint8Array(0)),
       cmdline: sha256(cmdlineBytes(k.append)),
     };
-    const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     hashTable = {
       bytes: sevHashTable(h),
       gpa: ks.gpa + inPage,

@@ -1,4 +1,6 @@
 /** SEV-SNP's arch hooks (svm_x86_ops for an SNP VM) registered for KVM_X86_SNP_VM. */
+
+import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
 import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
@@ -36,8 +38,6 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
 });
 
 for (const set of [R, SevR]) registerRules(set);
-
-const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {

@@ -1,10 +1,12 @@
 /** TDX's arch hooks (vt_* for a TD in arch/x86/kvm/vmx/main.c) registered for KVM_X86_TDX_VM. */
+
+import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
 import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { R as ImrR } from './init_mem_region.ts';
-import { newTdx, tdxOf, toHex } from './state.ts';
+import { newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
 import { tdxVmIoctl, R as VmR } from './vm.ts';
 

@@ -44,9 +44,3 @@ export function isSharedGpa(td: TdxVm, gpa: bigint): boolean {
   if (td.sharedGfnBit === null) return false;
   return ((gpa >> BigInt(td.sharedGfnBit + 12)) & 1n) === 1n;
 }
-
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
-  return s;
-}
