@@ -74,9 +74,8 @@ export const R = defineRules('fd', 'syscall', {
   fileNoFallocate: {
     op: 'fallocate',
     errno: 'ENODEV',
-    reason: 'fallocate on a file that is not a regular file',
+    reason: 'fallocate on a file whose inode is neither a regular file nor a block device (an anonymous-inode KVM fd)',
     cite: cite.linux('fs/open.c', 'vfs_fallocate'),
-    confidence: 'recalled',
   },
   fileNoTruncate: {
     op: 'ftruncate',
