@@ -30,6 +30,21 @@ function must(k: Kernel, op: Op): bigint {
   return o.ret;
 }
 
+/** a guest_memfd memslot at GPA 0 covering the whole file */
+function bindAtZero(k: Kernel, vm: bigint, gmem: bigint, bytes: bigint): void {
+  must(k, {
+    op: 'KVM_SET_USER_MEMORY_REGION2',
+    fd: vm,
+    slot: 0n,
+    flags: 4n,
+    guest_phys_addr: 0n,
+    memory_size: bytes,
+    userspace_addr: 0n,
+    guest_memfd: gmem,
+    guest_memfd_offset: 0n,
+  });
+}
+
 function gcNow(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
@@ -54,17 +69,7 @@ function scale(bytes: bigint, conversions: number) {
   const k = createKernel('in-place', nodeSha384, { gmem_in_place_conversion: true });
   const vm = must(k, { op: 'KVM_CREATE_VM', fd: 3n, type: 1n });
   const gmem = must(k, { op: 'KVM_CREATE_GUEST_MEMFD', fd: vm, size: bytes, flags: 3n });
-  must(k, {
-    op: 'KVM_SET_USER_MEMORY_REGION2',
-    fd: vm,
-    slot: 0n,
-    flags: 4n,
-    guest_phys_addr: 0n,
-    memory_size: bytes,
-    userspace_addr: 0n,
-    guest_memfd: gmem,
-    guest_memfd_offset: 0n,
-  });
+  bindAtZero(k, vm, gmem, bytes);
   const map = must(k, { op: 'mmap', addr: 0n, length: bytes, prot: 3n, flags: 1n, fd: gmem, offset: 0n });
   const pages = Number(bytes / P);
   const rnd = lcg(42);
@@ -126,17 +131,7 @@ function imr(measure: boolean, pages: number) {
   must(k, enc(vcpu, 2n, 0n as never));
   const bytes = BigInt(pages) * P;
   const gmem = must(k, { op: 'KVM_CREATE_GUEST_MEMFD', fd: vm, size: bytes, flags: 0n });
-  must(k, {
-    op: 'KVM_SET_USER_MEMORY_REGION2',
-    fd: vm,
-    slot: 0n,
-    flags: 4n,
-    guest_phys_addr: 0n,
-    memory_size: bytes,
-    userspace_addr: 0n,
-    guest_memfd: gmem,
-    guest_memfd_offset: 0n,
-  });
+  bindAtZero(k, vm, gmem, bytes);
   must(k, { op: 'KVM_SET_MEMORY_ATTRIBUTES', fd: vm, address: 0n, size: bytes, attributes: 8n, flags: 0n });
   const src = must(k, { op: 'mmap', addr: 0n, length: bytes, prot: 3n, flags: 0x22n, fd: U64_NONE, offset: 0n });
   // a firmware-like image: every 64th page written, the rest zero
