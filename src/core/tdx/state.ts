@@ -9,8 +9,6 @@ export type TdState = 'UNINITIALIZED' | 'INITIALIZED' | 'RUNNABLE';
 export interface TdxVm extends ArchVm {
   readonly kind: 'tdx';
   state: TdState;
-  /** an HKID is assigned (INIT_VM succeeded) */
-  hkid: boolean;
   /** gfn_direct_bits: the shared bit as a GFN bit number (GPA bit 47 → 35, 51 → 39); null before INIT_VM */
   sharedGfnBit: number | null;
   attributes: bigint;
@@ -18,6 +16,11 @@ export interface TdxVm extends ArchVm {
   module: TdxModule;
   /** PAGE.ADD attempts that found the TDX module busy and were retried by the fault handler */
   busyRetries: number;
+}
+
+/** an HKID is assigned: KVM_TDX_INIT_VM succeeded (it is released only when the TD is destroyed) */
+export function hkidAssigned(td: TdxVm): boolean {
+  return td.state !== 'UNINITIALIZED';
 }
 
 export function tdxOf(vm: Vm): TdxVm {
@@ -30,7 +33,6 @@ export function newTdx(k: Kernel): TdxVm {
   return {
     kind: 'tdx',
     state: 'UNINITIALIZED',
-    hkid: false,
     sharedGfnBit: null,
     attributes: 0n,
     xfam: 0n,

@@ -9,7 +9,7 @@ import { cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
 import { TdxCmd } from '../uapi.ts';
 import { initMemRegion } from './init_mem_region.ts';
-import { tdxOf } from './state.ts';
+import { hkidAssigned, tdxOf } from './state.ts';
 import { R as VmR } from './vm.ts';
 
 /** leaves KVM_TDX_GET_CPUID reports for the model's TD (basic 0..0x23 and extended 0x80000000..8, as on a recent host) */
@@ -71,7 +71,7 @@ type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
 export function tdxVcpuIoctl(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome {
   const td = tdxOf(vm);
   if (op.hw_error !== 0n) return fail(VmR.hwError);
-  if (!td.hkid || (td.state === 'RUNNABLE' && k.safeguard('finalized-lock'))) return fail(R.notReady);
+  if (!hkidAssigned(td) || (td.state === 'RUNNABLE' && k.safeguard('finalized-lock'))) return fail(R.notReady);
   if (op.id === BigInt(TdxCmd.KVM_TDX_INIT_MEM_REGION)) return initMemRegion(k, op, vm, vcpu);
   if (op.id === BigInt(TdxCmd.KVM_TDX_INIT_VCPU)) {
     if (op.flags !== 0n) return fail(R.initVcpuFlags);

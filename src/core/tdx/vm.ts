@@ -8,7 +8,7 @@ import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vm } from '../state.ts';
 import { KVM_MAX_CPUID_ENTRIES, TdxCmd } from '../uapi.ts';
-import { tdxOf } from './state.ts';
+import { hkidAssigned, tdxOf } from './state.ts';
 
 /** KVM supports one TD attribute: SEPT_VE_DISABLE (bit 28); DEBUG and the rest are refused (tdx_get_supported_attrs) */
 export const SUPPORTED_TD_ATTRS = 1n << 28n;
@@ -118,7 +118,7 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   let out: Outcome;
   if (id === BigInt(TdxCmd.KVM_TDX_INIT_VM)) out = initVm(k, vm, op.flags, data);
   else if (id === BigInt(TdxCmd.KVM_TDX_FINALIZE_VM)) {
-    if (!td.hkid || td.state === 'RUNNABLE') out = fail(R.finalizeState);
+    if (!hkidAssigned(td) || td.state === 'RUNNABLE') out = fail(R.finalizeState);
     else {
       td.module.finalize();
       td.state = 'RUNNABLE';
@@ -151,7 +151,6 @@ function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
   const gpaw = ext ? Number((field(ext, 'eax') >> 16n) & 0xffn) : -1;
   if (gpaw !== 48 && gpaw !== 52) return fail(R.initGpaw);
   td.state = 'INITIALIZED';
-  td.hkid = true;
   td.sharedGfnBit = (gpaw === 52 ? 51 : 47) - 12;
   td.attributes = attributes;
   td.xfam = xfam;
