@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { errnoNames } from '../core/errno.ts';
 import { ProfileNames } from '../core/profiles.ts';
 import { isSafeguard } from '../core/safeguards.ts';
+import { cpuidEntry as cpuidEntryOf } from './build.ts';
 import { CpuidFields, type FieldKind, type NameTable } from './spec.ts';
 
 export const U64_MAX = (1n << 64n) - 1n;
@@ -98,17 +99,6 @@ export interface CpuidEntryExpr {
   ecx: bigint;
   edx: bigint;
 }
-
-/** a kvm_cpuid_entry2, the fields not given 0 */
-export const cpuidEntryOf = (e: Partial<CpuidEntryExpr>): CpuidEntryExpr => ({
-  function: e.function ?? 0n,
-  index: e.index ?? 0n,
-  flags: e.flags ?? 0n,
-  eax: e.eax ?? 0n,
-  ebx: e.ebx ?? 0n,
-  ecx: e.ecx ?? 0n,
-  edx: e.edx ?? 0n,
-});
 
 const cpuidEntry = z
   .strictObject(Object.fromEntries(CpuidFields.map((f) => [f, u64.optional()])))
