@@ -8,8 +8,9 @@
  *  4. gmemsim measure on the images of ../shared/firmware: in-process (the launch built and run
  *     through the model) beside the floor (bench/floor.mjs: the same records, prepared beforehand,
  *     hashed by node:crypto in one tight loop), goal ×1.3 TDX and ×1.5 SNP; and whole processes,
- *     `node bin/gmemsim.js measure ...` beside `node bench/floor.mjs ...`, goal ×1.3. Needs dist/:
- *     the bench compiles it when src/ is newer.
+ *     `node bin/gmemsim.js measure ...` beside `node bench/floor.mjs ...`, goal ×1.3. Both run the
+ *     built code (dist/: compiled modules in-process, the bundle for processes); the bench builds it
+ *     when src/ is newer.
  * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4 only.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import '../src/core/arch-all.ts';
 import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
 import { nodeSha384 } from '../src/node/host.ts';
@@ -182,16 +184,19 @@ function median(xs: number[]): number {
 const ROOT = join(import.meta.dirname, '..');
 const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
 
-/** compile dist/ when a source file is newer than it (the whole-process rows run bin/gmemsim.js) */
+/**
+ * Build dist/ when a source file is newer than it: the whole-process rows run bin/gmemsim.js (the
+ * esbuild bundle in dist/bundle), the in-process rows the compiled modules in dist/ (the code as
+ * shipped, not as tsx transpiles it on the fly)
+ */
 function ensureDist(): void {
-  const built = join(ROOT, 'dist', 'cli', 'main.js');
-  const stamp = (() => {
+  const stamp = (f: string) => {
     try {
-      return statSync(built).mtimeMs;
+      return statSync(join(ROOT, 'dist', f)).mtimeMs;
     } catch {
       return 0;
     }
-  })();
+  };
   const newest = (dir: string): number =>
     Math.max(
       0,
@@ -199,15 +204,20 @@ function ensureDist(): void {
         e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
       ),
     );
-  if (newest(join(ROOT, 'src')) > stamp)
+  const src = newest(join(ROOT, 'src'));
+  if (src > stamp('measure/tdx.js') || src > stamp('cli/main.js'))
     execFileSync(
       process.execPath,
       [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
+      { cwd: ROOT, stdio: 'inherit' },
     );
+  if (src > stamp('bundle/main.js'))
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** a compiled module of dist/, typed as its source */
+async function fromDist<T>(path: string): Promise<T> {
+  return (await import(pathToFileURL(join(ROOT, 'dist', path)).href)) as T;
 }
 
 interface MeasureCase {
@@ -225,9 +235,10 @@ interface MeasureCase {
 }
 
 async function measureCases(): Promise<MeasureCase[]> {
-  const { measureTdx } = await import('../src/measure/tdx.ts');
-  const { measureSnp } = await import('../src/measure/snp.ts');
-  const { nodeHost } = await import('../src/node/host.ts');
+  ensureDist();
+  const { measureTdx } = await fromDist<typeof import('../src/measure/tdx.ts')>('measure/tdx.js');
+  const { measureSnp } = await fromDist<typeof import('../src/measure/snp.ts')>('measure/snp.js');
+  const { nodeHost } = await fromDist<typeof import('../src/node/host.ts')>('node/host.js');
   const floor = await import('./floor.mjs');
   const fw = (f: string) => join(FIRMWARE, f);
   const read = (f: string) => readFileSync(fw(f));
@@ -337,7 +348,6 @@ async function measureRows(): Promise<string[][]> {
       `median of ${RUNS}; floor: node:crypto hashing the same ${c.records}, prepared beforehand`,
     ]);
   }
-  ensureDist();
   const SPAWNS = 7;
   const run = (args: string[]) => {
     const t0 = performance.now();
