@@ -4,7 +4,7 @@
  * distinct ranges, never with guest size. Indices are page numbers (< 2^53, exact in a double).
  *
  * Representation: three parallel arrays of disjoint, sorted, half-open runs [start, end) with a
- * value; adjacent runs with equal values are merged. Lookups are binary searches; an update
+ * value; adjacent runs with equal values (===) are merged. Lookups are binary searches; an update
  * splices O(runs touched) entries.
  */
 export class RangeMap<V> {
@@ -12,17 +12,12 @@ export class RangeMap<V> {
   private ends: number[] = [];
   private values: V[] = [];
 
-  private readonly eq: (a: V, b: V) => boolean;
-  constructor(eq: (a: V, b: V) => boolean = Object.is) {
-    this.eq = eq;
-  }
-
   get runCount(): number {
     return this.starts.length;
   }
 
   clone(): RangeMap<V> {
-    const m = new RangeMap<V>(this.eq);
+    const m = new RangeMap<V>();
     m.starts = this.starts.slice();
     m.ends = this.ends.slice();
     m.values = this.values.slice();
@@ -31,11 +26,12 @@ export class RangeMap<V> {
 
   /** index of the first run whose end > x */
   private firstEndingAfter(x: number): number {
+    const ends = this.ends;
     let lo = 0;
-    let hi = this.ends.length;
+    let hi = ends.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! > x) hi = mid;
+      if (ends[mid]! > x) hi = mid;
       else lo = mid + 1;
     }
     return lo;
@@ -91,15 +87,14 @@ export class RangeMap<V> {
     let i = this.firstEndingAfter(start);
     // fast paths (sequential population): already so, or extending the previous run
     if (v !== undefined) {
-      if (i < this.starts.length && this.starts[i]! <= start && this.ends[i]! >= end && this.eq(this.values[i]!, v))
-        return;
+      if (i < this.starts.length && this.starts[i]! <= start && this.ends[i]! >= end && this.values[i]! === v) return;
       if (
         i > 0 &&
         this.ends[i - 1] === start &&
-        this.eq(this.values[i - 1]!, v) &&
+        this.values[i - 1]! === v &&
         (i === this.starts.length || this.starts[i]! >= end)
       ) {
-        if (i < this.starts.length && this.starts[i] === end && this.eq(this.values[i]!, v)) {
+        if (i < this.starts.length && this.starts[i] === end && this.values[i]! === v) {
           this.ends[i - 1] = this.ends[i]!;
           this.starts.splice(i, 1);
           this.ends.splice(i, 1);
@@ -132,7 +127,7 @@ export class RangeMap<V> {
     }
     // merge adjacent equal pieces among the new ones (left remainder, new run, right remainder)
     for (let x = newStarts.length - 1; x > 0; x--) {
-      if (newEnds[x - 1] === newStarts[x] && this.eq(newValues[x - 1]!, newValues[x]!)) {
+      if (newEnds[x - 1] === newStarts[x] && newValues[x - 1]! === newValues[x]!) {
         newEnds[x - 1] = newEnds[x]!;
         newStarts.splice(x, 1);
         newEnds.splice(x, 1);
@@ -140,12 +135,7 @@ export class RangeMap<V> {
       }
     }
     // merge with neighbours
-    if (
-      i > 0 &&
-      newStarts.length > 0 &&
-      this.ends[i - 1] === newStarts[0] &&
-      this.eq(this.values[i - 1]!, newValues[0]!)
-    ) {
+    if (i > 0 && newStarts.length > 0 && this.ends[i - 1] === newStarts[0] && this.values[i - 1]! === newValues[0]!) {
       i--;
       newStarts[0] = this.starts[i]!;
     }
@@ -154,7 +144,7 @@ export class RangeMap<V> {
       j < this.starts.length &&
       last >= 0 &&
       this.starts[j] === newEnds[last] &&
-      this.eq(this.values[j]!, newValues[last]!)
+      this.values[j]! === newValues[last]!
     ) {
       newEnds[last] = this.ends[j]!;
       j++;
