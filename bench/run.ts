@@ -320,12 +320,15 @@ function time<T>(f: () => T): [number, T] {
 async function measureRows(): Promise<string[][]> {
   const out: string[][] = [];
   const cases = await measureCases();
-  const RUNS = 15;
+  const RUNS = 21;
+  const WARMUP = 25;
   for (const c of cases) {
     const hashRecords = c.floor();
     const want = hashRecords();
-    // warm both, then alternate them so that both see the same machine
-    for (let i = 0; i < 3; i++) {
+    // warm both until the JIT has compiled their hot paths (a TDX launch settles after ~20 runs;
+    // the whole-process rows below measure the cold start), then alternate them so that both see
+    // the same machine
+    for (let i = 0; i < WARMUP; i++) {
       if (c.model() !== want) throw new Error(`bench: ${c.label}: the model's digest differs from the floor's`);
       hashRecords();
     }
