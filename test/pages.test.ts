@@ -51,6 +51,36 @@ describe('pages', () => {
     expect(file.every((b) => b === 0xab)).toBe(true);
   });
 
+  it('a multi-page store is one borrowed run: pages of it can be written, discarded, unmapped and cloned apart', () => {
+    const k = createKernel('in-place', nodeSha384);
+    const addr = k.step({ op: 'mmap', addr: 0n, length: 0x5000n, prot: 3n, flags: 0x22n, fd: NO_FD, offset: 0n }).ret;
+    const file = Uint8Array.from({ length: 0x4000 + 8 }, (_, i) => (i >> 12) + 1);
+    // from byte 8 of the data: pages 0..3 are views at 8, 0x1008, ...; the last 8 bytes go nowhere
+    expect(k.step({ op: 'store', addr, data: { kind: 'bytes', bytes: file.subarray(8) } }).ret).toBe(0x4000n);
+    const vpn = Number(addr / 4096n);
+    expect([0, 1, 2, 3].map((i) => isBorrowed(k.mm.anon.get(vpn + i)!))).toEqual([true, true, true, true]);
+    expect(k.mm.anon.get(vpn + 4)).toBeUndefined();
+    const fork = k.clone();
+    k.step({ op: 'store', addr: addr + 0x1000n, data: { kind: 'fill', byte: 0xee, length: 2n } });
+    k.step({ op: 'madvise', addr: addr + 0x2000n, length: 0x1000n, advice: 4n });
+    k.step({ op: 'munmap', addr: addr + 0x3000n, length: 0x1000n });
+    const at = (kk: typeof k, off: bigint, n = 0x1000n) => kk.step({ op: 'load', addr: addr + off, length: n }).out;
+    expect(at(k, 0n).bytes![0xff7]).toBe(1);
+    expect(at(k, 0n).bytes![0xff8]).toBe(2);
+    expect([...at(k, 0x1000n, 4n).bytes!]).toEqual([0xee, 0xee, 2, 2]);
+    expect(at(k, 0x2000n).bytes!.every((b) => b === 0)).toBe(true);
+    expect(k.step({ op: 'load', addr: addr + 0x3000n, length: 1n }).signal).toBe('SIGSEGV');
+    // each page once: the written one (a copy), then what is left of the run
+    expect([...k.mm.anon.entries()].map(([p, b]) => [p - vpn, isBorrowed(b)])).toEqual([
+      [1, false],
+      [0, true],
+    ]);
+    // the fork still has the whole run, and the data was never written
+    expect([...at(fork, 0x1000n, 4n).bytes!]).toEqual([2, 2, 2, 2]);
+    expect(at(fork, 0x3000n).bytes!.every((b, i) => b === (i < 0xff8 ? 4 : 5))).toBe(true);
+    expect(file.every((b, i) => b === (i >> 12) + 1)).toBe(true);
+  });
+
   it('a borrowed guest_memfd page (SNP shares the stored image as the private page) is copied before a write', () => {
     const inode = new GmemInode(0, {} as Vm, 0x4000n, 0n);
     const src = new Uint8Array(8192).fill(5);

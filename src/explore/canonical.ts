@@ -52,6 +52,8 @@ export function canonical(k: Kernel): string {
     }
   }
   out.push(`vma${k.mm.vmas.map((v) => `${v.start}-${v.end}:${v.inode?.id ?? 'a'}`).join(',')}`);
-  out.push(`anon${[...k.mm.anon].map(([p, b]) => `${p}:${fnv(b)}`).join(',')}|${[...k.mm.anonPins].join(',')}`);
+  out.push(
+    `anon${[...k.mm.anon.entries()].map(([p, b]) => `${p}:${fnv(b)}`).join(',')}|${[...k.mm.anonPins].join(',')}`,
+  );
   return out.join('\n');
 }

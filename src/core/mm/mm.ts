@@ -3,6 +3,8 @@
  * signals Linux raises, long-term pins (GUP), madvise. Pages are 4 KiB; anonymous page contents
  * are kept only for pages that were written.
  */
+import { borrowPage } from '../guest_memfd/folio.ts';
+import { RangeMap } from '../ranges.ts';
 import type { GmemInode, Vma } from '../state.ts';
 import { PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
 
@@ -15,9 +17,65 @@ export const PROT_WRITE = 2;
 /** Base of top-down placement for mappings without an address (x86-64 mmap_base, simplified). */
 export const MMAP_BASE = 0x7f0000000000;
 
+/** Whole pages a store took from a byte array: page `vpn` is the 4 KiB of `bytes` at `at + (vpn - vpn0) * 4096`. */
+interface BorrowedRun {
+  readonly bytes: Uint8Array;
+  readonly vpn0: number;
+  readonly at: number;
+}
+
+/**
+ * The contents of anonymous pages that were written, by virtual page number: pages written one at
+ * a time, and runs of whole pages one store took from a byte array (QEMU loading a 4 MiB firmware
+ * image: one run, not 1,024 entries), whose pages are copy-on-write views of those bytes
+ * (folio.ts borrowPage) made when read. A page is in at most one of the two.
+ */
+export class AnonPages {
+  private readonly pages = new Map<number, Uint8Array>();
+  private readonly runs = new RangeMap<BorrowedRun>();
+
+  get(vpn: number): Uint8Array | undefined {
+    const p = this.pages.get(vpn);
+    if (p !== undefined) return p;
+    const r = this.runs.get(vpn);
+    return r && borrowPage(r.bytes, r.at + (vpn - r.vpn0) * PAGE_SIZE);
+  }
+
+  set(vpn: number, page: Uint8Array): void {
+    if (this.runs.runCount) this.runs.clear(vpn, vpn + 1);
+    this.pages.set(vpn, page);
+  }
+
+  /** pages [vpn, vpn + n) become views of bytes[at, at + n * 4096) */
+  borrow(vpn: number, n: number, bytes: Uint8Array, at: number): void {
+    this.dropPages(vpn, vpn + n);
+    this.runs.set(vpn, vpn + n, { bytes, vpn0: vpn, at });
+  }
+
+  /** forget pages [start, end) (virtual page numbers) */
+  delete(start: number, end = start + 1): void {
+    this.dropPages(start, end);
+    if (this.runs.runCount) this.runs.clear(start, end);
+  }
+
+  private dropPages(start: number, end: number): void {
+    if (this.pages.size === 0) return;
+    if (this.pages.size < end - start) {
+      for (const vpn of [...this.pages.keys()]) if (vpn >= start && vpn < end) this.pages.delete(vpn);
+    } else for (let p = start; p < end; p++) this.pages.delete(p);
+  }
+
+  /** every page: those written one at a time in the order written, then the borrowed ones by address */
+  *entries(): Generator<[number, Uint8Array]> {
+    yield* this.pages;
+    for (const [s, e, r] of this.runs.runs())
+      for (let vpn = s; vpn < e; vpn++) yield [vpn, borrowPage(r.bytes, r.at + (vpn - r.vpn0) * PAGE_SIZE)];
+  }
+}
+
 export class AddressSpace {
   readonly vmas: Vma[] = [];
-  readonly anon = new Map<number, Uint8Array>();
+  readonly anon = new AnonPages();
   readonly anonPins = new Map<number, number>();
 
   /** the VMA containing addr */
@@ -88,11 +146,7 @@ export class AddressSpace {
 
   /** forget anonymous page contents in [start, end) */
   dropAnon(start: number, end: number): void {
-    const a = start / PAGE_SIZE;
-    const b = end / PAGE_SIZE;
-    if (this.anon.size < b - a) {
-      for (const vpn of [...this.anon.keys()]) if (vpn >= a && vpn < b) this.anon.delete(vpn);
-    } else for (let p = a; p < b; p++) this.anon.delete(p);
+    this.anon.delete(start / PAGE_SIZE, end / PAGE_SIZE);
   }
 }
 

@@ -1,5 +1,5 @@
 /** mmap, munmap, loads and stores, pins and madvise on the process address space. */
-import { borrowPage, isBorrowed, newPage, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
+import { isBorrowed, newPage, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
@@ -7,7 +7,7 @@ import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outc
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Vma } from '../state.ts';
 import { Madv, MapFlag, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
-import { type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
+import { type AnonPages, type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
 
 export const R = defineRules('mm', 'mm', {
   mmapOffset: {
@@ -238,7 +238,7 @@ export class UserPageWalk {
 }
 
 /** The 4 KiB a page reference holds. */
-export function readRef(ref: PageRef, mm = undefined as undefined | { anon: Map<number, Uint8Array> }): Uint8Array {
+export function readRef(ref: PageRef, mm = undefined as undefined | { anon: AnonPages }): Uint8Array {
   if (ref.kind === 'gmem') return pageBytes(ref.inode, ref.index);
   return mm?.anon.get(ref.vpn) ?? ZERO_PAGE;
 }
@@ -253,11 +253,6 @@ export function writeRef(k: Kernel, ref: PageRef, bytes: Uint8Array): void {
 function storeToPage(k: Kernel, ref: PageRef, off: number, src: Uint8Array | number, at: number, len: number): void {
   if (ref.kind === 'gmem') {
     writePage(ref.inode, ref.index, off, typeof src === 'number' ? src : src.subarray(at, at + len), len);
-    return;
-  }
-  // a whole page of bytes: the page is a view of them (folio.ts borrowPage), copied only if written again
-  if (typeof src !== 'number' && off === 0 && len === PAGE_SIZE) {
-    k.mm.anon.set(ref.vpn, borrowPage(src, at));
     return;
   }
   let page = k.mm.anon.get(ref.vpn);
@@ -290,6 +285,14 @@ export function sysStore(k: Kernel, op: Extract<Op, { op: 'store' }>): Outcome {
     if (v === undefined || a >= v.end) v = k.mm.find(a);
     const r = faultInVma(k, v, a, true);
     if ('rule' in r) return signal(r.rule);
+    // whole pages of bytes into anonymous memory: the pages are views of them (AnonPages.borrow),
+    // copied only if written again; every page to the end of the mapping faults in alike
+    if (r.page.kind === 'anon' && typeof src !== 'number' && off === 0 && total - done >= PAGE_SIZE) {
+      const whole = Math.floor(Math.min(total - done, v!.end - a) / PAGE_SIZE);
+      k.mm.anon.borrow(r.page.vpn, whole, src, done);
+      done += whole * PAGE_SIZE;
+      continue;
+    }
     storeToPage(k, r.page, off, src, done, len);
     done += len;
   }
