@@ -189,29 +189,32 @@ export function sysMunmap(k: Kernel, op: Extract<Op, { op: 'munmap' }>): Outcome
  * Resolve the page at a user address for an access (fault path). Returns the page, or the rule
  * that refused it (SIGSEGV, or a guest_memfd SIGBUS rule).
  */
-export function faultIn(k: Kernel, addr: number, write: boolean): { page: PageRef } | { rule: Rule } {
+export function faultIn(k: Kernel, addr: number, write: boolean): PageRef | Rule {
   return faultInVma(k, k.mm.find(addr), addr, write);
 }
 
 /** faultIn with the mapping at addr already looked up (`v` = k.mm.find(addr)) */
-function faultInVma(k: Kernel, v: Vma | undefined, addr: number, write: boolean): { page: PageRef } | { rule: Rule } {
-  if (!v) return { rule: R.segv };
-  if (write ? (v.prot & PROT_WRITE) === 0 : (v.prot & (PROT_READ | PROT_WRITE)) === 0) return { rule: R.segv };
+function faultInVma(k: Kernel, v: Vma | undefined, addr: number, write: boolean): PageRef | Rule {
+  if (!v) return R.segv;
+  if (write ? (v.prot & PROT_WRITE) === 0 : (v.prot & (PROT_READ | PROT_WRITE)) === 0) return R.segv;
   const vpn = Math.floor(addr / PAGE_SIZE);
-  if (!v.inode) return { page: { kind: 'anon', vpn } };
+  if (!v.inode) return { kind: 'anon', vpn };
   const index = v.pgoff + (vpn - v.start / PAGE_SIZE);
   const r = gmemFault(k, v.inode, index);
-  if (r) return { rule: r };
-  return { page: { kind: 'gmem', inode: v.inode, index } };
+  if (r) return r;
+  return { kind: 'gmem', inode: v.inode, index };
 }
+
+/** a fault's result is the page, or the rule that refused it */
+const refused = (r: PageRef | Rule): r is Rule => !('kind' in r);
 
 /** get_user_pages of one page (FOLL_WRITE when write): the page, or -EFAULT */
 export function gup(k: Kernel, va: bigint, write: boolean): KResult<PageRef> {
   const a = userAddr(va);
   if (a === undefined) return kerr(R.gupFault);
   const r = faultIn(k, a, write);
-  if ('rule' in r) return kerr(R.gupFault, r.rule);
-  return kok(r.page);
+  if (refused(r)) return kerr(R.gupFault, r);
+  return kok(r);
 }
 
 /**
@@ -232,8 +235,8 @@ export class UserPageWalk {
     let v = this.vma;
     if (v === undefined || addr < v.start || addr >= v.end) v = this.vma = this.k.mm.find(addr);
     const r = faultInVma(this.k, v, addr, this.write);
-    if ('rule' in r) return kerr(R.gupFault, r.rule);
-    return kok(r.page);
+    if (refused(r)) return kerr(R.gupFault, r);
+    return kok(r);
   }
 }
 
@@ -284,16 +287,16 @@ export function sysStore(k: Kernel, op: Extract<Op, { op: 'store' }>): Outcome {
     const len = Math.min(PAGE_SIZE - off, total - done);
     if (v === undefined || a >= v.end) v = k.mm.find(a);
     const r = faultInVma(k, v, a, true);
-    if ('rule' in r) return signal(r.rule);
+    if (refused(r)) return signal(r);
     // whole pages of bytes into anonymous memory: the pages are views of them (AnonPages.borrow),
     // copied only if written again; every page to the end of the mapping faults in alike
-    if (r.page.kind === 'anon' && typeof src !== 'number' && off === 0 && total - done >= PAGE_SIZE) {
+    if (r.kind === 'anon' && typeof src !== 'number' && off === 0 && total - done >= PAGE_SIZE) {
       const whole = Math.floor(Math.min(total - done, v!.end - a) / PAGE_SIZE);
-      k.mm.anon.borrow(r.page.vpn, whole, src, done);
+      k.mm.anon.borrow(r.vpn, whole, src, done);
       done += whole * PAGE_SIZE;
       continue;
     }
-    storeToPage(k, r.page, off, src, done, len);
+    storeToPage(k, r, off, src, done, len);
     done += len;
   }
   return ok(R.accessed, total);
@@ -309,9 +312,8 @@ export function sysLoad(k: Kernel, op: Extract<Op, { op: 'load' }>): Outcome {
     if (a === undefined) return signal(R.segv);
     const off = a % PAGE_SIZE;
     const len = Math.min(PAGE_SIZE - off, total - done);
-    const r = faultIn(k, a, false);
-    if ('rule' in r) return signal(r.rule);
-    const ref = r.page;
+    const ref = faultIn(k, a, false);
+    if (refused(ref)) return signal(ref);
     if (ref.kind === 'gmem' && ref.inode.undefinedContent.has(ref.index)) undefinedBytes = true;
     out.set(readRef(ref, k.mm).subarray(off, off + len), done);
     done += len;

@@ -169,7 +169,8 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
     source = pageBytes(p.inode, p.index);
   }
   // kvm_tdp_mmu_map_private_pfn: a present leaf SPTE means RET_PF_SPURIOUS → -EIO
-  if (td.module.sept.get(p.gfn) !== undefined && k.safeguard('double-add')) return kerr(R.doubleAdd);
+  const mapped = td.module.mapped(p.gfn);
+  if (mapped && k.safeguard('double-add')) return kerr(R.doubleAdd);
   // TDX_OPERAND_BUSY is transient: tdx_mem_page_add returns -EBUSY, the TDP MMU turns it into
   // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
   if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
@@ -180,7 +181,7 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   // the file holds a copy-on-write view: anything that later writes the page gets its own copy, so
   // the measured bytes (module.added) stay what was measured and the invariants can compare them
   setPage(p.inode, p.index, shared ? bytes : borrowPage(bytes));
-  td.module.pageAdd(p.gfn, bytes);
+  td.module.pageAdd(p.gfn, bytes, mapped);
   if (measure) td.module.extendPage(p.gfn, bytes);
   return KOK;
 }

@@ -79,9 +79,17 @@ export class TdxModule {
   /** the bytes each added GFN was given (and measured with), to compare with what the guest has */
   readonly added = new Map<number, Uint8Array>();
 
-  /** TDH.MEM.PAGE.ADD(gpa): the caller copies the source into the target; here the MRTD record */
-  pageAdd(gfn: number, contents?: Uint8Array): void {
-    if (this.sept.get(gfn) !== undefined) this.audit.doubleAdds++;
+  /** Is the GFN mapped in the S-EPT (added or augmented)? */
+  mapped(gfn: number): boolean {
+    return this.sept.get(gfn) !== undefined;
+  }
+
+  /**
+   * TDH.MEM.PAGE.ADD(gpa): the caller copies the source into the target; here the MRTD record.
+   * `mapped`: what mapped(gfn) says, when the caller has just asked.
+   */
+  pageAdd(gfn: number, contents?: Uint8Array, mapped = this.mapped(gfn)): void {
+    if (mapped) this.audit.doubleAdds++;
     if (this.finalized) this.audit.addsAfterFinalize++;
     if (contents === STALE_PAGE) this.audit.staleAdds++;
     if (contents) this.added.set(gfn, contents);
