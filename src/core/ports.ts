@@ -3,7 +3,7 @@
 /** An incremental SHA-384 (node:crypto in Node). */
 export interface Sha384 {
   update(data: Uint8Array): void;
-  /** fork the running state */
+  /** fork the running state (after digest(), may return itself: a finalized hash is not used again) */
   copy(): Sha384;
   digest(): Uint8Array;
 }

@@ -9,6 +9,7 @@ import type { Host } from '../scenario/run.ts';
 
 class NodeSha384 implements Sha384 {
   private readonly h: Hash;
+  private finalized = false;
   constructor(h: Hash = createHash('sha384')) {
     this.h = h;
   }
@@ -16,9 +17,12 @@ class NodeSha384 implements Sha384 {
     this.h.update(data);
   }
   copy(): Sha384 {
-    return new NodeSha384(this.h.copy());
+    // a finalized node:crypto Hash cannot be copied (it throws, and building that error costs more
+    // than the explorer's whole clone of a state); nothing uses a finalized hash again
+    return this.finalized ? this : new NodeSha384(this.h.copy());
   }
   digest(): Uint8Array {
+    this.finalized = true;
     return this.h.digest();
   }
 }
