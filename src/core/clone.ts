@@ -4,6 +4,7 @@
  * hashes with their copy(), and keeps object identity (a memo) so cross references survive.
  */
 import { STALE_PAGE, ZERO_PAGE } from './guest_memfd/folio.ts';
+import { RangeMap } from './ranges.ts';
 
 type Memo = Map<unknown, unknown>;
 
@@ -17,6 +18,12 @@ export function deepClone<T>(x: T, memo: Memo = new Map(), frozen: ReadonlySet<u
   if (frozen.has(x) || (x as unknown) === ZERO_PAGE || (x as unknown) === STALE_PAGE) return x;
   const seen = memo.get(x);
   if (seen !== undefined) return seen as T;
+  // range maps copy their own arrays: their values are numbers or immutable records, shared
+  if (x instanceof RangeMap) {
+    const c = x.clone();
+    memo.set(x, c);
+    return c as T;
+  }
   if (x instanceof Uint8Array) {
     const c = x.slice();
     memo.set(x, c);
