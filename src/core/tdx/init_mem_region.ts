@@ -147,6 +147,7 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   }
   // two-pass (KVM TDX v19): the MR.EXTENDs of the call follow all of its PAGE.ADDs
   for (const p of deferred) td.module.extendPage(p.gfn, pageBytes(p.inode, p.index));
+  td.module.endBatch();
   const data = { source_addr: src, gpa, nr_pages: nr };
   if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
   const busy = k.inject.tdx_busy_at_page !== undefined && k.inject.tdx_busy_at_page < k.stepPages;

@@ -23,6 +23,8 @@ function header(tag: string): Uint8Array {
 }
 const PAGE_ADD_HEADER = header('MEM.PAGE.ADD');
 const MR_EXTEND_HEADER = header('MR.EXTEND');
+/** records are hashed in updates of up to this many bytes */
+const BATCH_BYTES = 64 * 1024;
 /** the 16 MR.EXTEND records of a page, each 128-byte header and 256-byte chunk */
 const EXTEND_RECORD = 128 + TDX_EXTENDMR_CHUNKSIZE;
 const EXTENDS_PER_PAGE = PAGE_SIZE / TDX_EXTENDMR_CHUNKSIZE;
@@ -52,26 +54,42 @@ export class TdxModule {
   finalized = false;
   mrtd: Uint8Array | null = null;
   private readonly hash: Sha384;
-  /** records not yet fed to the hash: batched so that hashing runs in large updates */
-  private readonly buf = new Uint8Array(64 * 1024);
-  private readonly view = new DataView(this.buf.buffer);
+  /**
+   * Records not yet fed to the hash, batched so that hashing runs in large updates. Only during a
+   * kernel call: the call ends with endBatch(), so that the state between calls (what the explorer
+   * clones ~30,000 times a run) holds no buffer.
+   */
+  private buf: Uint8Array | null = null;
+  private view: DataView | null = null;
   private fill = 0;
 
   constructor(hash: Sha384) {
     this.hash = hash;
   }
 
-  /** room for n more bytes of records */
+  /** room for n more bytes of records: the offset in this.buf */
   private reserve(n: number): number {
-    if (this.fill + n > this.buf.length) this.flush();
+    if (this.buf === null) {
+      this.buf = new Uint8Array(BATCH_BYTES);
+      this.view = new DataView(this.buf.buffer);
+    } else if (this.fill + n > this.buf.length) this.flush();
     const at = this.fill;
     this.fill += n;
     return at;
   }
 
   private flush(): void {
-    if (this.fill) this.hash.update(this.buf.subarray(0, this.fill));
+    // records after TDH.MR.FINALIZE (only with the finalized-lock safeguard off) change nothing:
+    // the MRTD is final, and the audit has counted them
+    if (this.fill && !this.finalized) this.hash.update(this.buf!.subarray(0, this.fill));
     this.fill = 0;
+  }
+
+  /** the end of a kernel call: the records go to the hash, the batch buffer goes */
+  endBatch(): void {
+    this.flush();
+    this.buf = null;
+    this.view = null;
   }
 
   /** integrity audit of the launch (what the invariants check): each count must stay 0 */
@@ -94,7 +112,7 @@ export class TdxModule {
     if (contents === STALE_PAGE) this.audit.staleAdds++;
     if (contents) this.added.set(gfn, contents);
     const at = this.reserve(128);
-    this.buf.set(PAGE_ADD_HEADER, at);
+    this.buf!.set(PAGE_ADD_HEADER, at);
     this.setGpa(at, gfn * PAGE_SIZE);
     this.pageAdds++;
     this.sept.set(gfn, gfn + 1, SEPT_ADDED);
@@ -102,14 +120,15 @@ export class TdxModule {
 
   /** the u64 GPA at 0x10 of the record at `at`: two 32-bit halves (a GFN × 4096 is exact in a double) */
   private setGpa(at: number, gpa: number): void {
-    this.view.setUint32(at + 0x10, gpa >>> 0, true);
-    this.view.setUint32(at + 0x14, Math.floor(gpa / 2 ** 32), true);
+    const v = this.view!;
+    v.setUint32(at + 0x10, gpa >>> 0, true);
+    v.setUint32(at + 0x14, Math.floor(gpa / 2 ** 32), true);
   }
 
   /** 16 × TDH.MR.EXTEND(gpa + k*256) over the private page's own bytes */
   extendPage(gfn: number, contents: Uint8Array): void {
-    const b = this.buf;
     const base = this.reserve(EXTENDS_PER_PAGE * EXTEND_RECORD);
+    const b = this.buf!;
     const gpa = gfn * PAGE_SIZE;
     // the headers, then each record's GPA and chunk (through the scratch page's chunk views: one
     // copy of the page, then sixteen of 256 bytes, without allocating a view per chunk)
