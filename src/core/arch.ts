@@ -28,6 +28,8 @@ export interface ArchOps {
   gmemInvalidate?(k: Kernel, inode: GmemInode, start: number, end: number): void;
   /** arch checks of a new or moved memslot (x86 kvm_arch_prepare_memory_region) */
   prepareMemslot?(k: Kernel, vm: Vm, baseGfn: number, npages: number): Rule | null;
+  /** the GFN is an alias of another (TDX: the shared bit set), kvm_is_gfn_alias */
+  gfnAlias?(vm: Vm, gfn: number): boolean;
   /** checks before entering the guest (KVM_RUN) */
   preRun?(k: Kernel, vcpu: Vcpu): Rule | null;
   /** the launch measurement, for `attest` */

@@ -20,6 +20,14 @@ export const Commits = {
   SER_TDX: '07f26358894029ac26441664ce21bd73748903d0',
   /** v8 posting and thread (lore), no commit */
   LORE: '',
+  /**
+   * Where the stored torvalds/linux copy of a file is too old to answer (its 4.x-era versions), the
+   * file as read in a linux-next mirror (ColinIanKing/linux-next) or a recent fork (Kingxukai/linux)
+   */
+  NEXT_MMU: '1c60d04aac53313a38820ad4e6b8f7092e6f5fc0',
+  NEXT_KVM_MAIN: '03b9d3141510e2d2d83eea1f60c18467b01b9ac2',
+  NEXT_MMAP: 'f65f92d66188bdbc36b903a0d1fed6821266c555',
+  FORK_X86: '9b44fff655e2c6f4cc53cb499dd2c038e99cb013',
 } as const;
 
 export interface Cite {
@@ -80,6 +88,10 @@ export const cite = {
   x86: (fn: string): Cite => cite.ml('arch/x86/kvm/x86.c', fn),
   tdx: (fn: string): Cite => cite.ml('arch/x86/kvm/vmx/tdx.c', fn),
   linux: (path: string, fn: string): Cite => cite.ml(path, fn),
+  /** a file read in the linux-next mirror (Commits.NEXT_*) */
+  next: (path: string, commit: string, fn: string): Cite => ({ repo: 'ColinIanKing/linux-next', path, commit, fn }),
+  /** a file read in a recent fork (Commits.FORK_X86) */
+  fork: (path: string, fn: string): Cite => ({ repo: 'Kingxukai/linux', path, commit: Commits.FORK_X86, fn }),
 };
 
 export function formatCite(c: Cite): string {

@@ -6,7 +6,7 @@ import { supportedGmemFlags } from '../guest_memfd/create.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
-import { cite, defineRules } from '../rule.ts';
+import { Commits, cite, defineRules, type Rule } from '../rule.ts';
 import { type Vcpu, Vm } from '../state.ts';
 import {
   Cap,
@@ -114,19 +114,35 @@ export const R = defineRules('vm', 'KVM', {
     reason: 'flags not 0, gpa or size not page-aligned, size 0, or the range wraps',
     cite: cite.kvm('kvm_vcpu_pre_fault_memory'),
   },
+  preFaultInterrupted: {
+    op: 'KVM_PRE_FAULT_MEMORY',
+    errno: 'EINTR',
+    reason: 'a signal is pending before the first page (the loop checks before each mapping)',
+    cite: cite.next('virt/kvm/kvm_main.c', Commits.NEXT_KVM_MAIN, 'kvm_vcpu_pre_fault_memory'),
+  },
   preFaultNotAllowed: {
     op: 'KVM_PRE_FAULT_MEMORY',
     errno: 'EOPNOTSUPP',
     reason: 'pre-faulting is not allowed before the launch is finalized (pre_fault_allowed)',
-    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_arch_vcpu_pre_fault_memory'),
-    confidence: 'recalled',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_arch_vcpu_pre_fault_memory'),
+  },
+  preFaultAlias: {
+    op: 'KVM_PRE_FAULT_MEMORY',
+    errno: 'EINVAL',
+    reason: 'the gpa is an alias (a TDX GPA with the shared bit set: kvm_is_gfn_alias)',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_arch_vcpu_pre_fault_memory'),
   },
   preFaultNoSlot: {
     op: 'KVM_PRE_FAULT_MEMORY',
     errno: 'ENOENT',
-    reason: 'no memslot at the gpa (the fault would be emulated MMIO)',
-    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_map_page'),
-    confidence: 'recalled',
+    reason: 'no memslot at the gpa: the fault would be emulated MMIO (RET_PF_EMULATE)',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_tdp_map_page'),
+  },
+  preFaultPrivateNoSlot: {
+    op: 'KVM_PRE_FAULT_MEMORY',
+    errno: 'EFAULT',
+    reason: 'no memslot at a gpa that is private: a private fault cannot be emulated MMIO',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_handle_noslot_fault'),
   },
   preFaulted: {
     op: 'KVM_PRE_FAULT_MEMORY',
@@ -235,7 +251,7 @@ export function kvmRun(k: Kernel, vcpu: Vcpu): Outcome {
   return ok(R.run);
 }
 
-export function preFaultMemory(_k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_PRE_FAULT_MEMORY' }>): Outcome {
+export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM_PRE_FAULT_MEMORY' }>): Outcome {
   if (
     op.flags !== 0n ||
     op.gpa % 4096n !== 0n ||
@@ -245,12 +261,28 @@ export function preFaultMemory(_k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KV
   )
     return fail(R.preFaultArgs);
   const vm = vcpu.vm;
-  if (!vm.preFaultAllowed) return fail(R.preFaultNotAllowed);
   const first = Number(op.gpa / 4096n);
   const n = Number(op.size / 4096n);
+  // kvm_vcpu_pre_fault_memory: per mapping (a page here), a signal check, then the arch fault; it
+  // stops at the first error, which is the result only if nothing was mapped
   let done = 0;
-  for (; done < n; done++) if (!vm.slotForGfn(first + done)) break;
+  let error: Rule | undefined;
+  for (; done < n; done++) {
+    if (k.signalPending()) error = R.preFaultInterrupted;
+    else error = preFaultOne(k, vm, first + done);
+    if (error) break;
+    k.stepPages++;
+  }
+  // the range is written back advanced, also after an error
   const out = { data: { gpa: op.gpa + BigInt(done) * 4096n, size: op.size - BigInt(done) * 4096n } };
-  if (done === 0) return fail(R.preFaultNoSlot);
+  if (error && done === 0) return fail(error, out);
   return ok(R.preFaulted, 0, out);
+}
+
+/** kvm_arch_vcpu_pre_fault_memory for one page: the refusing rule, or undefined once mapped */
+function preFaultOne(k: Kernel, vm: Vm, gfn: number): Rule | undefined {
+  if (!vm.preFaultAllowed) return R.preFaultNotAllowed;
+  if (k.arch(vm)?.gfnAlias?.(vm, gfn)) return R.preFaultAlias;
+  if (!vm.slotForGfn(gfn)) return k.isPrivateGfn(vm, gfn) ? R.preFaultPrivateNoSlot : R.preFaultNoSlot;
+  return undefined;
 }

@@ -4,7 +4,7 @@ import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outcome.ts';
-import { cite, defineRules, type Rule } from '../rule.ts';
+import { Commits, cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Vma } from '../state.ts';
 import { Madv, MapFlag, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
 import { type AnonPages, type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
@@ -56,9 +56,8 @@ export const R = defineRules('mm', 'mm', {
   mmapNotMappable: {
     op: 'mmap',
     errno: 'ENODEV',
-    reason: 'this file has no mmap operation',
-    cite: cite.linux('mm/mmap.c', 'do_mmap'),
-    confidence: 'recalled',
+    reason: 'this file has no mmap operation (checked after the MAP_SHARED/MAP_PRIVATE type)',
+    cite: cite.next('mm/mmap.c', Commits.NEXT_MMAP, 'do_mmap'),
   },
   mapped: { op: 'mmap', reason: 'mapping created (no page touched)', cite: cite.linux('mm/mmap.c', 'do_mmap') },
   munmapInvalid: {

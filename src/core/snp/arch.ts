@@ -12,16 +12,14 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
   vcpuIoctl: {
     op: 'KVM_MEMORY_ENCRYPT_OP',
     errno: 'ENOTTY',
-    reason: 'SEV has no vCPU-scope KVM_MEMORY_ENCRYPT_OP (no vcpu_mem_enc_ioctl on SVM)',
-    cite: cite.x86('kvm_arch_vcpu_ioctl'),
-    confidence: 'recalled',
+    reason: 'SEV has no vCPU-scope KVM_MEMORY_ENCRYPT_OP (svm_x86_ops sets no vcpu_mem_enc_ioctl)',
+    cite: cite.fork('arch/x86/kvm/x86.c', 'kvm_arch_vcpu_ioctl'),
   },
   runNotSnp: {
     op: 'KVM_RUN',
     errno: 'EINVAL',
-    reason: 'KVM_RUN on an SNP-type VM before KVM_SEV_INIT2',
-    cite: cite.linux('arch/x86/kvm/svm/svm.c', 'svm_vcpu_pre_run'),
-    confidence: 'recalled',
+    reason: 'KVM_RUN on an SNP-type VM before KVM_SEV_INIT2 (need_init is still set)',
+    cite: cite.fork('arch/x86/kvm/svm/svm.c', 'svm_vcpu_pre_run'),
   },
   notFinished: {
     op: 'attest',

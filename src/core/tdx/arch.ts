@@ -5,6 +5,7 @@ import type { ArchOps } from '../arch.ts';
 import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
+import type { Vm } from '../state.ts';
 import { R as ImrR } from './init_mem_region.ts';
 import { newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
@@ -38,6 +39,12 @@ export const R = defineRules('tdx', 'TDX', {
 
 for (const set of [R, VmR, VcpuR, ImrR]) registerRules(set);
 
+/** kvm_is_gfn_alias: the GFN has the TD's shared bit set (none before KVM_TDX_INIT_VM sets GPAW) */
+function isGfnAlias(vm: Vm, gfn: number): boolean {
+  const bit = tdxOf(vm).sharedGfnBit;
+  return bit !== null && Math.floor(gfn / 2 ** bit) % 2 === 1;
+}
+
 export const tdxArch: ArchOps = {
   initVm(k, vm) {
     vm.arch = newTdx(k);
@@ -70,11 +77,9 @@ export const tdxArch: ArchOps = {
     }
   },
   prepareMemslot(_k, vm, baseGfn, npages) {
-    const td = tdxOf(vm);
-    if (td.sharedGfnBit === null) return null;
-    const last = baseGfn + npages - 1;
-    return Math.floor(last / 2 ** td.sharedGfnBit) % 2 === 1 ? R.gfnAlias : null;
+    return isGfnAlias(vm, baseGfn + npages - 1) ? R.gfnAlias : null;
   },
+  gfnAlias: isGfnAlias,
   preRun(_k, vcpu) {
     const td = tdxOf(vcpu.vm);
     if (vcpu.tdx?.state !== 'INITIALIZED' || td.state !== 'RUNNABLE') return VcpuR.runState;
