@@ -79,6 +79,8 @@ export interface Vcpu {
   tdx?: { state: 'UNINITIALIZED' | 'INITIALIZED' };
   /** the VMM's reset register state, as KVM will sync it into an SEV-ES/SNP VMSA (set_vcpu_reset) */
   reset?: { vmm: 'QEMU' | 'ec2' | 'gce' | 'ec2_legacy' | 'svsm'; eip: number };
+  /** SEV-ES/SNP: the VMSA was measured and encrypted (guest_state_protected) */
+  guestStateProtected?: boolean;
 }
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */

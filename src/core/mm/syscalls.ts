@@ -320,6 +320,25 @@ export function sysLoad(k: Kernel, op: Extract<Op, { op: 'load' }>): Outcome {
   return ok(R.accessed, total, undefinedBytes ? { bytes: out, undefinedBytes } : { bytes: out });
 }
 
+/**
+ * copy_from_user of `len` bytes at `addr` by the kernel: the bytes, or undefined when any of them
+ * cannot be read (unmapped, not readable, or a guest_memfd page the host may not fault in) - EFAULT
+ */
+export function copyFromUser(k: Kernel, addr: bigint, len: number): Uint8Array | undefined {
+  const out = new Uint8Array(len);
+  for (let done = 0; done < len; ) {
+    const a = userAddr(addr + BigInt(done));
+    if (a === undefined) return undefined;
+    const off = a % PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - off, len - done);
+    const ref = faultIn(k, a, false);
+    if (refused(ref)) return undefined;
+    out.set(readRef(ref, k.mm).subarray(off, off + n), done);
+    done += n;
+  }
+  return out;
+}
+
 function pageRange(addr: bigint, length: bigint): { first: bigint; count: number } {
   const first = addr / 4096n;
   const last = (addr + length + 4095n) / 4096n;

@@ -6,7 +6,7 @@
 import { isBorrowed, newPage, pageBytes, setPage, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
-import { gup, readRef, writeRef } from '../mm/syscalls.ts';
+import { copyFromUser, gup, readRef, writeRef } from '../mm/syscalls.ts';
 import type { Op, StructValue } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
@@ -233,6 +233,28 @@ export const R = defineRules('snp', OP, {
     reason: 'the VMSAs are measured through sev_fd, which is not /dev/sev',
     cite: sev('snp_launch_update_vmsa'),
   },
+  finishVmsaFw: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EIO',
+    reason:
+      "the PSP refused a vCPU's VMSA (LAUNCH_UPDATE type VMSA): the guest is not in the LAUNCH state (a vCPU created after the launch was finished); the VMSA is reclaimed",
+    cite: sev('snp_launch_update_vmsa'),
+    confidence: 'inferred',
+  },
+  finishIdBlockNull: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EINVAL',
+    reason:
+      'id_block_en with id_block_uaddr or id_auth_uaddr 0 (psp_copy_user_blob), after the VMSAs were measured and protected',
+    cite: sev('snp_launch_finish'),
+  },
+  finishIdBlockFault: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EFAULT',
+    reason:
+      'id_block_en and the 96-byte ID block or 4 KiB ID auth cannot be read (memdup_user), after the VMSAs were measured and protected',
+    cite: sev('snp_launch_finish'),
+  },
   finishFw: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EIO',
@@ -244,6 +266,13 @@ export const R = defineRules('snp', OP, {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     reason: 'every vCPU VMSA measured (LAUNCH_UPDATE type VMSA, vCPU order), then SNP_LAUNCH_FINISH',
     cite: sev('snp_launch_finish'),
+  },
+  finishedIdBlock: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    reason:
+      "finished with an ID block: the firmware's checks of it (its signature by the ID key, its launch digest and policy against the guest's) are not modelled, taken to pass",
+    cite: sev('snp_launch_finish'),
+    confidence: 'inferred',
   },
 });
 
@@ -452,14 +481,12 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
   if (num(d, 'flags') !== 0n) return fail(R.finishFlags);
-  if (snp.psp.state !== 'LAUNCH') {
-    // sev_es_sync_vmsa refuses a vCPU whose state is already protected, before the PSP is asked
-    if (vm.vcpus.length > 0) return fail(R.finishVmsaProtected);
-    return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
-  }
-  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order, through this command's sev_fd
-  if (vm.vcpus.length > 0 && k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
+  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order: sev_es_sync_vmsa refuses one that
+  // is already protected, then the PSP measures it through this command's sev_fd
   for (const vcpu of vm.vcpus) {
+    if (vcpu.guestStateProtected) return fail(R.finishVmsaProtected);
+    if (k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
+    if (snp.psp.state !== 'LAUNCH') return fail(R.finishVmsaFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
     const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
     const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
     const legacy = reset.vmm === 'ec2_legacy';
@@ -471,10 +498,28 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
       ec2LegacyRdx: legacy,
     });
     snp.psp.launchUpdate(SNP_PAGE_TYPE.VMSA, INITIAL_VMSA_GPA, vmsa);
+    vcpu.guestStateProtected = true;
   }
+  // the ID block and its authentication are copied only now: a failure leaves the VMSAs measured
+  const idBlock = num(d, 'id_block_en') !== 0n;
+  if (idBlock)
+    for (const [field, len] of [
+      ['id_block_uaddr', ID_BLOCK_SIZE],
+      ['id_auth_uaddr', ID_AUTH_SIZE],
+    ] as const) {
+      const at = num(d, field);
+      if (at === 0n) return fail(R.finishIdBlockNull);
+      if (!copyFromUser(k, at, len)) return fail(R.finishIdBlockFault);
+    }
+  if (snp.psp.state !== 'LAUNCH') return fail(R.finishFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
   snp.psp.state = 'RUNNING';
   vm.preFaultAllowed = true;
-  return ok(R.finished, 0, { error: 0n }); // the firmware's LAUNCH_FINISH wrote status 0
+  // the firmware's LAUNCH_FINISH wrote status 0
+  return ok(idBlock ? R.finishedIdBlock : R.finished, 0, { error: 0n });
 }
+
+/** KVM_SEV_SNP_ID_BLOCK_SIZE and KVM_SEV_SNP_ID_AUTH_SIZE (uapi) */
+const ID_BLOCK_SIZE = 96;
+const ID_AUTH_SIZE = 4096;
 
 export type { Rule };
