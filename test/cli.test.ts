@@ -77,10 +77,17 @@ describe('gmemsim run', () => {
     ],
     ['missing steps', 'format: gmemsim/1\nname: x\n', /:1:1: .*steps/],
     ['wrong format', 'format: gmemsim/2\nname: x\nsteps: [ { close: { fd: 3 } } ]\n', /:1:9: .*gmemsim\/1/],
+    ['binary content', 'format: gmemsim/1\nna\0me: x\u00ff\0\n', /:2:3: not a scenario file: binary content/],
+    [
+      'YAML errors that follow from the first',
+      'format: gmemsim/1\nname: x\n  bad: [\nsteps: {\n',
+      /:2:7: .*\(and \d+ more YAML errors after it\)$/m,
+    ],
   ])('a bad file (%s) is one FILE:LINE:COL line and exit 2', (_name, text, re) => {
     const f = file('bad.yaml', text);
     const r = gmemsim('run', f);
     expect(r.code).toBe(2);
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(re);
     expect(r.err.startsWith(f)).toBe(true);
     noStack(r.err);

@@ -111,15 +111,26 @@ function describePath(path: Path): string {
 }
 
 export function loadScenario(file: string, text: string, readFile?: FileReader): Scenario {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
   const diags: Diagnostic[] = [];
   const diag = (line: number, col: number, message: string) => diags.push({ file, line, col, message });
-  for (const e of doc.errors) {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-    diag(pos.line, pos.col, e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+  // a binary file (a firmware image given by mistake) is one line, not a page of YAML errors
+  const nul = text.indexOf('\0');
+  if (nul >= 0) {
+    const before = text.slice(0, nul);
+    const line = before.split('\n').length;
+    diag(line, nul - before.lastIndexOf('\n'), 'not a scenario file: binary content (a NUL byte)');
+    throw new ScenarioError(diags);
   }
-  if (diags.length) throw new ScenarioError(diags);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
+  // the first YAML syntax error: the ones after it mostly follow from it
+  const [first, ...more] = doc.errors;
+  if (first) {
+    const pos = first.linePos?.[0] ?? { line: 1, col: 1 };
+    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    diag(pos.line, pos.col, more.length ? `${message} (and ${more.length} more YAML errors after it)` : message);
+    throw new ScenarioError(diags);
+  }
   const pos = new Positions(doc, lc);
   const raw = doc.toJS({ mapAsMap: false }) as unknown;
 
