@@ -89,6 +89,14 @@ export const R = defineRules('mm', 'mm', {
     reason: 'pages pinned long-term (FOLL_LONGTERM)',
     cite: cite.linux('mm/gup.c', 'pin_user_pages'),
   },
+  pinTooMany: {
+    op: 'pin/unpin',
+    errno: 'ENOMEM',
+    reason:
+      'more than 1,048,576 pages (4 GiB) to pin in one call: the kernel would need memory for each page; the model keeps a count per pinned page and stops there',
+    cite: cite.linux('mm/gup.c', 'pin_user_pages'),
+    confidence: 'inferred',
+  },
   notPinned: {
     op: 'pin/unpin',
     errno: 'EINVAL',
@@ -345,10 +353,15 @@ function pageRange(addr: bigint, length: bigint): { first: bigint; count: number
   return { first, count: Number(last - first) };
 }
 
+/** pages one pin call may pin (R.pinTooMany) */
+const MAX_PIN_PAGES = 1 << 20;
+
 export function sysPin(k: Kernel, op: Extract<Op, { op: 'pin' }>): Outcome {
   const { first, count } = pageRange(op.addr, op.length);
   const refs: PageRef[] = [];
   for (let i = 0; i < count; i++) {
+    // an absurd range that is mapped: refuse before holding a pin per page of it
+    if (i === MAX_PIN_PAGES) return fail(R.pinTooMany);
     const r = gup(k, (first + BigInt(i)) * 4096n, true);
     if (!r.ok) return fail(r.rule, {}, r.cause);
     refs.push(r.value);
