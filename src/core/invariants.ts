@@ -4,7 +4,7 @@
  * reports the first one that breaks.
  */
 
-import { pageBytes } from './guest_memfd/folio.ts';
+import { pageBytes, ZERO_PAGE } from './guest_memfd/folio.ts';
 import type { Kernel } from './kernel.ts';
 import type { SnpVm } from './snp/state.ts';
 import type { TdxVm } from './tdx/state.ts';
@@ -132,6 +132,24 @@ invariants.push(
           const now = pageBytes(inode, gfn - slot.baseGfn + slot.gmem!.pgoff);
           if (now !== bytes && !sameBytes(now, bytes))
             return `TD gfn ${gfn} no longer holds the bytes that were measured`;
+        }
+        // pages added as zeros: still uptodate, and no written page among them holds anything else
+        for (const [s, e] of (vm.arch as TdxVm).module.addedZero.runs()) {
+          for (const slot of vm.memslots) {
+            const inode = slot.gmem?.inode;
+            const lo = Math.max(s, slot.baseGfn);
+            const hi = Math.min(e, slot.baseGfn + slot.npages);
+            if (!inode || lo >= hi) continue;
+            const i0 = lo - slot.baseGfn + slot.gmem!.pgoff;
+            const i1 = i0 + (hi - lo);
+            const missing = inode.uptodate.firstMissing(i0, i1);
+            const bad =
+              missing >= 0
+                ? missing
+                : [...inode.content].find(([i, b]) => i >= i0 && i < i1 && !sameBytes(b, ZERO_PAGE))?.[0];
+            if (bad !== undefined)
+              return `TD gfn ${bad - slot.gmem!.pgoff + slot.baseGfn} no longer holds the bytes that were measured`;
+          }
         }
       }
       return null;

@@ -196,6 +196,10 @@ export class RangeSet {
   firstIn(start: number, end: number): number {
     return this.m.findFirst(start, end, (v) => v === true);
   }
+  /** the first index of [start, end) not in the set, or -1 */
+  firstMissing(start: number, end: number): number {
+    return this.m.findFirst(start, end, (v) => v !== true);
+  }
   count(start?: number, end?: number): number {
     return this.m.count(start, end);
   }

@@ -5,7 +5,7 @@
  * PAGE.AUG after finalize and PAGE.REMOVE on zap. Record layouts: measurement.md §2.1
  * (intel/tdx-module tdh_mem_page_add.c, tdh_mr_extend.c, tdh_mr_finalize.c).
  */
-import { STALE_PAGE } from '../guest_memfd/folio.ts';
+import { STALE_PAGE, ZERO_PAGE } from '../guest_memfd/folio.ts';
 import type { Sha384 } from '../ports.ts';
 import { RangeMap, RangeSet } from '../ranges.ts';
 import { PAGE_SIZE } from '../uapi.ts';
@@ -94,8 +94,12 @@ export class TdxModule {
 
   /** integrity audit of the launch (what the invariants check): each count must stay 0 */
   readonly audit = { doubleAdds: 0, staleAdds: 0, addsAfterFinalize: 0 };
-  /** the bytes each added GFN was given (and measured with), to compare with what the guest has */
+  /**
+   * The bytes each added GFN was given (and measured with), to compare with what the guest has:
+   * nonzero pages one by one, zero pages (TD_HOB, TEMP_MEM: most of a large TD) as ranges
+   */
   readonly added = new Map<number, Uint8Array>();
+  readonly addedZero = new RangeSet();
 
   /** Is the GFN mapped in the S-EPT (added or augmented)? */
   mapped(gfn: number): boolean {
@@ -110,7 +114,13 @@ export class TdxModule {
     if (mapped) this.audit.doubleAdds++;
     if (this.finalized) this.audit.addsAfterFinalize++;
     if (contents === STALE_PAGE) this.audit.staleAdds++;
-    if (contents) this.added.set(gfn, contents);
+    if (contents === ZERO_PAGE) {
+      if (this.added.size) this.added.delete(gfn);
+      this.addedZero.add(gfn);
+    } else if (contents) {
+      this.added.set(gfn, contents);
+      if (this.addedZero.runCount) this.addedZero.delete(gfn);
+    }
     const at = this.reserve(128);
     this.buf!.set(PAGE_ADD_HEADER, at);
     this.setGpa(at, gfn * PAGE_SIZE);
@@ -152,7 +162,12 @@ export class TdxModule {
   remove(start: number, end: number): [number, number][] {
     const removed: [number, number][] = [];
     for (const [s, e, v] of this.sept.segments(start, end)) if (v !== undefined) removed.push([s, e]);
-    for (const [s, e] of removed) for (let g = s; g < e; g++) this.added.delete(g);
+    for (const [s, e] of removed) {
+      if (this.added.size < e - s) {
+        for (const g of [...this.added.keys()]) if (g >= s && g < e) this.added.delete(g);
+      } else for (let g = s; g < e; g++) this.added.delete(g);
+      this.addedZero.delete(s, e);
+    }
     if (removed.length) {
       this.sept.clear(start, end);
       this.measured.delete(start, end);
