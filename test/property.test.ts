@@ -199,7 +199,13 @@ function materialize(k: Kernel, t: Tmpl): Op {
       return tdx(101n, { gfn_start: BigInt(t.b % 6), uaddr: src, len: BigInt(1 + (t.c % 3)) * P, type } as never);
     }
     case 'snpfinish':
-      return tdx(102n, {} as never);
+      // sometimes with an ID block: at address 0, in a mapping, or unmapped
+      return tdx(
+        102n,
+        (t.d % 2
+          ? { id_block_en: 1n, id_block_uaddr: [0n, addr, 0x1000n][t.c % 3]!, id_auth_uaddr: addr }
+          : {}) as never,
+      );
     case 'close':
       return { op: 'close', fd: pick([...fdsOf(k, 'gmem'), ...fdsOf(k, 'vm')], t.b) };
     case 'attest':
@@ -207,7 +213,7 @@ function materialize(k: Kernel, t: Tmpl): Op {
     case 'run':
       return { op: 'KVM_RUN', fd: vcpu };
     default:
-      return { op: 'KVM_PRE_FAULT_MEMORY', fd: vcpu, gpa: BigInt(t.b) * P, size: P, flags: 0n };
+      return { op: 'KVM_PRE_FAULT_MEMORY', fd: vcpu, gpa: BigInt(t.b) * P, size: BigInt(1 + (t.c % 3)) * P, flags: 0n };
   }
 }
 
