@@ -263,10 +263,10 @@ export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM
   const vm = vcpu.vm;
   const first = Number(op.gpa / 4096n);
   const n = Number(op.size / 4096n);
-  // kvm_vcpu_pre_fault_memory: per mapping (a page here), a signal check, then the arch fault; it
-  // stops at the first error, which is the result only if nothing was mapped
-  // the pages of one memslot map alike: a run at a time (a signal injected after N pages ends a run
-  // there), except where an arch has alias GFNs (TDX), which are checked page by page
+  // kvm_vcpu_pre_fault_memory: per mapping, a signal check, then the arch fault; it stops at the
+  // first error, which is the result only if nothing was mapped. The pages of one memslot map
+  // alike, so a mapping here is the rest of a memslot (a signal injected after N pages ends one
+  // there), or one page where the arch has alias GFNs (TDX)
   const perPage = k.arch(vm)?.gfnAlias !== undefined;
   let done = 0;
   let error: Rule | undefined;
