@@ -3,7 +3,7 @@
  * Shares what is immutable (functions, the profile, the shared zero/stale pages), forks running
  * hashes with their copy(), and keeps object identity (a memo) so cross references survive.
  */
-import { STALE_PAGE, ZERO_PAGE } from './guest_memfd/folio.ts';
+import { STALE_PAGE, sharePage, ZERO_PAGE } from './guest_memfd/folio.ts';
 import { RangeMap } from './ranges.ts';
 
 type Memo = Map<unknown, unknown>;
@@ -25,6 +25,12 @@ export function deepClone<T>(x: T, memo: Memo = new Map(), frozen: ReadonlySet<u
     return c as T;
   }
   if (x instanceof Uint8Array) {
+    // a page of memory is shared, copy-on-write for both states from now on
+    const page = sharePage(x);
+    if (page) {
+      memo.set(x, page);
+      return page as T;
+    }
     const c = x.slice();
     memo.set(x, c);
     memo.set(x.buffer, c.buffer);

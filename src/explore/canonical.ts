@@ -1,15 +1,27 @@
 /** A canonical text of the model's state: two states with the same text behave the same. */
-import { pageBytes, STALE_PAGE, ZERO_PAGE } from '../core/guest_memfd/folio.ts';
+import { isBorrowed, pageBytes, STALE_PAGE, ZERO_PAGE } from '../core/guest_memfd/folio.ts';
 import type { Kernel } from '../core/kernel.ts';
 import type { RangeMap, RangeSet } from '../core/ranges.ts';
 import type { SnpVm } from '../core/snp/state.ts';
 import type { TdxVm } from '../core/tdx/state.ts';
 import { toHex as hex } from '../util/hex.ts';
 
+/** fingerprints of pages that can no longer change (shared, copy-on-write): states share them */
+const FNV = new WeakMap<Uint8Array, string>();
+
 /** fingerprint of page contents (32-bit words; pages are 4 KiB-aligned buffers) */
 function fnv(b: Uint8Array): string {
   if (b === ZERO_PAGE) return 'z';
   if (b === STALE_PAGE) return 's';
+  const fixed = isBorrowed(b);
+  const known = fixed ? FNV.get(b) : undefined;
+  if (known !== undefined) return known;
+  const f = fnvOf(b);
+  if (fixed) FNV.set(b, f);
+  return f;
+}
+
+function fnvOf(b: Uint8Array): string {
   const words =
     b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : null;
   let h = 0x811c9dc5;

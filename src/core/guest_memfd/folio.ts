@@ -30,8 +30,9 @@ export function newPage(from?: Uint8Array): Uint8Array {
     slab = new ArrayBuffer(PAGE_SIZE * SLAB_PAGES);
     slabUsed = 0;
   }
-  const page = new Uint8Array(slab, PAGE_SIZE * slabUsed++, PAGE_SIZE);
+  const page: MarkedPage = new Uint8Array(slab, PAGE_SIZE * slabUsed++, PAGE_SIZE);
   if (from) page.set(from);
+  page[OWNED] = true;
   return page;
 }
 const SLAB_PAGES = 16;
@@ -48,7 +49,9 @@ let slabUsed = SLAB_PAGES;
  * launch borrows every page of its firmware.)
  */
 const BORROWED = Symbol('borrowed page');
-type MarkedPage = Uint8Array & { [BORROWED]?: true };
+/** a page from newPage: the model's own, written in place until it is shared */
+const OWNED = Symbol('owned page');
+type MarkedPage = Uint8Array & { [BORROWED]?: true; [OWNED]?: true };
 
 /** A page that is a view of the 4 KiB of `bytes` from index `at`. */
 export function borrowPage(bytes: Uint8Array, at = 0): Uint8Array {
@@ -62,6 +65,19 @@ export function borrowPage(bytes: Uint8Array, at = 0): Uint8Array {
 /** The page is shared (borrowPage): copy it before writing. */
 export function isBorrowed(page: Uint8Array): boolean {
   return (page as MarkedPage)[BORROWED] === true;
+}
+
+/**
+ * A page that two copies of the state may hold from now on (Kernel.clone): returned as it is, and
+ * copy-on-write for both from then on (an owned page becomes borrowed); undefined for bytes that
+ * are not a page of the model (they are copied)
+ */
+export function sharePage(bytes: Uint8Array): Uint8Array | undefined {
+  const p = bytes as MarkedPage;
+  if (p[BORROWED]) return p;
+  if (!p[OWNED]) return undefined;
+  p[BORROWED] = true;
+  return p;
 }
 
 /** Find or allocate the folio at index; clear it if `clear` and it is not uptodate. */
@@ -88,7 +104,7 @@ export function setPage(inode: GmemInode, index: number, bytes: Uint8Array): voi
   inode.allocated.add(index);
   inode.uptodate.add(index);
   if (isZero(bytes)) inode.content.delete(index);
-  else inode.content.set(index, bytes === ZERO_PAGE || bytes === STALE_PAGE ? bytes.slice() : bytes);
+  else inode.content.set(index, bytes === ZERO_PAGE || bytes === STALE_PAGE ? newPage(bytes) : bytes);
 }
 
 /** Write part of an allocated page. */
@@ -101,7 +117,7 @@ export function writePage(
 ): void {
   let page = inode.content.get(index);
   if (!page) {
-    page = pageBytes(inode, index).slice();
+    page = newPage(pageBytes(inode, index));
     inode.content.set(index, page);
   } else if (isBorrowed(page)) {
     page = newPage(page);

@@ -255,8 +255,8 @@ export function readRef(ref: PageRef, mm = undefined as undefined | { anon: Anon
 
 /** Overwrite a whole page behind a reference (firmware write-back into a source page). */
 export function writeRef(k: Kernel, ref: PageRef, bytes: Uint8Array): void {
-  if (ref.kind === 'gmem') setPage(ref.inode, ref.index, bytes.slice());
-  else k.mm.anon.set(ref.vpn, bytes.slice());
+  if (ref.kind === 'gmem') setPage(ref.inode, ref.index, newPage(bytes));
+  else k.mm.anon.set(ref.vpn, newPage(bytes));
 }
 
 /** Store `len` bytes at `off` in the page: `src` bytes from index `at`, or `src` repeated. */
