@@ -4,7 +4,7 @@
  *     heap must grow with the number of conversions (linearly), not with guest size.
  *  2. KVM_TDX_INIT_MEM_REGION of 262,144 pages (1 GiB), with and without MEASURE, beside the floor:
  *     node:crypto hashing the same MRTD records in one stream.
- *  3. gmemsim explore: states/s with 1 and 2 worker threads (default depth 5, and 6).
+ *  3. gmemsim explore: states/s with 1 and 2 worker threads (default depth 5, and 7).
  *  4. gmemsim measure on the images of ../shared/firmware: in-process (the launch built and run
  *     through the model) beside the floor (bench/floor.mjs: the same records, prepared beforehand,
  *     hashed by node:crypto in one tight loop), goal ×1.3 TDX and ×1.5 SNP; and whole processes,
@@ -435,7 +435,7 @@ if (part('model')) {
   const host = await fromDist<typeof import('../src/node/host.ts')>('node/host.js');
   const perf = () => performance.now();
   const rate = (o: { states: number; ms: number }) => Math.round((o.states / o.ms) * 1000);
-  for (const depth of [5, 6]) {
+  for (const depth of [5, 7]) {
     const cfg = { profile: 'in-place' as const, knobs: {}, vm: 'tdx' as const, pages: 2, depth, maxStates: 1_000_000 };
     const make = (p: ProfileName, k: Partial<Knobs>) => host.nodeHost.createKernel(p, k);
     const one = await explore(cfg, make, null, undefined, perf);
