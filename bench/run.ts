@@ -427,8 +427,8 @@ if (part('model')) {
       'floor: node:crypto hashing the same records',
     ]);
   }
-  // 3. The explorer: states/s with 1 and 2 worker threads, the default exploration and one level
-  // deeper; the compiled modules of dist/, as the CLI runs them (its workers load dist/explore/worker.js)
+  // 3. The explorer: states/s with 1 and 2 worker threads, the default exploration and a larger one
+  // (depth 7); the compiled modules of dist/, as the CLI runs them (its workers load dist/explore/worker.js)
   ensureDist();
   const { explore } = await fromDist<typeof import('../src/explore/explore.ts')>('explore/explore.js');
   const { workerPool } = await fromDist<typeof import('../src/explore/pool.ts')>('explore/pool.js');
