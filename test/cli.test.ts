@@ -101,6 +101,7 @@ describe('gmemsim run', () => {
     [['run', '--profile', 'linus', EXAMPLE], /--profile linus: unknown profile/],
     [['run', '--set', 'gmem_in_place_conversion=maybe', EXAMPLE], /--set gmem_in_place_conversion=maybe/],
     [['run', '--set', 'colour=1', EXAMPLE], /unknown key colour/],
+    [['run', '--set', 'safeguard.doubel-add=off', EXAMPLE], /--set safeguard\.doubel-add: unknown safeguard/],
     [['run', '--frobnicate', EXAMPLE], /unknown option '--frobnicate'/],
     [['diff', '--profile', 'in-place', EXAMPLE], /exactly two --profile/],
   ])('bad flags %j exit 2 with a message naming the flag', (args, re) => {

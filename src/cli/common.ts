@@ -1,6 +1,7 @@
 /** Shared CLI helpers: usage errors, --set and --profile parsing, loading scenario files. */
 import { readFileSync } from 'node:fs';
 import { isProfileName, type Knobs, type ProfileName, ProfileNames } from '../core/profiles.ts';
+import { isSafeguard } from '../core/safeguards.ts';
 import { nodeFileReader } from '../node/host.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
 
@@ -38,7 +39,10 @@ export function parseSets(sets: string[]): Partial<Knobs> {
     } else if (key.startsWith('safeguard.')) {
       const b = BOOL[value];
       if (b === undefined) throw new UsageError(`--set ${s}: expected on or off`);
-      safeguards[key.slice('safeguard.'.length)] = b;
+      const name = key.slice('safeguard.'.length);
+      if (!isSafeguard(name))
+        throw new UsageError(`--set safeguard.${name}: unknown safeguard (gmemsim explore --list-safeguards)`);
+      safeguards[name] = b;
     } else
       throw new UsageError(
         `--set ${s}: unknown key ${key} (gmem_in_place_conversion, mmap_min_addr, tdx_measure_order, safeguard.NAME)`,
