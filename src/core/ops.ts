@@ -23,6 +23,8 @@ export interface Inject {
   tdx_busy_at_page?: number;
   snp_fw_error_at_page?: { page: number; error: string };
   efault?: 'data';
+  /** gmemsim extension: another thread's KVM_CREATE_VCPU is in flight during this call */
+  vcpu_creation_in_progress?: boolean;
   /** gmemsim extension: start SNP_LAUNCH_START's launch digest from this value (a measured prefix) */
   snp_digest_seed?: Uint8Array;
 }

@@ -40,9 +40,16 @@ export interface Profile {
   readonly populateZeroesFreshPage: boolean;
   /** [SER] x86 kvm_arch_supports_gmem_init_shared also allows INIT_SHARED for private-memory VMs when in-place. */
   readonly initSharedWithInPlace: boolean;
+  /**
+   * [KX] March 2026 ("Disallow LAUNCH_FINISH if vCPUs are actively being created"): SNP_LAUNCH_FINISH
+   * refuses with -EBUSY while a KVM_CREATE_VCPU is in flight (absent in the older trees and in the
+   * in-place series base, docs/notes/kernel-snp.md §5)
+   */
+  readonly snpFinishBusyOnVcpuCreation: boolean;
 }
 
 const common = {
+  snpFinishBusyOnVcpuCreation: false,
   populateZeroesFreshPage: false,
   initSharedWithInPlace: false,
   gmemBindOverlap: 'EINVAL',
@@ -81,6 +88,7 @@ export const Profiles: Record<ProfileName, Profile> = {
     snpSourceZero: 'einval',
     populateGupsSource: true,
     mayWritebackSrc: true,
+    snpFinishBusyOnVcpuCreation: true,
   },
   'in-place': {
     name: 'in-place',
@@ -96,6 +104,7 @@ export const Profiles: Record<ProfileName, Profile> = {
     gmemBindOverlap: 'EEXIST',
     populateZeroesFreshPage: true,
     initSharedWithInPlace: true,
+    snpFinishBusyOnVcpuCreation: false,
   },
   'yan-proposal': {
     name: 'yan-proposal',
@@ -111,6 +120,7 @@ export const Profiles: Record<ProfileName, Profile> = {
     gmemBindOverlap: 'EEXIST',
     populateZeroesFreshPage: true,
     initSharedWithInPlace: true,
+    snpFinishBusyOnVcpuCreation: false,
   },
 };
 

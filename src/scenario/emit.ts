@@ -253,7 +253,7 @@ function emitInject(i: InjectSpec): string {
   const pairs: [string, string][] = [];
   for (const [k, v] of Object.entries(i)) {
     if (v === undefined) continue;
-    if (typeof v === 'number') pairs.push([k, String(v)]);
+    if (typeof v === 'number' || typeof v === 'boolean') pairs.push([k, String(v)]);
     else if (typeof v === 'string') pairs.push([k, emitString(v)]);
     else
       pairs.push([

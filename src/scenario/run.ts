@@ -95,6 +95,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       if (step.inject.tdx_busy_at_page !== undefined) inject.tdx_busy_at_page = step.inject.tdx_busy_at_page;
       if (step.inject.snp_fw_error_at_page) inject.snp_fw_error_at_page = step.inject.snp_fw_error_at_page;
       if (step.inject.efault) inject.efault = step.inject.efault;
+      if (step.inject.vcpu_creation_in_progress) inject.vcpu_creation_in_progress = true;
       if (step.inject.snp_digest_seed) inject.snp_digest_seed = fromHex(step.inject.snp_digest_seed);
     }
     const outcome = k.step(op, inject);

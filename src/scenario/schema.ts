@@ -164,6 +164,8 @@ export const injectSchema = z.strictObject({
     .strictObject({ page: count, error: z.union([z.string(), u64.transform((v) => `0x${v.toString(16)}`)]) })
     .optional(),
   efault: z.literal('data', { error: 'efault takes "data"' }).optional(),
+  /** gmemsim extension: another thread's KVM_CREATE_VCPU is in flight during this call */
+  vcpu_creation_in_progress: z.boolean().optional(),
   /** gmemsim extension: SNP_LAUNCH_START's launch digest starts from this value (a measured prefix) */
   snp_digest_seed: z
     .string()

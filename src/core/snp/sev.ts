@@ -221,6 +221,13 @@ export const R = defineRules('snp', OP, {
     reason: 'flags must be 0',
     cite: sev('snp_launch_finish'),
   },
+  finishBusy: {
+    op: 'KVM_SEV_SNP_LAUNCH_FINISH',
+    errno: 'EBUSY',
+    reason: 'a vCPU is being created (created_vcpus != online_vcpus): the VMSAs cannot all be synced yet',
+    cite: sev('snp_launch_update_vmsa'),
+    eras: 'C',
+  },
   finishVmsaProtected: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EINVAL',
@@ -481,8 +488,10 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
   if (num(d, 'flags') !== 0n) return fail(R.finishFlags);
-  // snp_launch_update_vmsa: each vCPU's VMSA, in vCPU index order: sev_es_sync_vmsa refuses one that
-  // is already protected, then the PSP measures it through this command's sev_fd
+  // snp_launch_update_vmsa: [KX] not while a vCPU is being created; then each vCPU's VMSA, in vCPU
+  // index order: sev_es_sync_vmsa refuses one that is already protected, then the PSP measures it
+  // through this command's sev_fd
+  if (k.inject.vcpu_creation_in_progress && k.profile.snpFinishBusyOnVcpuCreation) return fail(R.finishBusy);
   for (const vcpu of vm.vcpus) {
     if (vcpu.guestStateProtected) return fail(R.finishVmsaProtected);
     if (k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
