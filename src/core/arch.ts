@@ -28,6 +28,11 @@ export interface ArchOps {
   gmemInvalidate?(k: Kernel, inode: GmemInode, start: number, end: number): void;
   /** arch checks of a new or moved memslot (x86 kvm_arch_prepare_memory_region) */
   prepareMemslot?(k: Kernel, vm: Vm, baseGfn: number, npages: number): Rule | null;
+  /**
+   * a private fault maps [gfn, end) of one memslot (KVM_PRE_FAULT_MEMORY), the guest_memfd pages from
+   * index `index`, already allocated and cleared
+   */
+  mapPrivate?(k: Kernel, vm: Vm, inode: GmemInode, gfn: number, end: number, index: number): void;
   /** the GFN is an alias of another (TDX: the shared bit set), kvm_is_gfn_alias */
   gfnAlias?(vm: Vm, gfn: number): boolean;
   /** checks before entering the guest (KVM_RUN) */

@@ -10,6 +10,7 @@ import type { Inject, Op, OpName } from './ops.ts';
 import type { Outcome } from './outcome.ts';
 import type { Sha384Factory } from './ports.ts';
 import { defaultKnobs, type Knobs, type Profile } from './profiles.ts';
+import type { RangeMap } from './ranges.ts';
 import type { FileObject, GmemInode, Vcpu, Vm } from './state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
@@ -128,6 +129,22 @@ export class Kernel {
       return slot.gmem.inode.attrs.get(index) === KVM_MEMORY_ATTRIBUTE_PRIVATE;
     }
     return ((vm.memAttrs.get(gfn) ?? 0) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0;
+  }
+
+  /** The first GFN in (gfn, end) whose private-ness differs from gfn's, or end. */
+  privateRunEnd(vm: Vm, gfn: number, end: number): number {
+    const first = (m: RangeMap<number>, start: number, stop: number, shift: number) => {
+      const want = this.isPrivateGfn(vm, gfn);
+      for (const [s, , v] of m.segments(start, stop))
+        if ((((v ?? 0) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0) !== want) return s + shift;
+      return end;
+    };
+    if (!this.inPlace) return first(vm.memAttrs, gfn, end, 0);
+    const slot = vm.slotForGfn(gfn);
+    if (!slot?.gmem?.inode) return Math.min(end, slot ? slot.baseGfn + slot.npages : gfn + 1);
+    const stop = Math.min(end, slot.baseGfn + slot.npages);
+    const shift = slot.baseGfn - slot.gmem.pgoff;
+    return Math.min(first(slot.gmem.inode.attrs, gfn - shift, stop - shift, shift), stop);
   }
 
   /** Is guest_memfd index shared from the host's point of view (may it be faulted into a host mapping)? */

@@ -196,6 +196,10 @@ export class RangeSet {
   firstIn(start: number, end: number): number {
     return this.m.findFirst(start, end, (v) => v === true);
   }
+  /** The runs of [start, end) that are not in the set. */
+  *segmentsMissing(start: number, end: number): Generator<[number, number]> {
+    for (const [s, e, v] of this.m.segments(start, end)) if (v !== true) yield [s, e];
+  }
   /** the first index of [start, end) not in the set, or -1 */
   firstMissing(start: number, end: number): number {
     return this.m.findFirst(start, end, (v) => v !== true);

@@ -92,6 +92,15 @@ export function clearFolio(inode: GmemInode, index: number): void {
   inode.undefinedContent.delete(index);
 }
 
+/** clearFolio for every index of [start, end) */
+export function clearFolios(inode: GmemInode, start: number, end: number): void {
+  if (inode.content.size < end - start) {
+    for (const i of [...inode.content.keys()]) if (i >= start && i < end) inode.content.delete(i);
+  } else for (let i = start; i < end; i++) inode.content.delete(i);
+  inode.uptodate.add(start, end);
+  inode.undefinedContent.delete(start, end);
+}
+
 /** The bytes of an allocated page. */
 export function pageBytes(inode: GmemInode, index: number): Uint8Array {
   const c = inode.content.get(index);

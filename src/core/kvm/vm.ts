@@ -3,11 +3,12 @@
  * KVM_CREATE_VCPU; vCPU ioctls KVM_SET_CPUID2, KVM_RUN, KVM_PRE_FAULT_MEMORY (generic parts).
  */
 import { supportedGmemFlags } from '../guest_memfd/create.ts';
+import { clearFolios } from '../guest_memfd/folio.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { Commits, cite, defineRules, type Rule } from '../rule.ts';
-import { type Vcpu, Vm } from '../state.ts';
+import { type Memslot, type Vcpu, Vm } from '../state.ts';
 import {
   Cap,
   KVM_MAX_CPUID_ENTRIES,
@@ -137,6 +138,14 @@ export const R = defineRules('vm', 'KVM', {
     errno: 'ENOENT',
     reason: 'no memslot at the gpa: the fault would be emulated MMIO (RET_PF_EMULATE)',
     cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_tdp_map_page'),
+  },
+  preFaultPrivateNoGmem: {
+    op: 'KVM_PRE_FAULT_MEMORY',
+    errno: 'EFAULT',
+    reason:
+      'a private gpa whose memslot has no guest_memfd, or whose guest_memfd was closed: the private fault finds no page (kvm_mmu_faultin_pfn_private, kvm_gmem_get_pfn)',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_mmu_faultin_pfn_private'),
+    confidence: 'inferred',
   },
   preFaultPrivateNoSlot: {
     op: 'KVM_PRE_FAULT_MEMORY',
@@ -274,10 +283,12 @@ export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM
     if (k.signalPending()) error = R.preFaultInterrupted;
     else error = preFaultOne(k, vm, first + done);
     if (error) break;
-    const slot = vm.slotForGfn(first + done)!;
+    const gfn = first + done;
+    const slot = vm.slotForGfn(gfn)!;
     const signalAt = k.inject.signal_after_pages;
-    let run = perPage ? 1 : Math.min(n - done, slot.baseGfn + slot.npages - (first + done));
+    let run = perPage ? 1 : k.privateRunEnd(vm, gfn, Math.min(first + n, slot.baseGfn + slot.npages)) - gfn;
     if (signalAt !== undefined && signalAt > k.stepPages) run = Math.min(run, signalAt - k.stepPages);
+    if (k.isPrivateGfn(vm, gfn)) mapPrivate(k, vm, slot, gfn, gfn + run);
     done += run;
     k.stepPages += run;
   }
@@ -291,6 +302,22 @@ export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM
 function preFaultOne(k: Kernel, vm: Vm, gfn: number): Rule | undefined {
   if (!vm.preFaultAllowed) return R.preFaultNotAllowed;
   if (k.arch(vm)?.gfnAlias?.(vm, gfn)) return R.preFaultAlias;
-  if (!vm.slotForGfn(gfn)) return k.isPrivateGfn(vm, gfn) ? R.preFaultPrivateNoSlot : R.preFaultNoSlot;
+  const slot = vm.slotForGfn(gfn);
+  if (!slot) return k.isPrivateGfn(vm, gfn) ? R.preFaultPrivateNoSlot : R.preFaultNoSlot;
+  if (k.isPrivateGfn(vm, gfn) && !slot.gmem?.inode) return R.preFaultPrivateNoGmem;
   return undefined;
+}
+
+/**
+ * A private fault on [gfn, end) of one memslot: kvm_gmem_get_pfn allocates and clears each folio
+ * that is not uptodate, then the arch maps it (TDX: TDH.MEM.PAGE.AUG after finalize; SNP: the RMP
+ * entry becomes assigned). Shared faults map host memory the model does not track.
+ */
+function mapPrivate(k: Kernel, vm: Vm, slot: Memslot, gfn: number, end: number): void {
+  const inode = slot.gmem!.inode!;
+  const i0 = gfn - slot.baseGfn + slot.gmem!.pgoff;
+  const i1 = i0 + (end - gfn);
+  inode.allocated.add(i0, i1);
+  for (const [s, e] of [...inode.uptodate.segmentsMissing(i0, i1)]) clearFolios(inode, s, e);
+  k.arch(vm)?.mapPrivate?.(k, vm, inode, gfn, end, i0);
 }

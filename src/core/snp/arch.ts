@@ -45,6 +45,10 @@ export const snpArch: ArchOps = {
     if (vcpu) return fail(R.vcpuIoctl);
     return sevMemEncOp(k, op, vm);
   },
+  mapPrivate(_k, vm, inode, gfn, end, index) {
+    // kvm_gmem_prepare → sev_gmem_prepare: rmp_make_private of each page (assigned, not validated)
+    rmpOf(snpOf(vm), inode).add(index, index + (end - gfn));
+  },
   makeShared(_k, inode, start, end) {
     // kvm_arch_gmem_make_shared: RMP → shared; what the guest left there is ciphertext to the host
     const snp = snpOf(inode.vm);

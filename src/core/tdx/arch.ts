@@ -80,6 +80,10 @@ export const tdxArch: ArchOps = {
     return isGfnAlias(vm, baseGfn + npages - 1) ? R.gfnAlias : null;
   },
   gfnAlias: isGfnAlias,
+  mapPrivate(_k, vm, _inode, gfn, end) {
+    // tdx_sept_set_private_spte on a RUNNABLE TD: TDH.MEM.PAGE.AUG for what the S-EPT does not map yet
+    tdxOf(vm).module.pageAug(gfn, end);
+  },
   preRun(_k, vcpu) {
     const td = tdxOf(vcpu.vm);
     if (vcpu.tdx?.state !== 'INITIALIZED' || td.state !== 'RUNNABLE') return VcpuR.runState;

@@ -153,9 +153,9 @@ export class TdxModule {
     this.measured.add(gfn);
   }
 
-  /** TDH.MEM.PAGE.AUG: a private page added after finalize (not measured) */
-  pageAug(gfn: number): void {
-    this.sept.set(gfn, gfn + 1, SEPT_AUGMENTED);
+  /** TDH.MEM.PAGE.AUG of [gfn, end): private pages added after finalize (not measured), where unmapped */
+  pageAug(gfn: number, end = gfn + 1): void {
+    for (const [s, e, v] of [...this.sept.segments(gfn, end)]) if (v === undefined) this.sept.set(s, e, SEPT_AUGMENTED);
   }
 
   /** TDH.MEM.RANGE.BLOCK + TRACK + PAGE.REMOVE for every mapped GFN in [start, end) */
