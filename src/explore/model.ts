@@ -170,7 +170,7 @@ export interface AlphabetOptions {
   inPlace: boolean;
 }
 
-/** The actions: conversions, stores, loads, punch-hole, pins, populate with each source kind, finalize, close. */
+/** The actions: conversions, stores, loads, punch-hole, pins, pre-fault, populate with each source kind, finalize, close. */
 export function alphabet(o: AlphabetOptions): Action[] {
   const a: Action[] = [];
   for (let i = 0; i < o.pages; i++) {
@@ -233,6 +233,11 @@ export function alphabet(o: AlphabetOptions): Action[] {
       op: (h) => ({ op: 'unpin', addr: h.map + off, length: P }),
     });
     if (o.vm === 'sw-protected') continue;
+    a.push({
+      label: `p${i}:prefault`,
+      yaml: `  - KVM_PRE_FAULT_MEMORY: { fd: vcpu, gpa: ${hex(off)}, size: 0x1000 }`,
+      op: (h) => ({ op: 'KVM_PRE_FAULT_MEMORY', fd: h.vcpu, gpa: off, size: P, flags: 0n }),
+    });
     const sources: [string, string, (h: Handles) => bigint][] = [
       ['0', '0', () => 0n],
       ['anon', `buf+${hex(off)}`, (h) => h.buf + off],
