@@ -23,85 +23,88 @@ export interface Snapshot {
   gpa: Map<number, { runs: Run[] }>;
 }
 
-/** A source of one state bit: a function telling whether index i has it, and the boundaries. */
+/** A source of one state bit: the sorted, disjoint runs [a, b) of indices that have it. */
 interface Source {
   bit: number;
-  has(i: number): boolean;
-  bounds(out: number[]): void;
+  runs: [number, number][];
 }
 
 const setSource = (bit: number, s: RangeSet, shift = 0): Source => ({
   bit,
-  has: (i) => s.has(i - shift),
-  bounds: (out) => {
-    for (const [a, b] of s.runs()) out.push(a + shift, b + shift);
-  },
+  runs: [...s.runs()].map(([a, b]) => [a + shift, b + shift]),
 });
 
-const mapSource = (bit: number, m: RangeMap<number>, pred: (v: number | undefined) => boolean): Source => ({
+/** the runs of a range map whose value satisfies pred (an index without a value never has the bit) */
+const mapSource = (bit: number, m: RangeMap<number>, pred: (v: number) => boolean): Source => ({
   bit,
-  has: (i) => pred(m.get(i)),
-  bounds: (out) => {
-    for (const [a, b] of m.runs()) out.push(a, b);
-  },
+  runs: [...m.runs()].filter(([, , v]) => pred(v)).map(([a, b]) => [a, b]),
 });
 
+const byStart = (x: [number, number], y: [number, number]) => x[0] - y[0];
+
+/**
+ * The runs of [0, limit) with the bits of every source: one pass over all the sources' runs at once
+ * (a pointer per source), so its cost is the number of runs, whatever their number or size
+ */
 function sweep(limit: number, sources: Source[]): Run[] {
-  const pts: number[] = [0, limit];
-  for (const s of sources) s.bounds(pts);
-  const sorted = [...new Set(pts.filter((p) => p >= 0 && p <= limit))].sort((a, b) => a - b);
+  const at = sources.map(() => 0);
   const runs: Run[] = [];
-  for (let i = 0; i + 1 < sorted.length; i++) {
-    const a = sorted[i]!;
-    const b = sorted[i + 1]!;
+  let pos = 0;
+  while (pos < limit) {
     let bits = 0;
-    for (const s of sources) if (s.has(a)) bits |= s.bit;
+    let next = limit;
+    for (let j = 0; j < sources.length; j++) {
+      const rs = sources[j]!.runs;
+      let i = at[j]!;
+      while (i < rs.length && rs[i]![1] <= pos) i++;
+      at[j] = i;
+      if (i === rs.length) continue;
+      const [a, b] = rs[i]!;
+      if (a <= pos) {
+        bits |= sources[j]!.bit;
+        if (b < next) next = b;
+      } else if (a < next) next = a;
+    }
     const last = runs[runs.length - 1];
-    if (last && last[1] === a && last[2] === bits) last[1] = b;
-    else runs.push([a, b, bits]);
+    if (last && last[1] === pos && last[2] === bits) last[1] = next;
+    else runs.push([pos, next, bits]);
+    pos = next;
   }
   return runs;
 }
 
-/** GFN-indexed sets of a VM translated to file indices through the bindings of an inode */
-function viaBindings(inode: GmemInode, bit: number, gfnSet: RangeSet): Source[] {
-  return inode.bindings.map((b) => {
+/** GFN runs of a VM translated to file indices through the bindings of an inode */
+function viaBindings(
+  inode: GmemInode,
+  bit: number,
+  gfnRuns: (s: number, e: number) => Iterable<[number, number]>,
+): Source {
+  const runs: [number, number][] = [];
+  for (const b of inode.bindings) {
     const shift = b.start - b.slot.baseGfn;
-    return {
-      bit,
-      has: (i: number) => i >= b.start && i < b.end && gfnSet.has(i - shift),
-      bounds: (out: number[]) => {
-        for (const [s, e] of gfnSet.within(b.slot.baseGfn, b.slot.baseGfn + b.slot.npages))
-          out.push(s + shift, e + shift);
-      },
-    };
-  });
+    for (const [s, e] of gfnRuns(b.slot.baseGfn, b.slot.baseGfn + b.slot.npages)) runs.push([s + shift, e + shift]);
+  }
+  return { bit, runs: runs.sort(byStart) };
 }
 
 export function snapshot(k: Kernel): Snapshot {
   const files = new Map<number, { pages: number; released: boolean; runs: Run[] }>();
   for (const inode of k.inodes) {
+    const pinned = [...inode.pins].filter(([, n]) => n > 0).map(([i]) => i);
     const sources: Source[] = [
       setSource(PAGE.ALLOCATED, inode.allocated),
       setSource(PAGE.HOST_MAPPED, inode.hostMapped),
       setSource(PAGE.UNDEFINED, inode.undefinedContent),
-      {
-        bit: PAGE.PINNED,
-        has: (i) => (inode.pins.get(i) ?? 0) > 0,
-        bounds: (out) => {
-          for (const [i, n] of inode.pins) if (n > 0) out.push(i, i + 1);
-        },
-      },
+      { bit: PAGE.PINNED, runs: pinned.sort((a, b) => a - b).map((i) => [i, i + 1]) },
     ];
     if (k.inPlace) sources.push(mapSource(PAGE.PRIVATE, inode.attrs, (v) => v === KVM_MEMORY_ATTRIBUTE_PRIVATE));
-    else if ((inode.flags & 2n) === 0n) sources.push({ bit: PAGE.PRIVATE, has: () => true, bounds: () => {} });
+    else if ((inode.flags & 2n) === 0n) sources.push({ bit: PAGE.PRIVATE, runs: [[0, inode.npages]] });
     const arch = inode.vm.arch;
     if (arch?.kind === 'tdx') {
       const td = arch as TdxVm;
-      const populated = septAsSet(td);
       sources.push(
-        ...viaBindings(inode, PAGE.POPULATED, populated),
-        ...viaBindings(inode, PAGE.MEASURED, td.module.measured),
+        viaBindings(inode, PAGE.POPULATED, (s, e) => septWithin(td, s, e)),
+        viaBindings(inode, PAGE.MEASURED, (s, e) => td.module.measured.within(s, e)),
       );
     } else if (arch?.kind === 'snp') {
       const snp = arch as SnpVm;
@@ -114,33 +117,27 @@ export function snapshot(k: Kernel): Snapshot {
   }
   const gpa = new Map<number, { runs: Run[] }>();
   for (const vm of k.vms) {
+    const slots = [...vm.memslots].sort((a, b) => a.baseGfn - b.baseGfn);
+    const priv: [number, number][] = [];
+    if (k.inPlace)
+      for (const s of slots) {
+        const inode = s.gmem?.inode;
+        if (!inode) continue;
+        const shift = s.baseGfn - s.gmem!.pgoff;
+        for (const [a, b, v] of inode.attrs.segments(s.gmem!.pgoff, s.gmem!.pgoff + s.npages))
+          if (v === KVM_MEMORY_ATTRIBUTE_PRIVATE) priv.push([a + shift, b + shift]);
+      }
+    else for (const [a, b, v] of vm.memAttrs.runs()) if ((v & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0) priv.push([a, b]);
     const sources: Source[] = [
-      {
-        bit: PAGE.IN_MEMSLOT,
-        has: (g) => vm.slotForGfn(g) !== undefined,
-        bounds: (out) => {
-          for (const s of vm.memslots) out.push(s.baseGfn, s.baseGfn + s.npages);
-        },
-      },
-      {
-        bit: PAGE.PRIVATE,
-        has: (g) => k.isPrivateGfn(vm, g),
-        bounds: (out) => {
-          for (const [a, b] of vm.memAttrs.runs()) out.push(a, b);
-          if (k.inPlace)
-            for (const s of vm.memslots) {
-              const inode = s.gmem?.inode;
-              if (!inode) continue;
-              const shift = s.baseGfn - s.gmem!.pgoff;
-              for (const [a, b] of inode.attrs.segments(s.gmem!.pgoff, s.gmem!.pgoff + s.npages))
-                out.push(a + shift, b + shift);
-            }
-        },
-      },
+      { bit: PAGE.IN_MEMSLOT, runs: slots.map((s) => [s.baseGfn, s.baseGfn + s.npages]) },
+      { bit: PAGE.PRIVATE, runs: priv },
     ];
     if (vm.arch?.kind === 'tdx') {
       const td = vm.arch as TdxVm;
-      sources.push(setSource(PAGE.POPULATED, septAsSet(td)), setSource(PAGE.MEASURED, td.module.measured));
+      sources.push(
+        { bit: PAGE.POPULATED, runs: [...td.module.sept.runs()].map(([a, b]) => [a, b]) },
+        setSource(PAGE.MEASURED, td.module.measured),
+      );
     }
     let limit = 0;
     for (const s of vm.memslots) limit = Math.max(limit, s.baseGfn + s.npages);
@@ -151,18 +148,9 @@ export function snapshot(k: Kernel): Snapshot {
   return { files, gpa };
 }
 
-/** the S-EPT's mapped GFNs as a set (ADDED or AUGMENTED) */
-function septAsSet(td: TdxVm): RangeSet {
-  const sept = td.module.sept;
-  return {
-    has: (g: number) => sept.get(g) !== undefined,
-    *runs() {
-      for (const [a, b] of sept.runs()) yield [a, b] as [number, number];
-    },
-    *within(s: number, e: number) {
-      for (const [a, b, v] of sept.segments(s, e)) if (v !== undefined) yield [a, b] as [number, number];
-    },
-  } as unknown as RangeSet;
+/** the S-EPT's mapped GFNs (ADDED or AUGMENTED) in [s, e) */
+function* septWithin(td: TdxVm, s: number, e: number): Generator<[number, number]> {
+  for (const [a, b, v] of td.module.sept.segments(s, e)) if (v !== undefined) yield [a, b];
 }
 
 /**
