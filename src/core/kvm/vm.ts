@@ -143,9 +143,8 @@ export const R = defineRules('vm', 'KVM', {
     op: 'KVM_PRE_FAULT_MEMORY',
     errno: 'EFAULT',
     reason:
-      'a private gpa whose memslot has no guest_memfd, or whose guest_memfd was closed: the private fault finds no page (kvm_mmu_faultin_pfn_private, kvm_gmem_get_pfn)',
+      'a private gpa whose memslot has no guest_memfd (!kvm_slot_has_gmem), or whose guest_memfd was closed (kvm_gmem_get_pfn finds no file): a memory-fault exit',
     cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_mmu_faultin_pfn_private'),
-    confidence: 'inferred',
   },
   preFaultPrivateNoSlot: {
     op: 'KVM_PRE_FAULT_MEMORY',
