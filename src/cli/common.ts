@@ -5,7 +5,7 @@ import { isSafeguard } from '../core/safeguards.ts';
 import { nodeFileReader } from '../node/host.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
 
-import { DiagnosticsError, UsageError } from './errors.ts';
+import { DiagnosticsError, fsReason, UsageError } from './errors.ts';
 
 export { DiagnosticsError, UsageError };
 
@@ -61,7 +61,7 @@ export function loadFiles(files: string[]): Scenario[] {
     try {
       text = readFileSync(f, 'utf8');
     } catch (e) {
-      errors.push(`${f}:1:1: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      errors.push(`${f}:1:1: cannot read file: ${fsReason(e)}`);
       continue;
     }
     try {

@@ -108,19 +108,10 @@ measure
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')
   .option('--explain', 'print a table of the measuring calls (section, GPA range, pages, records), then the MRTD')
-  .action(
-    async (opts: {
-      firmware: string;
-      twoPassAddPages?: boolean;
-      outputFormat: string;
-      emitScenario?: string;
-      json?: boolean;
-      explain?: boolean;
-    }) => {
-      const { measureTdxCommand } = await import('./measure.ts');
-      process.exitCode = await measureTdxCommand(opts);
-    },
-  );
+  .action(async (opts: import('./measure.ts').MeasureTdxOptions) => {
+    const { measureTdxCommand } = await import('./measure.ts');
+    process.exitCode = await measureTdxCommand(opts);
+  });
 measure
   .command('snp')
   .description(

@@ -3,10 +3,10 @@
  * --emit-scenario (the serializer loads only then). Small on purpose: each command loads only its own
  * launch builder.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { Scenario } from '../scenario/load.ts';
-import { UsageError } from './errors.ts';
+import { fsReason, UsageError } from './errors.ts';
 
 /** How the scenario names a data file: relative to the scenario file's directory, with '/' */
 export function firmwareRef(firmware: string, emitScenario: string | undefined): string {
@@ -25,8 +25,17 @@ export async function writeScenario(
   try {
     writeFileSync(file, text);
   } catch (e) {
-    throw new UsageError(
-      `--emit-scenario ${file}: cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new UsageError(`--emit-scenario ${file}: cannot write file: ${fsReason(e)}`);
+  }
+}
+
+/** An input file named by a flag, as a plain Uint8Array over its bytes (no copy); unreadable: one line, exit 2 */
+export function readInput(flag: string, path: string): Uint8Array {
+  try {
+    // a plain Uint8Array over the file's bytes (no copy)
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot read file: ${fsReason(e)}`);
   }
 }

@@ -5,7 +5,7 @@
  * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   CPU_SIGS,
@@ -23,9 +23,9 @@ import {
 } from '../measure/snp.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
-import { UsageError } from './errors.ts';
+import { fsReason, UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
-import { firmwareRef, writeScenario } from './measure-common.ts';
+import { firmwareRef, readInput, writeScenario } from './measure-common.ts';
 
 export interface MeasureSnpOptions {
   mode: string;
@@ -69,18 +69,6 @@ function parseBig(flag: string, v: string): bigint {
   const n = BigInt(/^0[0-9]/.test(s) ? s.replace(/^0+(?=.)/, '') : s);
   if (n >= 1n << 64n) throw new UsageError(`${flag} ${v}: does not fit in 64 bits`);
   return n;
-}
-
-function readInput(flag: string, path: string): Uint8Array {
-  try {
-    // a plain Uint8Array over the file's bytes (no copy)
-    const b = readFileSync(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (e) {
-    throw new UsageError(
-      `${flag} ${path}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
 }
 
 const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -139,9 +127,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
         try {
           varsSize = statSync(opts.varsFile).size;
         } catch (e) {
-          throw new UsageError(
-            `--vars-file ${opts.varsFile}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-          );
+          throw new UsageError(`--vars-file ${opts.varsFile}: cannot read file: ${fsReason(e)}`);
         }
       } else varsSize = parseNum('--vars-size', opts.varsSize) || undefined;
       if (!varsSize) throw new UsageError('snp:svsm mode requires --vars-size or --vars-file');

@@ -4,7 +4,6 @@
  * scenario file whose attest step expects the same MRTD under `gmemsim run`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FirmwareError } from '../measure/ovmf.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
@@ -12,7 +11,7 @@ import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
 import { UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
-import { firmwareRef, writeScenario } from './measure-common.ts';
+import { firmwareRef, readInput, writeScenario } from './measure-common.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -27,15 +26,7 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
     throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
   if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
-  let image: Uint8Array;
-  try {
-    const b = readFileSync(opts.firmware);
-    image = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (e) {
-    throw new UsageError(
-      `--firmware ${opts.firmware}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
+  const image = readInput('--firmware', opts.firmware);
   const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
   // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
   const sha256 = () => createHash('sha256').update(image).digest('hex');

@@ -17,6 +17,7 @@ import { nodeHost } from '../node/host.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
 import { loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { fsReason } from './errors.ts';
 
 export interface ViewOptions {
   port?: string;
@@ -226,7 +227,7 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
     try {
       writeFileSync(opts.out, html);
     } catch (e) {
-      throw new UsageError(`--out ${opts.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new UsageError(`--out ${opts.out}: cannot write (${fsReason(e)})`);
     }
     const kib = Math.ceil(Buffer.byteLength(html) / 1024);
     process.stdout.write(`gmemsim view: wrote ${opts.out} (${result.steps.length} steps, ${kib} KiB)\n`);
