@@ -18,6 +18,7 @@ import type { Expr } from '../scenario/schema.ts';
 import { fromHex, toHex } from '../util/hex.ts';
 import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
+import { launchRefusal } from './refusal.ts';
 import { cmdlineBytes, SEV_HASH_TABLE_PADDED_LEN, sevHashTable } from './sevhashes.ts';
 import {
   describeSevSection,
@@ -621,20 +622,13 @@ export function hostSha256(host: Host): (b: Uint8Array) => Uint8Array {
 export function measureSnp(inp: SnpLaunchInputs, host: Host): SnpMeasurement {
   const plan = snpLaunchScenario(inp, hostSha256(host));
   const result = runScenario(plan.scenario, host);
-  const bad = result.steps.find((r) => !r.ok);
-  if (bad) {
-    const o = bad.outcome;
-    const call = plan.calls.find((c) => c.step === bad.step.index);
-    const what = call
-      ? `${call.call} of ${call.what} at GPA ${hex(call.gpa)}, ${call.pages} page${call.pages === 1 ? '' : 's'}`
-      : `step ${bad.step.index + 1} (${bad.step.op})`;
-    const got = o.signal ?? (o.errno ? `-${o.errno}` : `returned ${o.ret}`);
-    const cause = o.cause ? `; cause ${o.cause.id}: ${o.cause.reason}` : '';
-    throw new SnpLaunchError(
-      `the model refused the launch: ${what}: ${got} (${o.rule.id}: ${o.rule.reason}${cause})`,
-      'launch',
+  const refusal = launchRefusal(result, (step) => {
+    const call = plan.calls.find((c) => c.step === step);
+    return (
+      call && `${call.call} of ${call.what} at GPA ${hex(call.gpa)}, ${call.pages} page${call.pages === 1 ? '' : 's'}`
     );
-  }
+  });
+  if (refusal) throw new SnpLaunchError(refusal, 'launch');
   const measurement = result.steps[plan.attestStep]?.outcome.out.measurement;
   if (typeof measurement !== 'string') throw new Error('Model invariant violated: the attest step gave no measurement');
   const vm = result.kernel.vms[0];

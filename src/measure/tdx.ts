@@ -14,6 +14,7 @@ import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expect, Expr } from '../scenario/schema.ts';
 import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
+import { launchRefusal } from './refusal.ts';
 import {
   describeSection,
   parseTdvf,
@@ -263,16 +264,13 @@ export function measureTdx(
   const meta = parseTdvf(image);
   const plan = tdxLaunchScenario(meta, { ...opts, firmware: image });
   const result = runScenario(plan.scenario, host);
-  const bad = result.steps.find((r) => !r.ok);
-  if (bad) {
-    const o = bad.outcome;
-    const call = plan.calls.find((c) => c.step === bad.step.index);
-    const what = call
-      ? `KVM_TDX_INIT_MEM_REGION of ${describeSection(call.section)} at GPA ${hex(call.gpa)}, ${call.pages} pages`
-      : `step ${bad.step.index + 1} (${bad.step.op})`;
-    const got = o.signal ?? (o.errno ? `-${o.errno}` : `returned ${o.ret}`);
-    throw new FirmwareError(`the model refused the launch: ${what}: ${got} (${o.rule.id}: ${o.rule.reason})`);
-  }
+  const refusal = launchRefusal(result, (step) => {
+    const call = plan.calls.find((c) => c.step === step);
+    return (
+      call && `KVM_TDX_INIT_MEM_REGION of ${describeSection(call.section)} at GPA ${hex(call.gpa)}, ${call.pages} pages`
+    );
+  });
+  if (refusal) throw new FirmwareError(refusal);
   const mrtd = result.steps[plan.attestStep]?.outcome.out.mrtd;
   if (!mrtd) throw new Error('Model invariant violated: the attest step gave no MRTD');
   return { mrtd, meta, plan, result };
