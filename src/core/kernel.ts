@@ -109,16 +109,6 @@ export class Kernel {
     return [...this.fds.entries()].sort((a, b) => a[0] - b[0]);
   }
 
-  fdOfVm(vm: Vm): number | undefined {
-    for (const [fd, f] of this.fds) if (f.kind === 'vm' && f.vm === vm) return fd;
-    return undefined;
-  }
-
-  vcpuOfFd(fd: bigint): Vcpu | undefined {
-    const f = this.file(fd);
-    return f?.kind === 'vcpu' ? f.vcpu : undefined;
-  }
-
   // ---- memory attributes ------------------------------------------------------------------
   /** kvm_is_private_gfn / kvm_mem_is_private: the tracker the host uses says gfn is private */
   isPrivateGfn(vm: Vm, gfn: number): boolean {

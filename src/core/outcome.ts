@@ -54,7 +54,3 @@ export const kok = <T>(value: T): KResult<T> => ({ ok: true, value });
 export const KOK: KResult<void> = Object.freeze({ ok: true, value: undefined });
 export const kerr = <T>(rule: Rule, cause?: Rule): KResult<T> =>
   cause ? { ok: false, rule, cause } : { ok: false, rule };
-
-export function errnoValue(o: Outcome): number {
-  return o.errno ? Errno[o.errno] : 0;
-}

@@ -71,10 +71,6 @@ export class RangeMap<V> {
     return true;
   }
 
-  some(start: number, end: number, pred: (v: V | undefined) => boolean): boolean {
-    return !this.every(start, end, (v) => !pred(v));
-  }
-
   /** First index in [start, end) whose value satisfies pred, or -1. */
   findFirst(start: number, end: number, pred: (v: V | undefined) => boolean): number {
     for (const [s, , v] of this.segments(start, end)) if (pred(v)) return s;
@@ -157,13 +153,6 @@ export class RangeMap<V> {
   clear(start: number, end: number): void {
     this.set(start, end, undefined);
   }
-
-  /** Number of indices in [start, end) that have a value. */
-  count(start = 0, end = Number.MAX_SAFE_INTEGER): number {
-    let n = 0;
-    for (const [s, e, v] of this.segments(start, end)) if (v !== undefined) n += e - s;
-    return n;
-  }
 }
 
 /** A set of page indices, as runs. */
@@ -187,15 +176,6 @@ export class RangeSet {
   delete(start: number, end = start + 1): void {
     this.m.clear(start, end);
   }
-  any(start: number, end: number): boolean {
-    return this.m.some(start, end, (v) => v === true);
-  }
-  all(start: number, end: number): boolean {
-    return this.m.every(start, end, (v) => v === true);
-  }
-  firstIn(start: number, end: number): number {
-    return this.m.findFirst(start, end, (v) => v === true);
-  }
   /** The runs of [start, end) that are not in the set. */
   *segmentsMissing(start: number, end: number): Generator<[number, number]> {
     for (const [s, e, v] of this.m.segments(start, end)) if (v !== true) yield [s, e];
@@ -203,9 +183,6 @@ export class RangeSet {
   /** the first index of [start, end) not in the set, or -1 */
   firstMissing(start: number, end: number): number {
     return this.m.findFirst(start, end, (v) => v !== true);
-  }
-  count(start?: number, end?: number): number {
-    return this.m.count(start, end);
   }
   *runs(): Generator<[number, number]> {
     for (const [s, e] of this.m.runs()) yield [s, e];
