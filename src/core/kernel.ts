@@ -11,7 +11,7 @@ import type { Outcome } from './outcome.ts';
 import type { Sha384Factory } from './ports.ts';
 import { defaultKnobs, type Knobs, type Profile } from './profiles.ts';
 import type { RangeMap } from './ranges.ts';
-import type { FileObject, GmemInode, Vcpu, Vm } from './state.ts';
+import type { FileObject, GmemInode, Vm } from './state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
 export const KVM_FD = 3;

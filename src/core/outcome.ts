@@ -1,5 +1,5 @@
 /** What one operation returns to userspace, and the rule that decided it. */
-import { Errno, type ErrnoName } from './errno.ts';
+import type { ErrnoName } from './errno.ts';
 import type { Rule, SignalName } from './rule.ts';
 
 export interface Out {
