@@ -7,6 +7,7 @@
 import { pageBytes, ZERO_PAGE } from './guest_memfd/folio.ts';
 import type { Kernel } from './kernel.ts';
 import type { SnpVm } from './snp/state.ts';
+import { gmemIndex } from './state.ts';
 import type { TdxVm } from './tdx/state.ts';
 
 export interface Violation {
@@ -75,7 +76,7 @@ export const invariants: Invariant[] = [
             const slot = vm.slotForGfn(gfn);
             const inode = slot?.gmem?.inode;
             if (!slot || !inode) return `TD gfn ${gfn} mapped without a guest_memfd memslot`;
-            const index = gfn - slot.baseGfn + slot.gmem!.pgoff;
+            const index = gmemIndex(slot, gfn);
             if (!inode.allocated.has(index)) return `TD gfn ${gfn} mapped to a freed guest_memfd page`;
             if (!k.isPrivateGfn(vm, gfn)) return `TD gfn ${gfn} mapped private but the tracker says shared`;
           }
@@ -129,7 +130,7 @@ invariants.push(
           const slot = vm.slotForGfn(gfn);
           const inode = slot?.gmem?.inode;
           if (!slot || !inode) continue;
-          const now = pageBytes(inode, gfn - slot.baseGfn + slot.gmem!.pgoff);
+          const now = pageBytes(inode, gmemIndex(slot, gfn));
           if (now !== bytes && !sameBytes(now, bytes))
             return `TD gfn ${gfn} no longer holds the bytes that were measured`;
         }
@@ -140,7 +141,7 @@ invariants.push(
             const lo = Math.max(s, slot.baseGfn);
             const hi = Math.min(e, slot.baseGfn + slot.npages);
             if (!inode || lo >= hi) continue;
-            const i0 = lo - slot.baseGfn + slot.gmem!.pgoff;
+            const i0 = gmemIndex(slot, lo);
             const i1 = i0 + (hi - lo);
             const missing = inode.uptodate.firstMissing(i0, i1);
             const bad =

@@ -11,7 +11,7 @@ import type { Outcome } from './outcome.ts';
 import type { Sha384Factory } from './ports.ts';
 import { defaultKnobs, type Knobs, type Profile } from './profiles.ts';
 import type { RangeMap } from './ranges.ts';
-import type { FileObject, GmemInode, Vm } from './state.ts';
+import { type FileObject, type GmemInode, gmemIndex, type Vm } from './state.ts';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
 export const KVM_FD = 3;
@@ -115,7 +115,7 @@ export class Kernel {
     if (this.inPlace) {
       const slot = vm.slotForGfn(gfn);
       if (!slot?.gmem?.inode) return false;
-      const index = gfn - slot.baseGfn + slot.gmem.pgoff;
+      const index = gmemIndex(slot, gfn);
       return slot.gmem.inode.attrs.get(index) === KVM_MEMORY_ATTRIBUTE_PRIVATE;
     }
     return ((vm.memAttrs.get(gfn) ?? 0) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0;

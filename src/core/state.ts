@@ -68,6 +68,11 @@ export interface Memslot {
   readonly gmemOnly: boolean;
 }
 
+/** The guest_memfd index behind a GFN of a guest_memfd memslot (kvm_gmem_get_index). */
+export function gmemIndex(slot: Memslot, gfn: number): number {
+  return gfn - slot.baseGfn + slot.gmem!.pgoff;
+}
+
 export interface Vcpu {
   readonly fd: number;
   readonly vm: Vm;

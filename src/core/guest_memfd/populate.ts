@@ -9,7 +9,7 @@ import { type PageRef, userAddr } from '../mm/mm.ts';
 import { UserPageWalk } from '../mm/syscalls.ts';
 import { KOK, type KResult, kerr } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
-import type { GmemInode, Memslot, Vm } from '../state.ts';
+import { type GmemInode, gmemIndex, type Memslot, type Vm } from '../state.ts';
 import { PAGE_SIZE } from '../uapi.ts';
 import { getFolio } from './folio.ts';
 
@@ -128,7 +128,7 @@ function populateOne(
   srcVa: bigint | null,
   cb: PostPopulate,
 ): KResult<void> {
-  const index = gfn - slot.baseGfn + slot.gmem!.pgoff;
+  const index = gmemIndex(slot, gfn);
   for (const b of inode.bindings)
     if (index >= b.start && index < b.end && b.slot !== slot) return kerr(R.bindingMismatch);
   // [SER] __kvm_gmem_get_pfn clears a never-used folio; mainline leaves it to the arch, which overwrites it

@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel.ts';
 import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { Commits, cite, defineRules, type Rule } from '../rule.ts';
-import { type Memslot, type Vcpu, Vm } from '../state.ts';
+import { gmemIndex, type Memslot, type Vcpu, Vm } from '../state.ts';
 import {
   Cap,
   KVM_MAX_CPUID_ENTRIES,
@@ -314,7 +314,7 @@ function preFaultOne(k: Kernel, vm: Vm, gfn: number): Rule | undefined {
  */
 function mapPrivate(k: Kernel, vm: Vm, slot: Memslot, gfn: number, end: number): void {
   const inode = slot.gmem!.inode!;
-  const i0 = gfn - slot.baseGfn + slot.gmem!.pgoff;
+  const i0 = gmemIndex(slot, gfn);
   const i1 = i0 + (end - gfn);
   inode.allocated.add(i0, i1);
   for (const [s, e] of [...inode.uptodate.segmentsMissing(i0, i1)]) clearFolios(inode, s, e);

@@ -5,7 +5,7 @@ import type { ArchOps } from '../arch.ts';
 import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
-import type { Vm } from '../state.ts';
+import { gmemIndex, type Vm } from '../state.ts';
 import { R as ImrR } from './init_mem_region.ts';
 import { newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
@@ -69,7 +69,7 @@ export const tdxArch: ArchOps = {
         const stop = slot ? Math.min(e, slot.baseGfn + slot.npages) : gfn + 1;
         const inode = slot?.gmem?.inode;
         if (slot && inode) {
-          const i0 = gfn - slot.baseGfn + slot.gmem!.pgoff;
+          const i0 = gmemIndex(slot, gfn);
           inode.undefinedContent.add(i0, i0 + (stop - gfn));
         }
         gfn = stop;
