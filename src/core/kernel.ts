@@ -12,7 +12,7 @@ import type { Sha384Factory } from './ports.ts';
 import { defaultKnobs, type Knobs, type Profile } from './profiles.ts';
 import type { RangeMap } from './ranges.ts';
 import { type FileObject, type GmemInode, gmemIndex, type Vm } from './state.ts';
-import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
+import { GuestMemfdFlag, KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
 export const KVM_FD = 3;
 export const SEV_FD = 4;
@@ -140,7 +140,7 @@ export class Kernel {
   /** Is guest_memfd index shared from the host's point of view (may it be faulted into a host mapping)? */
   gmemIndexShared(inode: GmemInode, index: number): boolean {
     if (this.inPlace) return inode.attrs.get(index) !== KVM_MEMORY_ATTRIBUTE_PRIVATE;
-    return (inode.flags & 2n) !== 0n; // GUEST_MEMFD_FLAG_INIT_SHARED
+    return (inode.flags & GuestMemfdFlag.GUEST_MEMFD_FLAG_INIT_SHARED) !== 0n;
   }
 
   // ---- invalidation -----------------------------------------------------------------------

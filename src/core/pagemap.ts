@@ -9,7 +9,7 @@ import type { RangeMap, RangeSet } from './ranges.ts';
 import type { SnpVm } from './snp/state.ts';
 import type { GmemInode } from './state.ts';
 import type { TdxVm } from './tdx/state.ts';
-import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
+import { GuestMemfdFlag, KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
 export { PAGE };
 
@@ -98,7 +98,8 @@ export function snapshot(k: Kernel): Snapshot {
       { bit: PAGE.PINNED, runs: pinned.sort((a, b) => a - b).map((i) => [i, i + 1]) },
     ];
     if (k.inPlace) sources.push(mapSource(PAGE.PRIVATE, inode.attrs, (v) => v === KVM_MEMORY_ATTRIBUTE_PRIVATE));
-    else if ((inode.flags & 2n) === 0n) sources.push({ bit: PAGE.PRIVATE, runs: [[0, inode.npages]] });
+    else if ((inode.flags & GuestMemfdFlag.GUEST_MEMFD_FLAG_INIT_SHARED) === 0n)
+      sources.push({ bit: PAGE.PRIVATE, runs: [[0, inode.npages]] });
     const arch = inode.vm.arch;
     if (arch?.kind === 'tdx') {
       const td = arch as TdxVm;

@@ -38,8 +38,6 @@ export interface Profile {
   readonly gmemBindOverlap: 'EINVAL' | 'EEXIST';
   /** [SER] __kvm_gmem_get_pfn zeroes a never-used page on the populate path (cb0544296a33). */
   readonly populateZeroesFreshPage: boolean;
-  /** [SER] x86 kvm_arch_supports_gmem_init_shared also allows INIT_SHARED for private-memory VMs when in-place. */
-  readonly initSharedWithInPlace: boolean;
   /**
    * [KX] March 2026 ("Disallow LAUNCH_FINISH if vCPUs are actively being created"): SNP_LAUNCH_FINISH
    * refuses with -EBUSY while a KVM_CREATE_VCPU is in flight (absent in the older trees and in the
@@ -51,11 +49,27 @@ export interface Profile {
 const common = {
   snpFinishBusyOnVcpuCreation: false,
   populateZeroesFreshPage: false,
-  initSharedWithInPlace: false,
   gmemBindOverlap: 'EINVAL',
   inPlaceSeries: false,
   inPlaceDefault: false,
 } as const;
+
+/** Era D, and the base of the yan-proposal what-if */
+const IN_PLACE: Profile = {
+  ...common,
+  name: 'in-place',
+  era: 'D',
+  summary:
+    'Era D: the guest_memfd in-place conversion series; gmem_in_place_conversion selects per-gmem (true) or per-VM (false) attributes',
+  inPlaceSeries: true,
+  inPlaceDefault: true,
+  tdxSourceZero: 'in-place-or-einval',
+  snpSourceZero: 'in-place-or-einval',
+  populateGupsSource: true,
+  mayWritebackSrc: true,
+  gmemBindOverlap: 'EEXIST',
+  populateZeroesFreshPage: true,
+};
 
 export const Profiles: Record<ProfileName, Profile> = {
   'pre-2a62345b3052': {
@@ -90,37 +104,15 @@ export const Profiles: Record<ProfileName, Profile> = {
     mayWritebackSrc: true,
     snpFinishBusyOnVcpuCreation: true,
   },
-  'in-place': {
-    name: 'in-place',
-    era: 'D',
-    summary:
-      'Era D: the guest_memfd in-place conversion series; gmem_in_place_conversion selects per-gmem (true) or per-VM (false) attributes',
-    inPlaceSeries: true,
-    inPlaceDefault: true,
-    tdxSourceZero: 'in-place-or-einval',
-    snpSourceZero: 'in-place-or-einval',
-    populateGupsSource: true,
-    mayWritebackSrc: true,
-    gmemBindOverlap: 'EEXIST',
-    populateZeroesFreshPage: true,
-    initSharedWithInPlace: true,
-    snpFinishBusyOnVcpuCreation: false,
-  },
+  'in-place': IN_PLACE,
   'yan-proposal': {
+    ...IN_PLACE,
     name: 'yan-proposal',
     era: 'D*',
     summary:
       'What-if: like in-place, but source 0 always means "use the target page as its own source" (the alternative rejected in the thread)',
-    inPlaceSeries: true,
-    inPlaceDefault: true,
     tdxSourceZero: 'in-place-always',
     snpSourceZero: 'in-place-always',
-    populateGupsSource: true,
-    mayWritebackSrc: true,
-    gmemBindOverlap: 'EEXIST',
-    populateZeroesFreshPage: true,
-    initSharedWithInPlace: true,
-    snpFinishBusyOnVcpuCreation: false,
   },
 };
 

@@ -28,11 +28,11 @@ export const R = defineRules('gmem.create', 'KVM_CREATE_GUEST_MEMFD', {
 
 /**
  * kvm_gmem_get_supported_flags: MMAP always; INIT_SHARED iff kvm_arch_supports_gmem_init_shared
- * (x86: !has_private_mem; [SER] or in-place conversion is on).
+ * (x86: !has_private_mem; [SER] or in-place conversion is on, which only the series has).
  */
 export function supportedGmemFlags(k: Kernel, vm: Vm): bigint {
   let f = GuestMemfdFlag.GUEST_MEMFD_FLAG_MMAP;
-  const initShared = !vm.hasPrivateMem || (k.profile.initSharedWithInPlace && k.inPlace);
+  const initShared = !vm.hasPrivateMem || k.inPlace;
   if (initShared) f |= GuestMemfdFlag.GUEST_MEMFD_FLAG_INIT_SHARED;
   return f;
 }
