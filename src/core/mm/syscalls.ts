@@ -108,13 +108,13 @@ export const R = defineRules('mm', 'mm', {
   madviseInvalid: {
     op: 'madvise',
     errno: 'EINVAL',
-    reason: 'madvise start not page-aligned or advice unknown',
-    cite: cite.linux('mm/madvise.c', 'madvise_valid_behavior'),
+    reason: 'madvise start not page-aligned, advice unknown, or the range wraps',
+    cite: cite.linux('mm/madvise.c', 'do_madvise'),
   },
   madviseUnmapped: {
     op: 'madvise',
     errno: 'ENOMEM',
-    reason: 'madvise range is not fully mapped',
+    reason: 'part of the madvise range is not mapped (the mapped parts were advised)',
     cite: cite.linux('mm/madvise.c', 'madvise_walk_vmas'),
   },
   madviseCollapse: {
@@ -355,6 +355,7 @@ function pageRange(addr: bigint, length: bigint): { first: bigint; count: number
 
 /** pages one pin call may pin (R.pinTooMany) */
 const MAX_PIN_PAGES = 1 << 20;
+const U64_MAX = (1n << 64n) - 1n;
 
 export function sysPin(k: Kernel, op: Extract<Op, { op: 'pin' }>): Outcome {
   const { first, count } = pageRange(op.addr, op.length);
@@ -411,16 +412,23 @@ const KNOWN_ADVICE = new Set<bigint>(Object.values(Madv).map((v) => BigInt(v)));
 export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outcome {
   if (op.addr % 4096n !== 0n || !KNOWN_ADVICE.has(op.advice)) return fail(R.madviseInvalid);
   if (op.length === 0n) return ok(R.madvised);
-  const a = userAddr(op.addr);
+  // do_madvise: the page-aligned length may not overflow, nor the range wrap
   const endB = op.addr + ((op.length + 4095n) / 4096n) * 4096n;
-  if (a === undefined || endB > BigInt(TASK_SIZE)) return fail(R.madviseInvalid);
-  const end = Number(endB);
-  // the whole range must be mapped
+  if (endB > U64_MAX) return fail(R.madviseInvalid);
+  // madvise_walk_vmas: the advice goes to every mapping in the range; a hole makes the result
+  // -ENOMEM, after the mappings around it were advised (nothing is mapped at or above TASK_SIZE)
+  const a = Math.min(Number(op.addr), TASK_SIZE);
+  const end = Math.min(Number(endB), TASK_SIZE);
+  let hole = Number(endB) > TASK_SIZE;
   let pos = a;
   const vmas = [];
   while (pos < end) {
-    const v = k.mm.find(pos);
-    if (!v) return fail(R.madviseUnmapped);
+    const v = k.mm.find(pos) ?? k.mm.vmas.find((x) => x.start > pos && x.start < end);
+    if (!v) {
+      hole = true;
+      break;
+    }
+    if (v.start > pos) hole = true;
     vmas.push(v);
     pos = v.end;
   }
@@ -436,5 +444,5 @@ export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outco
       } else if (!v.shared) k.mm.dropAnon(s, e);
     }
   }
-  return ok(R.madvised);
+  return hole ? fail(R.madviseUnmapped) : ok(R.madvised);
 }
