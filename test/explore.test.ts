@@ -104,5 +104,21 @@ describe('gmemsim explore', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('unknown safeguard');
     expect(gmemsim('explore', '--depth', 'x').code).toBe(2);
+    // a counterexample that cannot be written is one line and exit 2, not a stack trace
+    const blocked = join(dir, 'a-file');
+    writeFileSync(blocked, '');
+    const unwritable = gmemsim(
+      'explore',
+      '--depth',
+      '2',
+      '--set',
+      'safeguard.private-only-populate=off',
+      '--out',
+      blocked,
+    );
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.err).toMatch(
+      /^gmemsim: --out .*a-file\/private-mappings-are-backed\.yaml: cannot write file: E[A-Z]+\n$/,
+    );
   });
 });

@@ -7,6 +7,7 @@ import type { VmKind } from '../explore/model.ts';
 import { workerPool } from '../explore/pool.ts';
 import { nodeHost } from '../node/host.ts';
 import { parseProfile, parseSets, UsageError } from './common.ts';
+import { fsReason } from './errors.ts';
 
 export interface ExploreOpts {
   profile?: string;
@@ -73,10 +74,14 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
     bar?.stop();
     const files: string[] = [];
     if (o.out && outcome.violations.length) {
-      mkdirSync(o.out, { recursive: true });
       for (const c of outcome.violations) {
         const f = join(o.out, `${c.invariant}.yaml`);
-        writeFileSync(f, counterexampleYaml(cfg, explorer, c));
+        try {
+          mkdirSync(o.out, { recursive: true });
+          writeFileSync(f, counterexampleYaml(cfg, explorer, c));
+        } catch (e) {
+          throw new UsageError(`--out ${f}: cannot write file: ${fsReason(e)}`);
+        }
         files.push(f);
       }
     }
