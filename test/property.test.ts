@@ -14,37 +14,43 @@ import { nodeSha384 } from '../src/node/host.ts';
 const SEED = process.env.CI ? 20261125 : undefined;
 const P = 4096n;
 
-type Tmpl = { t: string; a: number; b: number; c: number; d: number };
+/** every kind of random step: the switch in materialize must have a case for each (type-checked) */
+const KINDS = [
+  'vm',
+  'tdinit',
+  'irqchip',
+  'vcpu',
+  'cpuid',
+  'vcpuinit',
+  'gmem',
+  'slot',
+  'delslot',
+  'attr',
+  'attr2',
+  'mmapgmem',
+  'mmapanon',
+  'store',
+  'load',
+  'pin',
+  'unpin',
+  'punch',
+  'falloc',
+  'imr',
+  'finalize',
+  'close',
+  'attest',
+  'run',
+  'prefault',
+  'munmap',
+  'snpupdate',
+  'snpfinish',
+] as const;
+type Kind = (typeof KINDS)[number];
+
+type Tmpl = { t: Kind; a: number; b: number; c: number; d: number };
 
 const tmpl = fc.record({
-  t: fc.constantFrom(
-    'vm',
-    'tdinit',
-    'irqchip',
-    'vcpu',
-    'cpuid',
-    'vcpuinit',
-    'gmem',
-    'slot',
-    'delslot',
-    'attr',
-    'attr2',
-    'mmapgmem',
-    'mmapanon',
-    'store',
-    'load',
-    'pin',
-    'unpin',
-    'punch',
-    'falloc',
-    'imr',
-    'finalize',
-    'close',
-    'attest',
-    'run',
-    'prefault',
-    'munmap',
-  ),
+  t: fc.constantFrom(...KINDS),
   a: fc.nat(7),
   b: fc.nat(7),
   c: fc.nat(7),
@@ -212,8 +218,12 @@ function materialize(k: Kernel, t: Tmpl): Op {
       return { op: 'attest', fd: vm };
     case 'run':
       return { op: 'KVM_RUN', fd: vcpu };
-    default:
+    case 'prefault':
       return { op: 'KVM_PRE_FAULT_MEMORY', fd: vcpu, gpa: BigInt(t.b) * P, size: BigInt(1 + (t.c % 3)) * P, flags: 0n };
+    default: {
+      const missing: never = t.t;
+      throw new Error(`no case for step kind ${missing}`);
+    }
   }
 }
 
