@@ -41,6 +41,10 @@ const ZERO_FIRST = [
 ] as const;
 
 describe('measured-equals-guest', () => {
+  it('has a zero-page variant (the replacement finds its line)', () => {
+    expect(scenario).toContain(ZERO_FIRST[0]);
+  });
+
   it.each([
     ['an added page', scenario],
     // the page was never written when added (the host mapped it by reading it): the module keeps
