@@ -19,7 +19,7 @@ export const safeguards: readonly Safeguard[] = [
     protects: 'at-most-one-add',
     description:
       'a GPA already in the S-EPT (RET_PF_SPURIOUS → -EIO) or a page already assigned in the RMP (-EEXIST) is not added again',
-    cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
   },
   {
     name: 'private-only-populate',

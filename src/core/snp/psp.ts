@@ -40,7 +40,7 @@ export class Psp {
   readonly audit_ = { doubleAdds: 0, staleAdds: 0, addsAfterFinish: 0 };
   audit(type: number, _inode: unknown, _index: number, page: Uint8Array, wasAssigned: boolean): void {
     if (wasAssigned) this.audit_.doubleAdds++;
-    if (page === STALE_PAGE && type !== 3) this.audit_.staleAdds++;
+    if (page === STALE_PAGE && type !== SNP_PAGE_TYPE.ZERO) this.audit_.staleAdds++;
     if (this.state !== 'LAUNCH') this.audit_.addsAfterFinish++;
   }
 

@@ -359,7 +359,6 @@ function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome 
   if ((policy & SNP_POLICY_RSVD_MBO) === 0n) return fail(R.startMbo);
   if (k.file(op.sev_fd)?.kind !== 'sev') return fail(R.startContext);
   snp.context = true;
-  snp.policy = policy;
   const seed = k.inject.snp_digest_seed;
   if (seed) snp.psp.ld = Uint8Array.from(seed);
   return ok(R.started, 0, { error: 0n }); // the firmware's LAUNCH_START wrote status 0

@@ -13,7 +13,6 @@ export interface SnpVm extends ArchVm {
   sevFeatures: bigint;
   /** snp_context exists (SNP_LAUNCH_START done) */
   context: boolean;
-  policy: bigint;
   psp: Psp;
   /** RMP "assigned" (guest-owned) pages, per guest_memfd inode id */
   readonly rmp: Map<number, RangeSet>;
@@ -45,7 +44,6 @@ export function newSnp(k: Kernel): SnpVm {
     active: false,
     sevFeatures: 0n,
     context: false,
-    policy: 0n,
     psp: new Psp(k.sha384),
     rmp: new Map(),
     measured: new Map(),

@@ -7,7 +7,7 @@ import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { gmemIndex, type Vm } from '../state.ts';
 import { R as ImrR } from './init_mem_region.ts';
-import { newTdx, tdxOf } from './state.ts';
+import { isSharedGfn, newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
 import { tdxVmIoctl, R as VmR } from './vm.ts';
 
@@ -39,11 +39,7 @@ export const R = defineRules('tdx', 'TDX', {
 
 for (const set of [R, VmR, VcpuR, ImrR]) registerRules(set);
 
-/** kvm_is_gfn_alias: the GFN has the TD's shared bit set (none before KVM_TDX_INIT_VM sets GPAW) */
-function isGfnAlias(vm: Vm, gfn: number): boolean {
-  const bit = tdxOf(vm).sharedGfnBit;
-  return bit !== null && Math.floor(gfn / 2 ** bit) % 2 === 1;
-}
+const isGfnAlias = (vm: Vm, gfn: number): boolean => isSharedGfn(tdxOf(vm), gfn);
 
 export const tdxArch: ArchOps = {
   initVm(k, vm) {

@@ -12,7 +12,7 @@ import { fail, KOK, type KResult, kerr, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
 import { TdxFlag } from '../uapi.ts';
-import { isSharedGpa, tdxOf } from './state.ts';
+import { isSharedGfn, tdxOf } from './state.ts';
 
 export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   vcpuState: {
@@ -73,7 +73,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   doubleAdd: {
     errno: 'EIO',
     reason: 'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS, no second PAGE.ADD',
-    cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
   },
   added: {
     reason: 'pages added (TDH.MEM.PAGE.ADD, and TDH.MR.EXTEND × 16 with MEASURE); struct written back advanced',
@@ -82,7 +82,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   addedAfterBusy: {
     reason:
       'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM (RET_PF_RETRY loop), so userspace sees no -EBUSY',
-    cite: cite.linux('arch/x86/kvm/mmu/tdp_mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
   },
 });
 
@@ -107,7 +107,8 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   if (gpa % 4096n !== 0n) return fail(R.gpaAlign);
   if (nr === 0n) return fail(R.nrPages);
   if (nr > U64_MAX >> 12n || gpa + (nr << 12n) > U64_MAX) return fail(R.wrap);
-  if (isSharedGpa(td, gpa) || isSharedGpa(td, gpa + nr * 4096n - 1n)) return fail(R.sharedGpa);
+  if (isSharedGfn(td, Number(gpa >> 12n)) || isSharedGfn(td, Number((gpa + nr * 4096n - 1n) >> 12n)))
+    return fail(R.sharedGpa);
 
   const measure = (op.flags & TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n;
   // Era A hands the callback the user address as is (0 included); later eras pass "no page" for 0
@@ -158,7 +159,7 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
 function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KResult<void> {
   const td = tdxOf(vm);
   let source: Uint8Array;
-  if (k.profile.tdxSourceZero === 'user-address') {
+  if (!k.profile.populateGupsSource) {
     // Era A: the callback GUPs the user address itself
     const g = gup(k, p.srcVa ?? 0n, false);
     if (!g.ok) return g.cause ? kerr(g.rule, g.cause) : kerr(g.rule);
@@ -174,7 +175,6 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   if (mapped && k.safeguard('double-add')) return kerr(R.doubleAdd);
   // TDX_OPERAND_BUSY is transient: tdx_mem_page_add returns -EBUSY, the TDP MMU turns it into
   // RET_PF_RETRY, and kvm_tdp_mmu_map_private_pfn loops (checking signals) until PAGE.ADD succeeds
-  if (k.inject.tdx_busy_at_page !== undefined && k.stepPages === k.inject.tdx_busy_at_page) td.busyRetries++;
   // TDH.MEM.PAGE.ADD copies the source into the private page and records the add
   // a borrowed (copy-on-write, never written in place) source can be shared; anything else is copied
   const shared = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source);

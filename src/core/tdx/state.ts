@@ -11,11 +11,7 @@ export interface TdxVm extends ArchVm {
   state: TdState;
   /** gfn_direct_bits: the shared bit as a GFN bit number (GPA bit 47 → 35, 51 → 39); null before INIT_VM */
   sharedGfnBit: number | null;
-  attributes: bigint;
-  xfam: bigint;
   module: TdxModule;
-  /** PAGE.ADD attempts that found the TDX module busy and were retried by the fault handler */
-  busyRetries: number;
 }
 
 /** an HKID is assigned: KVM_TDX_INIT_VM succeeded (it is released only when the TD is destroyed) */
@@ -34,15 +30,14 @@ export function newTdx(k: Kernel): TdxVm {
     kind: 'tdx',
     state: 'UNINITIALIZED',
     sharedGfnBit: null,
-    attributes: 0n,
-    xfam: 0n,
     module: new TdxModule(k.sha384()),
-    busyRetries: 0,
   };
 }
 
-/** vt_is_tdx_private_gpa: the shared bit is clear */
-export function isSharedGpa(td: TdxVm, gpa: bigint): boolean {
-  if (td.sharedGfnBit === null) return false;
-  return ((gpa >> BigInt(td.sharedGfnBit + 12)) & 1n) === 1n;
+/**
+ * The GFN has the TD's shared bit set (kvm_is_gfn_alias; the negation of vt_is_tdx_private_gpa). No
+ * GFN has it before KVM_TDX_INIT_VM sets GPAW.
+ */
+export function isSharedGfn(td: TdxVm, gfn: number): boolean {
+  return td.sharedGfnBit !== null && Math.floor(gfn / 2 ** td.sharedGfnBit) % 2 === 1;
 }

@@ -152,7 +152,5 @@ function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
   if (gpaw !== 48 && gpaw !== 52) return fail(R.initGpaw);
   td.state = 'INITIALIZED';
   td.sharedGfnBit = (gpaw === 52 ? 51 : 47) - 12;
-  td.attributes = attributes;
-  td.xfam = xfam;
   return ok(R.initialized);
 }
