@@ -66,6 +66,9 @@ const layout = {
       const isShared = file === SHARED && relative(ROOT, args.importer) !== SHARED;
       if (!isShared && args.kind !== 'dynamic-import') return r;
       if (!seen.has(file)) {
+        // bundles are named after their source file: two lazy modules of one name would overwrite
+        const clash = entries.find((e) => outName(e) === outName(file));
+        if (clash) throw new Error(`bundle: ${file} and ${clash} would both be dist/bundle/${outName(file)}`);
         seen.add(file);
         entries.push(file);
       }

@@ -3,6 +3,7 @@
  * GPA range, pages, records the measurement took), plain columns so that two launches diff line by
  * line, then the measurement itself as the last line.
  */
+import { hex0x as hex } from '../util/hex.ts';
 
 export interface ExplainRow {
   call: string;
@@ -18,8 +19,6 @@ export interface ExplainRow {
   /** one GPA for every page (VMSAs at INITIAL_VMSA_GPA) */
   sameGpa?: boolean;
 }
-
-const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 function gpaRange(r: ExplainRow): string {
   if (r.pages === 0) return '-';

@@ -5,6 +5,7 @@
  * KVM_SET_MEMORY_ATTRIBUTES2 with in-place conversion, per-VM KVM_SET_MEMORY_ATTRIBUTES without).
  */
 import { type ProfileName, Profiles } from '../core/profiles.ts';
+import { hex0x as hex } from '../util/hex.ts';
 
 export interface DemoRow {
   id: string;
@@ -46,8 +47,6 @@ const SLOT = (pages: number) => `  - KVM_SET_USER_MEMORY_REGION2:
       guest_memfd_offset: 0
     expect: ok
 `;
-
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 function header(title: string, profile: ProfileName, inPlace: boolean | null, extra = ''): string {
   const knob = Profiles[profile].inPlaceSeries && inPlace !== null ? `, gmem_in_place_conversion: ${inPlace}` : '';

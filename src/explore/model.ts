@@ -5,6 +5,7 @@
  */
 import type { Kernel } from '../core/kernel.ts';
 import type { Op } from '../core/ops.ts';
+import { hex0x as hex } from '../util/hex.ts';
 
 export type VmKind = 'tdx' | 'snp' | 'sw-protected';
 
@@ -32,7 +33,6 @@ export interface Setup {
 }
 
 const P = 4096n;
-const hex = (n: bigint | number) => `0x${n.toString(16)}`;
 /** an address nothing is mapped at */
 const UNMAPPED = 0x200000n;
 const NO_FD = (1n << 64n) - 1n;

@@ -4,6 +4,7 @@
  * QEMU reads it in pc_system_parse_ovmf_flash / pc_system_ovmf_table_find, sev-snp-measure and
  * dstack-mr read it the same way. Pure: bytes in, entries out.
  */
+import { hex0x as hex } from '../util/hex.ts';
 
 /** A firmware image that cannot be measured: one line naming what is wrong. */
 export class FirmwareError extends Error {}
@@ -36,8 +37,6 @@ export interface OvmfTableEntry {
   offset: number;
   data: Uint8Array;
 }
-
-const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
 /**
  * The entries of the footer table, in table order (first entry first). An image without the

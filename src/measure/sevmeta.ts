@@ -6,6 +6,8 @@
  * OvmfPkg/ResetVector/X64/OvmfSevMetadata.asm). Pure: bytes in, a description out; every image
  * QEMU or sev-snp-measure would refuse is a FirmwareError naming what is wrong.
  */
+
+import { hex0x as hex } from '../util/hex.ts';
 import { FirmwareError, findOvmfEntry, type OvmfTableEntry, parseOvmfTable } from './ovmf.ts';
 
 /** u32 offset from the image end to the 'ASEV' descriptor */
@@ -53,8 +55,6 @@ export interface SevFirmware {
   /** the metadata sections in table order (empty without SEV metadata) */
   sections: SevSection[];
 }
-
-const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
 export function describeSevSection(fw: SevFirmware, s: SevSection): string {
   return `${fw.kind} SEV metadata section ${s.index} (${s.type})`;
@@ -166,8 +166,4 @@ export function svsmEntryOffset(fw: SevFirmware): number {
       `the ${fw.kind} footer table has no SVSM info entry (GUID ${SVSM_INFO_GUID}): not a Coconut SVSM image`,
     );
   return v.getUint32(0, true);
-}
-
-export function hasSection(fw: SevFirmware, type: SevSectionTypeName): boolean {
-  return fw.sections.some((s) => s.type === type);
 }

@@ -15,7 +15,7 @@ import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } fr
 import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expr } from '../scenario/schema.ts';
-import { fromHex, toHex } from '../util/hex.ts';
+import { fromHex, hex0x as hex, toHex } from '../util/hex.ts';
 import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
 import { launchRefusal } from './refusal.ts';
@@ -164,7 +164,6 @@ export const SNP_POLICY = 0x30000n;
 export const BSP_RESET_EIP = 0xfffffff0;
 export const INITIAL_VMSA_GPA = 0xfffffffff000n;
 
-const hex = (n: bigint | number) => `0x${n.toString(16)}`;
 const q = (s: string) => JSON.stringify(s);
 
 interface Region {

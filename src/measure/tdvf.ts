@@ -5,6 +5,8 @@
  * makes is made here, with the same outcome (the image is refused), plus the one QEMU leaves to
  * the kernel: a BFV/CFV section whose data lies beyond the image (a split OVMF_CODE.fd, vector T6).
  */
+
+import { hex0x as hex } from '../util/hex.ts';
 import { FirmwareError, findOvmfEntry, parseOvmfTable } from './ovmf.ts';
 
 /** e47a6535-984a-4798-865e-4685a7bf8ec2: u32 offset from the image end to the TDVF descriptor */
@@ -50,8 +52,6 @@ export interface TdvfMetadata {
   /** the section whose address QEMU passes to KVM_TDX_INIT_VCPU (the initial RCX) */
   hob: TdvfSection;
 }
-
-const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
 export function describeSection(s: TdvfSection): string {
   return `TDVF section ${s.index} (${s.type})`;

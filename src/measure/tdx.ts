@@ -12,6 +12,7 @@ import { cpuidEntry, expectOk, fileData, int, ref, ScenarioBuilder } from '../sc
 import type { Scenario } from '../scenario/load.ts';
 import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
 import type { Expect, Expr } from '../scenario/schema.ts';
+import { hex0x as hex } from '../util/hex.ts';
 import { addGuestMemory } from './guest-memory.ts';
 import { FirmwareError } from './ovmf.ts';
 import { launchRefusal } from './refusal.ts';
@@ -73,7 +74,6 @@ export const CPUID_1_ECX_X2APIC = 1n << 21n;
 const SPLIT_IRQCHIP_PINS = 24;
 const PAGE = 4096n;
 
-const hex = (n: bigint | number) => `0x${n.toString(16)}`;
 const roundUp = (n: bigint) => (n + PAGE - 1n) & ~(PAGE - 1n);
 const name = <T extends Record<string, number | bigint>>(table: T, key: keyof T) => BigInt(table[key]!);
 /** `expect: { ret: 0, data: { ... } }`: the call succeeded and wrote these struct fields back */
@@ -267,7 +267,8 @@ export function measureTdx(
   const refusal = launchRefusal(result, (step) => {
     const call = plan.calls.find((c) => c.step === step);
     return (
-      call && `KVM_TDX_INIT_MEM_REGION of ${describeSection(call.section)} at GPA ${hex(call.gpa)}, ${call.pages} pages`
+      call &&
+      `KVM_TDX_INIT_MEM_REGION of ${describeSection(call.section)} at GPA ${hex(call.gpa)}, ${call.pages} page${call.pages === 1n ? '' : 's'}`
     );
   });
   if (refusal) throw new FirmwareError(refusal);

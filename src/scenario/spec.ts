@@ -45,8 +45,6 @@ const req = (f: FieldSpec): FieldSpec => ({ ...f, required: true });
 const flags = (table: NameTable): FieldSpec => ({ kind: { t: 'flags', table } });
 const en = (table: NameTable): FieldSpec => ({ kind: { t: 'enum', table } });
 
-export const AllFlagNames: NameTable = { ...MemoryAttribute };
-
 export const OpSpecs = {
   KVM_CREATE_VM: { fd: { kind: { t: 'fd' } }, type: en(VmType) },
   KVM_CHECK_EXTENSION: { fd: { kind: { t: 'fd' } }, cap: req(en(Cap)) },

@@ -10,3 +10,6 @@ export function fromHex(h: string): Uint8Array {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+/** An integer as C writes an address: 0x and lowercase hex digits */
+export const hex0x = (n: number | bigint): string => `0x${n.toString(16)}`;
