@@ -118,6 +118,11 @@ export class Vm {
     return this.type === 1 || this.type === 4 || this.type === 5;
   }
 
+  /** kvm->arch.has_protected_state: SEV-ES, SNP and TDX guests' register state is not KVM's to read */
+  get hasProtectedState(): boolean {
+    return this.type === 3 || this.type === 4 || this.type === 5;
+  }
+
   slotForGfn(gfn: number, asId = 0): Memslot | undefined {
     for (const s of this.memslots) if (s.asId === asId && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return s;
     return undefined;

@@ -111,8 +111,7 @@ export function setUserMemoryRegion(k: Kernel, vm: Vm, op: RegionOp): Outcome {
   const isGmem = !legacy && (flags & GUEST_MEMFD) !== 0n;
   let valid = LOG_DIRTY_PAGES | GUEST_MEMFD;
   if (isGmem) valid &= ~LOG_DIRTY_PAGES;
-  const hasProtectedState = vm.type === 3 || vm.type === 4 || vm.type === 5;
-  if (!hasProtectedState && !isGmem) valid |= READONLY;
+  if (!vm.hasProtectedState && !isGmem) valid |= READONLY;
   if ((flags & ~valid) !== 0n) return fail(R.flags);
 
   const size = op.memory_size;

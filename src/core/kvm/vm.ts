@@ -91,7 +91,7 @@ export const R = defineRules('vm', 'KVM', {
     op: 'KVM_SET_CPUID2',
     errno: 'EINVAL',
     reason: 'the vCPU has run: CPUID can only be set again to identical entries',
-    cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_set_cpuid'),
+    cite: cite.linux('arch/x86/kvm/cpuid.c', 'kvm_cpuid_check_equal'),
   },
   cpuidVaddrBits: {
     op: 'KVM_SET_CPUID2',

@@ -38,8 +38,8 @@ export const R = defineRules('mm', 'mm', {
   mmapMinAddr: {
     op: 'mmap',
     errno: 'EPERM',
-    reason: 'MAP_FIXED below vm.mmap_min_addr',
-    cite: cite.linux('security/min_addr.c', 'mmap_min_addr (security_mmap_addr)'),
+    reason: 'MAP_FIXED below vm.mmap_min_addr (the process has no CAP_SYS_RAWIO)',
+    cite: cite.linux('security/commoncap.c', 'cap_mmap_addr'),
   },
   mmapExists: {
     op: 'mmap',
