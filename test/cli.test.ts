@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gmemsim } from './support/cli.ts';
+import { gmemsim, noStack } from './support/cli.ts';
 import { ROOT } from './support/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-cli-'));
@@ -15,7 +15,6 @@ function file(name: string, text: string): string {
 }
 
 const EXAMPLE = 'test/scenarios/examples/scenario-format-example.yaml';
-const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(|Error:|node:internal/);
 
 describe('gmemsim run', () => {
   it('exits 0 when every expectation holds, and prints the rule and citation of each step', () => {

@@ -29,7 +29,7 @@ import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { emitScenario } from '../src/scenario/emit.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { type RunResult, runScenario } from '../src/scenario/run.ts';
-import { gmemsim } from './support/cli.ts';
+import { gmemsim, noStack } from './support/cli.ts';
 import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT, run } from './support/scenarios.ts';
 
@@ -318,7 +318,6 @@ function gmemsimAsync(...args: string[]): Promise<{ code: number; out: string; e
     );
   });
 }
-const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(|Error:|node:internal/);
 
 /** the measuring calls of a run: each LAUNCH_UPDATE (gfn, pages, type), the seed, INIT2 features, each reset */
 function launchCalls(r: RunResult): string[] {

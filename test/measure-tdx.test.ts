@@ -8,7 +8,7 @@ import { measureTdx, type TdxMeasureOrder } from '../src/measure/tdx.ts';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { runScenario } from '../src/scenario/run.ts';
-import { gmemsim } from './support/cli.ts';
+import { gmemsim, noStack } from './support/cli.ts';
 import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT } from './support/scenarios.ts';
 
@@ -42,8 +42,6 @@ function splitCode(): Uint8Array {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-measure-'));
-
-const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(|Error:|node:internal/);
 
 describe('the firmware files are the ones the vectors were made on', () => {
   it.each(VECTORS.map((v) => [v.file, v.sha256]))('%s has sha256 %s', (file, want) => {

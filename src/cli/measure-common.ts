@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { nodeHost } from '../node/host.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { fsReason, UsageError } from './errors.ts';
 
@@ -39,3 +40,12 @@ export function readInput(flag: string, path: string): Uint8Array {
     throw new UsageError(`${flag} ${path}: cannot read file: ${fsReason(e)}`);
   }
 }
+
+/** An input image as the emitted scenario's description and --json name it */
+export function imageFacts(path: string, bytes: Uint8Array): { path: string; size: number; sha256: string } {
+  return { path, size: bytes.length, sha256: nodeHost.sha256(bytes) };
+}
+
+/** The description line of an emitted scenario's image */
+export const aboutImage = (path: string, bytes: Uint8Array): string =>
+  `${basename(path)}, ${bytes.length} bytes, sha256 ${nodeHost.sha256(bytes)}`;

@@ -4,9 +4,7 @@
  * same names, values, defaults and refusals (cli.md), so that one command can replace the other.
  * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
  */
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { basename } from 'node:path';
 import {
   CPU_SIGS,
   cpuSig,
@@ -25,7 +23,7 @@ import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
 import { fsReason, UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
-import { firmwareRef, readInput, writeScenario } from './measure-common.ts';
+import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
 
 export interface MeasureSnpOptions {
   mode: string;
@@ -70,9 +68,6 @@ function parseBig(flag: string, v: string): bigint {
   if (n >= 1n << 64n) throw new UsageError(`${flag} ${v}: does not fit in 64 bits`);
   return n;
 }
-
-const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const about = (path: string, b: Uint8Array) => `${basename(path)}, ${b.length} bytes, sha256 ${sha256hex(b)}`;
 
 /** the vCPU signature as sev-snp-measure's get_vcpu_sig picks it (family, then sig, then type) */
 function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType): number | undefined {
@@ -142,7 +137,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
   const ovmf: SnpImage = {
     bytes: ovmfBytes,
     file: firmwareRef(opts.ovmf, opts.emitScenario),
-    ...(emitting ? { about: about(opts.ovmf, ovmfBytes) } : {}),
+    ...(emitting ? { about: aboutImage(opts.ovmf, ovmfBytes) } : {}),
   };
   let svsm: SnpImage | undefined;
   if (mode === 'snp:svsm' && opts.svsm) {
@@ -150,7 +145,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     svsm = {
       bytes: b,
       file: firmwareRef(opts.svsm, opts.emitScenario),
-      ...(emitting ? { about: about(opts.svsm, b) } : {}),
+      ...(emitting ? { about: aboutImage(opts.svsm, b) } : {}),
     };
   }
   const inputs: SnpLaunchInputs = {
@@ -235,10 +230,8 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     format: 'gmemsim-measure/1',
     platform: 'snp',
     mode,
-    firmware: { path: opts.ovmf, size: ovmfBytes.length, sha256: sha256hex(ovmfBytes) },
-    ...(svsm && opts.svsm
-      ? { svsm: { path: opts.svsm, size: svsm.bytes.length, sha256: sha256hex(svsm.bytes), vars_size: varsSize } }
-      : {}),
+    firmware: imageFacts(opts.ovmf, ovmfBytes),
+    ...(svsm && opts.svsm ? { svsm: { ...imageFacts(opts.svsm, svsm.bytes), vars_size: varsSize } } : {}),
     profile: m.result.profile,
     ...(mode === 'snp:ovmf-hash'
       ? {}

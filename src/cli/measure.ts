@@ -1,17 +1,10 @@
-/**
- * gmemsim measure tdx: the MRTD of a TD launched by QEMU on a TDVF firmware, obtained by running
- * QEMU's KVM sequence through the model (src/measure/tdx.ts). Optionally writes that sequence as a
- * scenario file whose attest step expects the same MRTD under `gmemsim run`.
- */
-import { createHash } from 'node:crypto';
-import { basename } from 'node:path';
 import { FirmwareError } from '../measure/ovmf.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
 import { UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
-import { firmwareRef, readInput, writeScenario } from './measure-common.ts';
+import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -29,7 +22,6 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   const image = readInput('--firmware', opts.firmware);
   const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
   // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
-  const sha256 = () => createHash('sha256').update(image).digest('hex');
   const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
   let m: ReturnType<typeof measureTdx>;
   try {
@@ -41,7 +33,7 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
 
   if (opts.emitScenario !== undefined) {
     // the same sequence, now with the MRTD its attest step must give
-    const about = `${basename(opts.firmware)}, ${image.length} bytes, sha256 ${sha256()}`;
+    const about = aboutImage(opts.firmware, image);
     const plan = tdxLaunchScenario(m.meta, { firmwareFile, firmware: image, order, about, mrtd: m.mrtd });
     await writeScenario(opts.emitScenario, plan);
   }
@@ -88,7 +80,7 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   const doc = {
     format: 'gmemsim-measure/1',
     platform: 'tdx',
-    firmware: { path: opts.firmware, size: image.length, sha256: sha256() },
+    firmware: imageFacts(opts.firmware, image),
     profile: m.result.profile,
     order,
     mrtd: m.mrtd,

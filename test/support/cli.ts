@@ -1,6 +1,7 @@
 /** Run the gmemsim command line from the source tree (node --import tsx), as a user would. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ROOT } from './scenarios.ts';
 
 export interface CliResult {
@@ -18,3 +19,6 @@ export function gmemsim(...args: string[]): CliResult {
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+/** stderr carries a message, not a stack trace */
+export const noStack = (s: string): void => expect(s).not.toMatch(/\n\s+at .*\(|Error:|node:internal/);
