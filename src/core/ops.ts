@@ -18,6 +18,12 @@ export interface CpuidEntry {
 /** A sub-command's struct, field name → value (nested structs as objects, arrays as lists). */
 export type StructValue = { [k: string]: bigint | bigint[] | StructValue | StructValue[] };
 
+/** An integer field of a struct; an absent field is 0 (what an all-zero struct holds) */
+export const u64Field = (d: StructValue, name: string): bigint => {
+  const v = d[name];
+  return typeof v === 'bigint' ? v : 0n;
+};
+
 export interface Inject {
   signal_after_pages?: number;
   tdx_busy_at_page?: number;

@@ -18,8 +18,6 @@ export const Commits = {
   SER: '10602fa73d539f391ab9143b484798bff827e103',
   /** sean-jc/linux final TDX in-place (source 16) */
   SER_TDX: '07f26358894029ac26441664ce21bd73748903d0',
-  /** v8 posting and thread (lore), no commit */
-  LORE: '',
   /**
    * Where the stored torvalds/linux copy of a file is too old to answer (its 4.x-era versions), the
    * file as read in a linux-next mirror (ColinIanKing/linux-next) or a recent fork (Kingxukai/linux)

@@ -7,7 +7,7 @@ import { isBorrowed, newPage, pageBytes, setPage, ZERO_PAGE } from '../guest_mem
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { copyFromUser, gup, readRef, writeRef } from '../mm/syscalls.ts';
-import type { Op, StructValue } from '../ops.ts';
+import { type Op, type StructValue, u64Field } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { Vm } from '../state.ts';
@@ -142,13 +142,9 @@ export const R = defineRules('snp', OP, {
   updateUaddrNoInPlace: {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
     errno: 'EINVAL',
-    reason: 'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off',
-    cite: {
-      repo: 'lore',
-      path: '[PATCH v8 22/46] KVM: SEV: Make uaddr parameter optional',
-      commit: '',
-      fn: 'snp_launch_update',
-    },
+    reason:
+      'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off (as the final TDX code decides it: the final SNP code was not found, v8 22/46 refused in sev_gmem_post_populate → EIO)',
+    cite: cite.serTdx('tdx_vcpu_init_mem_region'),
     confidence: 'inferred',
     eras: 'D',
   },
@@ -289,8 +285,6 @@ type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
 export const SNP_POLICY_VALID = ((1n << 21n) - 1n) & ~(1n << 18n);
 const SNP_POLICY_RSVD_MBO = 1n << 17n;
 
-const num = (d: StructValue, n: string): bigint => (typeof d[n] === 'bigint' ? (d[n] as bigint) : 0n);
-
 /** legacy SEV ids that sev_mem_enc_ioctl has no case for (→ -EINVAL) */
 const NO_CASE = new Set([10, 14, 19]);
 
@@ -339,10 +333,10 @@ function init2(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
   // here: id 22 < 100 is refused with -EPERM by sev_mem_enc_ioctl once the VM is an SNP guest
   if (k.inject.efault) return fail(R.efault);
   if (vm.vcpus.length > 0) return fail(R.init2Vcpus);
-  if (num(d, 'flags') !== 0n) return fail(R.init2Flags);
-  const features = num(d, 'vmsa_features');
+  if (u64Field(d, 'flags') !== 0n) return fail(R.init2Flags);
+  const features = u64Field(d, 'vmsa_features');
   if ((features & ~SUPPORTED_VMSA_FEATURES) !== 0n) return fail(R.init2Features);
-  const ghcb = num(d, 'ghcb_version');
+  const ghcb = u64Field(d, 'ghcb_version');
   if (ghcb > 2n || ghcb === 1n) return fail(R.init2Ghcb);
   snp.active = true;
   snp.sevFeatures = features | SVM_SEV_FEAT_SNP_ACTIVE;
@@ -353,8 +347,8 @@ function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome 
   if (!snp.active) return fail(R.startNotSnp);
   if (k.inject.efault) return fail(R.efault);
   if (snp.context) return fail(R.startTwice);
-  if (num(d, 'flags') !== 0n) return fail(R.startFlags);
-  const policy = num(d, 'policy');
+  if (u64Field(d, 'flags') !== 0n) return fail(R.startFlags);
+  const policy = u64Field(d, 'policy');
   if ((policy & ~SNP_POLICY_VALID) !== 0n) return fail(R.startPolicy);
   if ((policy & SNP_POLICY_RSVD_MBO) === 0n) return fail(R.startMbo);
   if (k.file(op.sev_fd)?.kind !== 'sev') return fail(R.startContext);
@@ -369,11 +363,11 @@ const VALID_TYPES = new Set<number>([1, 3, 4, 5, 6]);
 function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigint): Outcome {
   if (!snp.active || !snp.context) return fail(R.updateNoContext);
   if (k.inject.efault) return fail(R.efault);
-  let gfn = num(d, 'gfn_start');
-  let uaddr = num(d, 'uaddr');
-  let len = num(d, 'len');
-  const type = Number(num(d, 'type'));
-  const flags = num(d, 'flags');
+  let gfn = u64Field(d, 'gfn_start');
+  let uaddr = u64Field(d, 'uaddr');
+  let len = u64Field(d, 'len');
+  const type = Number(u64Field(d, 'type'));
+  const flags = u64Field(d, 'flags');
   // len == 0 is refused up front since 5b66e335ead6 (Sept 2025), older than every modelled kernel
   const lenBad = len === 0n || len % 4096n !== 0n;
   if (lenBad || flags !== 0n || !VALID_TYPES.has(type)) return fail(R.updateArgs);
@@ -486,7 +480,7 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
   if (!snp.active) return fail(R.finishNotSnp);
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
-  if (num(d, 'flags') !== 0n) return fail(R.finishFlags);
+  if (u64Field(d, 'flags') !== 0n) return fail(R.finishFlags);
   // snp_launch_update_vmsa: [KX] not while a vCPU is being created; then each vCPU's VMSA, in vCPU
   // index order: sev_es_sync_vmsa refuses one that is already protected, then the PSP measures it
   // through this command's sev_fd
@@ -509,13 +503,13 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
     vcpu.guestStateProtected = true;
   }
   // the ID block and its authentication are copied only now: a failure leaves the VMSAs measured
-  const idBlock = num(d, 'id_block_en') !== 0n;
+  const idBlock = u64Field(d, 'id_block_en') !== 0n;
   if (idBlock)
     for (const [field, len] of [
       ['id_block_uaddr', ID_BLOCK_SIZE],
       ['id_auth_uaddr', ID_AUTH_SIZE],
     ] as const) {
-      const at = num(d, field);
+      const at = u64Field(d, field);
       if (at === 0n) return fail(R.finishIdBlockNull);
       if (!copyFromUser(k, at, len)) return fail(R.finishIdBlockFault);
     }

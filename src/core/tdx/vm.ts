@@ -3,7 +3,7 @@
  * KVM_TDX_INIT_VM (tdx_td_init, setup_tdparams), KVM_TDX_FINALIZE_VM (tdx_td_finalize).
  */
 import type { Kernel } from '../kernel.ts';
-import type { Op, StructValue } from '../ops.ts';
+import { type Op, type StructValue, u64Field } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vm } from '../state.ts';
@@ -89,11 +89,6 @@ export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
 
 type EncOp = Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>;
 
-const field = (d: StructValue, name: string): bigint => {
-  const v = d[name];
-  return typeof v === 'bigint' ? v : 0n;
-};
-
 export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   const td = tdxOf(vm);
   if (op.hw_error !== 0n) return fail(R.hwError);
@@ -103,7 +98,7 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
     if (op.flags !== 0n) return fail(R.capFlags);
     if (k.inject.efault) return fail(R.efault);
     const cpuid = data.cpuid as StructValue | undefined;
-    const nent = cpuid ? field(cpuid, 'nent') : 0n;
+    const nent = cpuid ? u64Field(cpuid, 'nent') : 0n;
     if (nent < BigInt(TDX_CAP_CPUID_ENTRIES)) return fail(R.capNent);
     // no state check, no locks, and the kvm_tdx_cmd is not copied back
     return ok(R.capabilities, 0, {
@@ -137,18 +132,18 @@ function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
   if (k.inject.efault) return fail(R.efault);
   const cpuid = (data.cpuid as StructValue | undefined) ?? { nent: 0n, padding: 0n, entries: [] };
   const entries = (cpuid.entries as StructValue[] | undefined) ?? [];
-  const nent = field(cpuid, 'nent');
+  const nent = u64Field(cpuid, 'nent');
   if (nent > BigInt(KVM_MAX_CPUID_ENTRIES)) return fail(R.initNent);
   const reserved = (data.reserved as bigint[] | undefined) ?? [];
-  if (reserved.some((x) => x !== 0n) || field(cpuid, 'padding') !== 0n) return fail(R.initReserved);
+  if (reserved.some((x) => x !== 0n) || u64Field(cpuid, 'padding') !== 0n) return fail(R.initReserved);
   if (vm.vcpus.length > 0) return fail(R.initVcpus);
-  const attributes = field(data, 'attributes');
-  const xfam = field(data, 'xfam');
+  const attributes = u64Field(data, 'attributes');
+  const xfam = u64Field(data, 'xfam');
   if ((attributes & ~SUPPORTED_TD_ATTRS) !== 0n) return fail(R.initAttributes);
   if ((xfam & ~SUPPORTED_XFAM) !== 0n) return fail(R.initXfam);
   const used = entries.slice(0, Number(nent));
-  const ext = used.find((e) => field(e, 'function') === 0x80000008n && field(e, 'index') === 0n);
-  const gpaw = ext ? Number((field(ext, 'eax') >> 16n) & 0xffn) : -1;
+  const ext = used.find((e) => u64Field(e, 'function') === 0x80000008n && u64Field(e, 'index') === 0n);
+  const gpaw = ext ? Number((u64Field(ext, 'eax') >> 16n) & 0xffn) : -1;
   if (gpaw !== 48 && gpaw !== 52) return fail(R.initGpaw);
   td.state = 'INITIALIZED';
   td.sharedGfnBit = (gpaw === 52 ? 51 : 47) - 12;
