@@ -75,6 +75,12 @@ export const R = defineRules('gmem.fops', 'guest_memfd file', {
     reason: 'offset negative or len not positive (as loff_t)',
     cite: cite.linux('fs/open.c', 'vfs_fallocate'),
   },
+  fallocateVfsMode: {
+    op: 'fallocate',
+    errno: 'EOPNOTSUPP',
+    reason: 'a mode bit no filesystem supports, or PUNCH_HOLE without KEEP_SIZE',
+    cite: cite.linux('fs/open.c', 'vfs_fallocate'),
+  },
   fallocateTooBig: {
     op: 'fallocate',
     errno: 'EFBIG',
@@ -157,8 +163,23 @@ export function gmemTruncate(): Outcome {
 
 const LOFF_MAX = (1n << 63n) - 1n;
 
+/** FALLOC_FL_SUPPORTED_MASK: the mode bits vfs_fallocate lets through to a filesystem */
+const FALLOC_SUPPORTED = Object.values(FallocFlag).reduce((a, b) => a | b, 0n);
+
+/**
+ * vfs_fallocate's checks before it looks at the file (docs/notes/kernel-guest_memfd.md Q6): offset
+ * and len as loff_t, then the mode; the refusing rule, or undefined
+ */
+export function vfsFallocateChecks(mode: bigint, offset: bigint, len: bigint): Rule | undefined {
+  if (offset > LOFF_MAX || len === 0n || len > LOFF_MAX) return R.fallocateRange;
+  if ((mode & ~FALLOC_SUPPORTED) !== 0n) return R.fallocateVfsMode;
+  const punch = (mode & FallocFlag.FALLOC_FL_PUNCH_HOLE) !== 0n;
+  if (punch && (mode & FallocFlag.FALLOC_FL_KEEP_SIZE) === 0n) return R.fallocateVfsMode;
+  return undefined;
+}
+
+/** kvm_gmem_fallocate, after vfsFallocateChecks passed (and vfs_fallocate's size check) */
 export function gmemFallocate(k: Kernel, inode: GmemInode, mode: bigint, offset: bigint, len: bigint): Outcome {
-  if (offset > LOFF_MAX || len === 0n || len > LOFF_MAX) return fail(R.fallocateRange);
   if (offset + len > LOFF_MAX) return fail(R.fallocateTooBig);
   if ((mode & FallocFlag.FALLOC_FL_KEEP_SIZE) === 0n) return fail(R.fallocateNoKeepSize);
   if ((mode & ~(FallocFlag.FALLOC_FL_KEEP_SIZE | FallocFlag.FALLOC_FL_PUNCH_HOLE)) !== 0n) return fail(R.fallocateMode);

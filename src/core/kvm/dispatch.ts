@@ -5,7 +5,14 @@
  */
 import { setMemoryAttributes2 } from '../guest_memfd/attributes2.ts';
 import { createGuestMemfd } from '../guest_memfd/create.ts';
-import { gmemFallocate, gmemFstat, gmemPut, gmemReadWrite, gmemTruncate } from '../guest_memfd/fops.ts';
+import {
+  gmemFallocate,
+  gmemFstat,
+  gmemPut,
+  gmemReadWrite,
+  gmemTruncate,
+  vfsFallocateChecks,
+} from '../guest_memfd/fops.ts';
 import type { HandlerTable, Kernel } from '../kernel.ts';
 import { sysLoad, sysMadvise, sysMmap, sysMunmap, sysPin, sysStore, sysUnpin } from '../mm/syscalls.ts';
 import type { Op } from '../ops.ts';
@@ -232,8 +239,14 @@ export const handlers: HandlerTable = {
     fileOp(
       k,
       op.fd,
-      (f) => gmemFallocate(k, f.inode, op.mode, op.offset, op.len),
-      () => fail(R.fileNoFallocate),
+      (f) => {
+        const vfs = vfsFallocateChecks(op.mode, op.offset, op.len);
+        return vfs ? fail(vfs) : gmemFallocate(k, f.inode, op.mode, op.offset, op.len);
+      },
+      () => {
+        const vfs = vfsFallocateChecks(op.mode, op.offset, op.len);
+        return fail(vfs ?? R.fileNoFallocate);
+      },
     ),
   ftruncate: (k, op) =>
     fileOp(
