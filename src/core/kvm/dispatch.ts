@@ -36,6 +36,12 @@ export const R = defineRules('fd', 'syscall', {
     reason: 'the VM is dead (a KVM_BUG_ON fired): VM and vCPU ioctls fail',
     cite: cite.kvm('kvm_vm_ioctl'),
   },
+  vcpuMemEncNotTd: {
+    op: 'KVM_MEMORY_ENCRYPT_OP',
+    errno: 'EINVAL',
+    reason: 'a vCPU-scope KVM_MEMORY_ENCRYPT_OP on a vCPU that is not a TD vCPU (Intel host with TDX built in)',
+    cite: cite.linux('arch/x86/kvm/vmx/main.c', 'vt_vcpu_mem_enc_unlocked_ioctl'),
+  },
   vmIoctlUnknown: {
     op: 'ioctl (default)',
     errno: 'ENOTTY',
@@ -158,7 +164,7 @@ function memEncOp(k: Kernel, op: Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>): 
   const vm = 'vm' in t ? t.vm : t.vcpu.vm;
   const vcpu = 'vcpu' in t ? t.vcpu : null;
   const arch = k.arch(vm);
-  if (!arch) return fail(vcpu ? R.vcpuIoctlUnknown : R.noMemEncOp);
+  if (!arch) return fail(vcpu ? R.vcpuMemEncNotTd : R.noMemEncOp);
   return arch.memEncOp(k, op, vm, vcpu);
 }
 
