@@ -1,7 +1,20 @@
 /**
- * Operations: one system call (or process action) with its arguments resolved to values. u64
- * struct fields are bigint, exactly as userspace passes them.
+ * Operations: one system call (or process action) with its arguments resolved to values, typed
+ * from the one declaration of the uAPI (decl.ts). u64 struct fields are bigint, exactly as
+ * userspace passes them.
  */
+
+import type {
+  FieldKind,
+  InjectDecls,
+  InjectKind,
+  InjectName,
+  OpDecls,
+  OpName,
+  SubCmdDecl,
+  SubCmdName,
+} from './decl.ts';
+import { SubCmdDecls } from './decl.ts';
 
 export type Data = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'fill'; byte: number; length: bigint };
 
@@ -24,80 +37,75 @@ export const u64Field = (d: StructValue, name: string): bigint => {
   return typeof v === 'bigint' ? v : 0n;
 };
 
-export interface Inject {
-  signal_after_pages?: number;
-  tdx_busy_at_page?: number;
-  snp_fw_error_at_page?: { page: number; error: string };
-  efault?: 'data';
-  /** gmemsim extension: another thread's KVM_CREATE_VCPU is in flight during this call */
-  vcpu_creation_in_progress?: boolean;
-  /** gmemsim extension: start SNP_LAUNCH_START's launch digest from this value (a measured prefix) */
-  snp_digest_seed?: Uint8Array;
+/** Fault injection for one step, derived from InjectDecls (decl.ts). */
+export type Inject = { -readonly [N in InjectName]?: InjectValueOf<(typeof InjectDecls)[N]['kind']> };
+
+type InjectValueOf<K extends InjectKind> = K extends { t: 'count' }
+  ? number
+  : K extends { t: 'true' }
+    ? boolean
+    : K extends { t: 'literal'; value: infer V }
+      ? V
+      : K extends { t: 'digest' }
+        ? Uint8Array
+        : K extends { t: 'fwError' }
+          ? { page: number; error: string }
+          : never;
+
+/** What the core receives for a field of this kind. */
+export type FieldValue<K extends FieldKind> = K extends { t: 'u64' | 'fd' | 'addr' | 'flags' | 'enum' }
+  ? bigint
+  : K extends { t: 'u64list' }
+    ? bigint[]
+    : K extends { t: 'data' }
+      ? Data
+      : K extends { t: 'cpuid' }
+        ? CpuidEntry[]
+        : K extends { t: 'encdata' }
+          ? bigint | StructValue
+          : never;
+
+type FieldsOf<F> = {
+  -readonly [K in keyof F]: F[K] extends { kind: infer T extends FieldKind } ? FieldValue<T> : never;
+};
+
+/** One operation with its arguments resolved to values, as declared in OpDecls (decl.ts). */
+export type Op = { [N in OpName]: { op: N } & FieldsOf<(typeof OpDecls)[N]['fields']> }[OpName];
+
+/** A field of a sub-command's struct, as the core holds it (a kvm_cpuid2 is a struct). */
+type StructFieldValue<K extends FieldKind> = K extends { t: 'cpuid' }
+  ? { nent: bigint; padding: bigint; entries: CpuidEntry[] }
+  : FieldValue<K>;
+
+/** The struct of sub-command S, every field present (absent ones are zero, as in an all-zero struct). */
+export type SubCmdStruct<S extends SubCmdName> = (typeof SubCmdDecls)[S] extends {
+  struct: { fields: infer F };
+}
+  ? { -readonly [K in keyof F]: F[K] extends { kind: infer T extends FieldKind } ? StructFieldValue<T> : never }
+  : never;
+
+const zeroOf = (kind: FieldKind): unknown =>
+  kind.t === 'u64list'
+    ? []
+    : kind.t === 'cpuid'
+      ? { nent: 0n, padding: 0n, entries: [] }
+      : kind.t === 'data'
+        ? { kind: 'bytes', bytes: new Uint8Array(0) }
+        : 0n;
+
+/**
+ * The data of a KVM_MEMORY_ENCRYPT_OP as sub-command S's struct, typed: every declared field
+ * present, those the caller left out zero (what an all-zero struct holds).
+ */
+export function structOf<S extends SubCmdName>(op: { data: bigint | StructValue }, sub: S): SubCmdStruct<S> {
+  const decl = SubCmdDecls[sub] as SubCmdDecl;
+  const given: StructValue = typeof op.data === 'bigint' ? {} : op.data;
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(decl.struct?.fields ?? {})) out[name] = given[name] ?? zeroOf(f.kind);
+  return out as SubCmdStruct<S>;
 }
 
-export interface RegionArgs {
-  fd: bigint;
-  slot: bigint;
-  flags: bigint;
-  guest_phys_addr: bigint;
-  memory_size: bigint;
-  userspace_addr: bigint;
-  guest_memfd: bigint;
-  guest_memfd_offset: bigint;
-}
-
-export type Op =
-  | { op: 'KVM_CREATE_VM'; fd: bigint; type: bigint }
-  | { op: 'KVM_CHECK_EXTENSION'; fd: bigint; cap: bigint }
-  | { op: 'KVM_ENABLE_CAP'; fd: bigint; cap: bigint; flags: bigint; args: bigint[] }
-  | { op: 'KVM_CREATE_VCPU'; fd: bigint; id: bigint }
-  | { op: 'KVM_SET_CPUID2'; fd: bigint; entries: CpuidEntry[]; nent: bigint }
-  | { op: 'KVM_CREATE_GUEST_MEMFD'; fd: bigint; size: bigint; flags: bigint }
-  | ({ op: 'KVM_SET_USER_MEMORY_REGION' } & RegionArgs)
-  | ({ op: 'KVM_SET_USER_MEMORY_REGION2' } & RegionArgs)
-  | { op: 'KVM_SET_MEMORY_ATTRIBUTES'; fd: bigint; address: bigint; size: bigint; attributes: bigint; flags: bigint }
-  | {
-      op: 'KVM_SET_MEMORY_ATTRIBUTES2';
-      fd: bigint;
-      offset: bigint;
-      size: bigint;
-      attributes: bigint;
-      flags: bigint;
-      reserved: bigint[];
-      error_offset: bigint;
-    }
-  | {
-      op: 'KVM_MEMORY_ENCRYPT_OP';
-      fd: bigint;
-      id: bigint;
-      flags: bigint;
-      data: bigint | StructValue;
-      hw_error: bigint;
-      error: bigint;
-      sev_fd: bigint;
-    }
-  | { op: 'KVM_RUN'; fd: bigint }
-  | { op: 'KVM_PRE_FAULT_MEMORY'; fd: bigint; gpa: bigint; size: bigint; flags: bigint }
-  | { op: 'mmap'; addr: bigint; length: bigint; prot: bigint; flags: bigint; fd: bigint; offset: bigint }
-  | { op: 'munmap'; addr: bigint; length: bigint }
-  | { op: 'store'; addr: bigint; data: Data }
-  | { op: 'load'; addr: bigint; length: bigint }
-  | { op: 'pin'; addr: bigint; length: bigint }
-  | { op: 'unpin'; addr: bigint; length: bigint }
-  | { op: 'read'; fd: bigint; length: bigint; offset: bigint }
-  | { op: 'pread'; fd: bigint; length: bigint; offset: bigint }
-  | { op: 'write'; fd: bigint; data: Data; offset: bigint }
-  | { op: 'pwrite'; fd: bigint; data: Data; offset: bigint }
-  | { op: 'fallocate'; fd: bigint; mode: bigint; offset: bigint; len: bigint }
-  | { op: 'ftruncate'; fd: bigint; length: bigint }
-  | { op: 'fstat'; fd: bigint }
-  | { op: 'madvise'; addr: bigint; length: bigint; advice: bigint }
-  | { op: 'close'; fd: bigint }
-  | { op: 'attest'; fd: bigint }
-  /** gmemsim extension: the reset state a VMM gives a vCPU (KVM_SET_SREGS/REGS/FPU/XCRS), summarised */
-  | { op: 'set_vcpu_reset'; fd: bigint; vmm_type: bigint; eip: bigint };
-
-export type OpName = Op['op'];
+export type { OpName };
 
 export function dataLength(d: Data): bigint {
   return d.kind === 'bytes' ? BigInt(d.bytes.length) : d.length;

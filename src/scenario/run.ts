@@ -7,6 +7,7 @@ import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts'
 import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { fromHex, toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
+import { dataBytes, evalExpr, lowerStep } from './lower.ts';
 import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, StructExpr, Value } from './schema.ts';
 
 export interface Host {
@@ -88,7 +89,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
   let failed = 0;
   let prev: Snapshot | undefined;
   for (const step of s.steps) {
-    const op = toOp(step, handles, s);
+    const op = lowerStep(step, handles, s);
     const inject: Inject = {};
     if (step.inject) {
       if (step.inject.signal_after_pages !== undefined) inject.signal_after_pages = step.inject.signal_after_pages;
@@ -149,179 +150,6 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     results.push(r);
   }
   return { scenario: s, profile, knobs: k.knobs, steps: results, expectations, failed, ok: failed === 0, kernel: k };
-}
-
-function evalExpr(e: Expr, handles: Map<string, bigint>): bigint {
-  if (e.k === 'int') return e.v;
-  const base = handles.get(e.name);
-  if (base === undefined) throw new Error(`Model invariant violated: unbound handle ${e.name}`);
-  return U64(base + e.off);
-}
-
-function isExpr(v: unknown): v is Expr {
-  return typeof v === 'object' && v !== null && 'k' in v;
-}
-
-function val(v: Value | undefined, handles: Map<string, bigint>, dflt = 0n): bigint {
-  if (v === undefined) return dflt;
-  if (typeof v === 'bigint') return v;
-  if (isExpr(v)) return evalExpr(v, handles);
-  throw new Error('Model invariant violated: expected a scalar value');
-}
-
-export function dataBytes(d: DataExpr, s: Scenario): Data {
-  switch (d.form) {
-    case 'hex':
-      return { kind: 'bytes', bytes: fromHex(d.hex) };
-    case 'fill':
-      return { kind: 'fill', byte: d.fill, length: d.length };
-    case 'text':
-      return { kind: 'bytes', bytes: new TextEncoder().encode(d.text) };
-    case 'file': {
-      const all = s.files.get(d.file) ?? new Uint8Array(0);
-      const start = Number(d.offset);
-      const end = d.length === undefined ? all.length : start + Number(d.length);
-      return { kind: 'bytes', bytes: all.subarray(start, Math.min(end, all.length)) };
-    }
-    default:
-      throw new Error(`Model invariant violated: data form ${d.form} in an operation`);
-  }
-}
-
-function cpuidEntries(list: CpuidEntryExpr[]): CpuidEntry[] {
-  return list.map((e) => ({ ...e }));
-}
-
-function structValue(v: StructExpr, handles: Map<string, bigint>): StructValue {
-  const out: StructValue = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (typeof x === 'bigint') out[k] = x;
-    else if (Array.isArray(x)) out[k] = x as bigint[];
-    else if (isExpr(x)) out[k] = evalExpr(x, handles);
-    else if ('entries' in x) {
-      const c = x as CpuidStruct;
-      out[k] = {
-        nent: c.nent ?? BigInt(c.entries.length),
-        padding: c.padding,
-        entries: c.entries.map((e) => ({ ...e })) as unknown as StructValue[],
-      } as StructValue;
-    }
-  }
-  return out;
-}
-
-/** Resolve a step's arguments into an operation. */
-export function toOp(step: Step, handles: Map<string, bigint>, s: Scenario): Op {
-  const a = step.args;
-  const v = (name: string, dflt = 0n) => val(a[name], handles, dflt);
-  const fdv = (name: string, dflt = U64(-1n)) => val(a[name], handles, dflt);
-  const data = (name: string): Data =>
-    a[name] === undefined ? { kind: 'bytes', bytes: new Uint8Array(0) } : dataBytes(a[name] as DataExpr, s);
-  const list = (name: string): bigint[] => (a[name] as bigint[] | undefined) ?? [];
-  switch (step.op) {
-    case 'KVM_CREATE_VM':
-      return { op: step.op, fd: fdv('fd', BigInt(KVM_FD)), type: v('type') };
-    case 'KVM_CHECK_EXTENSION':
-      return { op: step.op, fd: fdv('fd', BigInt(KVM_FD)), cap: v('cap') };
-    case 'KVM_ENABLE_CAP':
-      return { op: step.op, fd: fdv('fd'), cap: v('cap'), flags: v('flags'), args: list('args') };
-    case 'KVM_CREATE_VCPU':
-      return { op: step.op, fd: fdv('fd'), id: v('id') };
-    case 'KVM_SET_CPUID2': {
-      const raw = a.entries as CpuidEntryExpr[] | CpuidStruct | undefined;
-      const entries = raw === undefined ? [] : Array.isArray(raw) ? raw : raw.entries;
-      return { op: step.op, fd: fdv('fd'), entries: cpuidEntries(entries), nent: v('nent', BigInt(entries.length)) };
-    }
-    case 'KVM_CREATE_GUEST_MEMFD':
-      return { op: step.op, fd: fdv('fd'), size: v('size'), flags: v('flags') };
-    case 'KVM_SET_USER_MEMORY_REGION':
-    case 'KVM_SET_USER_MEMORY_REGION2':
-      return {
-        op: step.op,
-        fd: fdv('fd'),
-        slot: v('slot'),
-        flags: v('flags'),
-        guest_phys_addr: v('guest_phys_addr'),
-        memory_size: v('memory_size'),
-        userspace_addr: v('userspace_addr'),
-        guest_memfd: v('guest_memfd'),
-        guest_memfd_offset: v('guest_memfd_offset'),
-      };
-    case 'KVM_SET_MEMORY_ATTRIBUTES':
-      return {
-        op: step.op,
-        fd: fdv('fd'),
-        address: v('address'),
-        size: v('size'),
-        attributes: v('attributes'),
-        flags: v('flags'),
-      };
-    case 'KVM_SET_MEMORY_ATTRIBUTES2':
-      return {
-        op: step.op,
-        fd: fdv('fd'),
-        offset: v('offset'),
-        size: v('size'),
-        attributes: v('attributes'),
-        flags: v('flags'),
-        reserved: list('reserved'),
-        error_offset: v('error_offset'),
-      };
-    case 'KVM_MEMORY_ENCRYPT_OP': {
-      const d = a.data;
-      const dataVal: bigint | StructValue =
-        d === undefined ? {} : typeof d === 'bigint' ? d : structValue(d as StructExpr, handles);
-      return {
-        op: step.op,
-        fd: fdv('fd'),
-        id: v('id'),
-        flags: v('flags'),
-        data: dataVal,
-        hw_error: v('hw_error'),
-        error: v('error'),
-        sev_fd: fdv('sev_fd', BigInt(SEV_FD)),
-      };
-    }
-    case 'KVM_RUN':
-      return { op: step.op, fd: fdv('fd') };
-    case 'KVM_PRE_FAULT_MEMORY':
-      return { op: step.op, fd: fdv('fd'), gpa: v('gpa'), size: v('size'), flags: v('flags') };
-    case 'mmap':
-      return {
-        op: step.op,
-        addr: v('addr'),
-        length: v('length'),
-        prot: v('prot'),
-        flags: v('flags'),
-        fd: fdv('fd'),
-        offset: v('offset'),
-      };
-    case 'munmap':
-    case 'load':
-    case 'pin':
-    case 'unpin':
-      return { op: step.op, addr: v('addr'), length: v('length') };
-    case 'store':
-      return { op: step.op, addr: v('addr'), data: data('data') };
-    case 'read':
-    case 'pread':
-      return { op: step.op, fd: fdv('fd'), length: v('length'), offset: v('offset') };
-    case 'write':
-    case 'pwrite':
-      return { op: step.op, fd: fdv('fd'), data: data('data'), offset: v('offset') };
-    case 'fallocate':
-      return { op: step.op, fd: fdv('fd'), mode: v('mode'), offset: v('offset'), len: v('len') };
-    case 'ftruncate':
-      return { op: step.op, fd: fdv('fd'), length: v('length') };
-    case 'madvise':
-      return { op: step.op, addr: v('addr'), length: v('length'), advice: v('advice') };
-    case 'fstat':
-    case 'close':
-    case 'attest':
-      return { op: step.op, fd: fdv('fd') };
-    case 'set_vcpu_reset':
-      return { op: step.op, fd: fdv('fd'), vmm_type: v('vmm_type'), eip: v('eip', 0xfffffff0n) };
-  }
 }
 
 export const hex = (v: bigint): string => (v < 10n && v >= 0n ? v.toString() : `0x${v.toString(16)}`);

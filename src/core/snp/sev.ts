@@ -7,7 +7,7 @@ import { isBorrowed, newPage, pageBytes, setPage, ZERO_PAGE } from '../guest_mem
 import { kvmGmemPopulate, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { copyFromUser, gup, readRef, writeRef } from '../mm/syscalls.ts';
-import { type Op, type StructValue, u64Field } from '../ops.ts';
+import { type Op, type SubCmdStruct, structOf } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules, type Rule } from '../rule.ts';
 import type { Vm } from '../state.ts';
@@ -293,7 +293,6 @@ export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
   const id = op.id;
   // refused before the switch: the kvm_sev_cmd is not copied back (`error` keeps the caller's value)
   if (snp.active && id < 100n) return fail(R.legacyCmd);
-  const data: StructValue = typeof op.data === 'bigint' ? {} : op.data;
   let out: Outcome;
   switch (Number(id)) {
     case SevCmd.KVM_SEV_INIT:
@@ -305,16 +304,16 @@ export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
       out = !snp.active || vm.vcpus.length > 0 ? fail(R.reqCertsState) : ok(R.reqCerts);
       break;
     case SevCmd.KVM_SEV_INIT2:
-      out = init2(k, vm, snp, data);
+      out = init2(k, vm, snp, structOf(op, 'KVM_SEV_INIT2'));
       break;
     case SevCmd.KVM_SEV_SNP_LAUNCH_START:
-      out = launchStart(k, snp, op, data);
+      out = launchStart(k, snp, op, structOf(op, 'KVM_SEV_SNP_LAUNCH_START'));
       break;
     case SevCmd.KVM_SEV_SNP_LAUNCH_UPDATE:
-      out = launchUpdate(k, vm, snp, data, op.sev_fd);
+      out = launchUpdate(k, vm, snp, structOf(op, 'KVM_SEV_SNP_LAUNCH_UPDATE'), op.sev_fd);
       break;
     case SevCmd.KVM_SEV_SNP_LAUNCH_FINISH:
-      out = launchFinish(k, vm, snp, data, op.sev_fd);
+      out = launchFinish(k, vm, snp, structOf(op, 'KVM_SEV_SNP_LAUNCH_FINISH'), op.sev_fd);
       break;
     default:
       if (id < 100n && !NO_CASE.has(Number(id))) {
@@ -328,27 +327,27 @@ export function sevMemEncOp(k: Kernel, op: EncOp, vm: Vm): Outcome {
   return out;
 }
 
-function init2(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue): Outcome {
+function init2(k: Kernel, vm: Vm, snp: SnpVm, d: SubCmdStruct<'KVM_SEV_INIT2'>): Outcome {
   // order of sev_guest_init2 (docs/notes/kernel-snp.md §2); a second INIT2 on an SNP VM never gets
   // here: id 22 < 100 is refused with -EPERM by sev_mem_enc_ioctl once the VM is an SNP guest
   if (k.inject.efault) return fail(R.efault);
   if (vm.vcpus.length > 0) return fail(R.init2Vcpus);
-  if (u64Field(d, 'flags') !== 0n) return fail(R.init2Flags);
-  const features = u64Field(d, 'vmsa_features');
+  if (d.flags !== 0n) return fail(R.init2Flags);
+  const features = d.vmsa_features;
   if ((features & ~SUPPORTED_VMSA_FEATURES) !== 0n) return fail(R.init2Features);
-  const ghcb = u64Field(d, 'ghcb_version');
+  const ghcb = d.ghcb_version;
   if (ghcb > 2n || ghcb === 1n) return fail(R.init2Ghcb);
   snp.active = true;
   snp.sevFeatures = features | SVM_SEV_FEAT_SNP_ACTIVE;
   return ok(R.init2);
 }
 
-function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome {
+function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: SubCmdStruct<'KVM_SEV_SNP_LAUNCH_START'>): Outcome {
   if (!snp.active) return fail(R.startNotSnp);
   if (k.inject.efault) return fail(R.efault);
   if (snp.context) return fail(R.startTwice);
-  if (u64Field(d, 'flags') !== 0n) return fail(R.startFlags);
-  const policy = u64Field(d, 'policy');
+  if (d.flags !== 0n) return fail(R.startFlags);
+  const policy = d.policy;
   if ((policy & ~SNP_POLICY_VALID) !== 0n) return fail(R.startPolicy);
   if ((policy & SNP_POLICY_RSVD_MBO) === 0n) return fail(R.startMbo);
   if (k.file(op.sev_fd)?.kind !== 'sev') return fail(R.startContext);
@@ -360,14 +359,20 @@ function launchStart(k: Kernel, snp: SnpVm, op: EncOp, d: StructValue): Outcome 
 
 const VALID_TYPES = new Set<number>([1, 3, 4, 5, 6]);
 
-function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigint): Outcome {
+function launchUpdate(
+  k: Kernel,
+  vm: Vm,
+  snp: SnpVm,
+  d: SubCmdStruct<'KVM_SEV_SNP_LAUNCH_UPDATE'>,
+  sevFd: bigint,
+): Outcome {
   if (!snp.active || !snp.context) return fail(R.updateNoContext);
   if (k.inject.efault) return fail(R.efault);
-  let gfn = u64Field(d, 'gfn_start');
-  let uaddr = u64Field(d, 'uaddr');
-  let len = u64Field(d, 'len');
-  const type = Number(u64Field(d, 'type'));
-  const flags = u64Field(d, 'flags');
+  let gfn = d.gfn_start;
+  let uaddr = d.uaddr;
+  let len = d.len;
+  const type = Number(d.type);
+  const flags = d.flags;
   // len == 0 is refused up front since 5b66e335ead6 (Sept 2025), older than every modelled kernel
   const lenBad = len === 0n || len % 4096n !== 0n;
   if (lenBad || flags !== 0n || !VALID_TYPES.has(type)) return fail(R.updateArgs);
@@ -476,11 +481,17 @@ function postPopulate(
   return kok(undefined);
 }
 
-function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigint): Outcome {
+function launchFinish(
+  k: Kernel,
+  vm: Vm,
+  snp: SnpVm,
+  d: SubCmdStruct<'KVM_SEV_SNP_LAUNCH_FINISH'>,
+  sevFd: bigint,
+): Outcome {
   if (!snp.active) return fail(R.finishNotSnp);
   if (!snp.context) return fail(R.finishNoContext);
   if (k.inject.efault) return fail(R.efault);
-  if (u64Field(d, 'flags') !== 0n) return fail(R.finishFlags);
+  if (d.flags !== 0n) return fail(R.finishFlags);
   // snp_launch_update_vmsa: [KX] not while a vCPU is being created; then each vCPU's VMSA, in vCPU
   // index order: sev_es_sync_vmsa refuses one that is already protected, then the PSP measures it
   // through this command's sev_fd
@@ -503,13 +514,13 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
     vcpu.guestStateProtected = true;
   }
   // the ID block and its authentication are copied only now: a failure leaves the VMSAs measured
-  const idBlock = u64Field(d, 'id_block_en') !== 0n;
+  const idBlock = d.id_block_en !== 0n;
   if (idBlock)
     for (const [field, len] of [
       ['id_block_uaddr', ID_BLOCK_SIZE],
       ['id_auth_uaddr', ID_AUTH_SIZE],
     ] as const) {
-      const at = u64Field(d, field);
+      const at = d[field];
       if (at === 0n) return fail(R.finishIdBlockNull);
       if (!copyFromUser(k, at, len)) return fail(R.finishIdBlockFault);
     }

@@ -7,7 +7,7 @@ import { borrowPage, isBorrowed, newPage, pageBytes, STALE_PAGE, setPage, ZERO_P
 import { kvmGmemPopulate, R as PopR, type PopulatePage } from '../guest_memfd/populate.ts';
 import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
-import { type Op, type StructValue, u64Field } from '../ops.ts';
+import { type Op, structOf } from '../ops.ts';
 import { fail, KOK, type KResult, kerr, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
@@ -95,11 +95,10 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   if (vcpu.tdx?.state !== 'INITIALIZED') return fail(R.vcpuState);
   if ((op.flags & ~TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n) return fail(R.flags);
   if (k.inject.efault) return fail(R.efault);
-  const d: StructValue = typeof op.data === 'bigint' ? {} : op.data;
-  const get = (n: string) => u64Field(d, n);
-  let src = get('source_addr');
-  let gpa = get('gpa');
-  let nr = get('nr_pages');
+  const d = structOf(op, 'KVM_TDX_INIT_MEM_REGION');
+  let src = d.source_addr;
+  let gpa = d.gpa;
+  let nr = d.nr_pages;
   const rule = k.profile.tdxSourceZero;
   if (src % 4096n !== 0n) return fail(R.srcAlign);
   if (src === 0n && rule === 'einval') return fail(R.srcZeroKx);

@@ -3,7 +3,7 @@
  * (INIT_MEM_REGION, INIT_VCPU) and tdx_vcpu_ioctl (GET_CPUID); the vCPU lifecycle hooks.
  */
 import type { Kernel } from '../kernel.ts';
-import type { Op } from '../ops.ts';
+import { type Op, structOf } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
@@ -83,8 +83,7 @@ export function tdxVcpuIoctl(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome 
   }
   if (op.id === BigInt(TdxCmd.KVM_TDX_GET_CPUID)) {
     if (k.inject.efault) return fail(VmR.efault);
-    const d = typeof op.data === 'bigint' ? {} : op.data;
-    const nent = typeof d.nent === 'bigint' ? d.nent : 0n;
+    const nent = structOf(op, 'KVM_TDX_GET_CPUID').nent;
     const count = BigInt(TDX_CPUID_LEAVES);
     if (nent < count) return fail(R.getCpuidNent, { data: { nent: count } });
     return ok(R.getCpuid, 0, { data: { nent: count } });

@@ -3,7 +3,7 @@
  * KVM_TDX_INIT_VM (tdx_td_init, setup_tdparams), KVM_TDX_FINALIZE_VM (tdx_td_finalize).
  */
 import type { Kernel } from '../kernel.ts';
-import { type Op, type StructValue, u64Field } from '../ops.ts';
+import { type Op, type SubCmdStruct, structOf } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { Vm } from '../state.ts';
@@ -93,12 +93,10 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   const td = tdxOf(vm);
   if (op.hw_error !== 0n) return fail(R.hwError);
   const id = op.id;
-  const data = typeof op.data === 'bigint' ? {} : op.data;
   if (id === BigInt(TdxCmd.KVM_TDX_CAPABILITIES)) {
     if (op.flags !== 0n) return fail(R.capFlags);
     if (k.inject.efault) return fail(R.efault);
-    const cpuid = data.cpuid as StructValue | undefined;
-    const nent = cpuid ? u64Field(cpuid, 'nent') : 0n;
+    const nent = structOf(op, 'KVM_TDX_CAPABILITIES').cpuid.nent;
     if (nent < BigInt(TDX_CAP_CPUID_ENTRIES)) return fail(R.capNent);
     // no state check, no locks, and the kvm_tdx_cmd is not copied back
     return ok(R.capabilities, 0, {
@@ -111,7 +109,7 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
     });
   }
   let out: Outcome;
-  if (id === BigInt(TdxCmd.KVM_TDX_INIT_VM)) out = initVm(k, vm, op.flags, data);
+  if (id === BigInt(TdxCmd.KVM_TDX_INIT_VM)) out = initVm(k, vm, op.flags, structOf(op, 'KVM_TDX_INIT_VM'));
   else if (id === BigInt(TdxCmd.KVM_TDX_FINALIZE_VM)) {
     if (!hkidAssigned(td) || td.state === 'RUNNABLE') out = fail(R.finalizeState);
     else {
@@ -125,25 +123,21 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   return { ...out, out: { ...out.out, hw_error: 0n } };
 }
 
-function initVm(k: Kernel, vm: Vm, flags: bigint, data: StructValue): Outcome {
+function initVm(k: Kernel, vm: Vm, flags: bigint, data: SubCmdStruct<'KVM_TDX_INIT_VM'>): Outcome {
   const td = tdxOf(vm);
   if (td.state !== 'UNINITIALIZED') return fail(R.initTwice);
   if (flags !== 0n) return fail(R.initFlags);
   if (k.inject.efault) return fail(R.efault);
-  const cpuid = (data.cpuid as StructValue | undefined) ?? { nent: 0n, padding: 0n, entries: [] };
-  const entries = (cpuid.entries as StructValue[] | undefined) ?? [];
-  const nent = u64Field(cpuid, 'nent');
+  const { cpuid, attributes, xfam } = data;
+  const nent = cpuid.nent;
   if (nent > BigInt(KVM_MAX_CPUID_ENTRIES)) return fail(R.initNent);
-  const reserved = (data.reserved as bigint[] | undefined) ?? [];
-  if (reserved.some((x) => x !== 0n) || u64Field(cpuid, 'padding') !== 0n) return fail(R.initReserved);
+  if (data.reserved.some((x) => x !== 0n) || cpuid.padding !== 0n) return fail(R.initReserved);
   if (vm.vcpus.length > 0) return fail(R.initVcpus);
-  const attributes = u64Field(data, 'attributes');
-  const xfam = u64Field(data, 'xfam');
   if ((attributes & ~SUPPORTED_TD_ATTRS) !== 0n) return fail(R.initAttributes);
   if ((xfam & ~SUPPORTED_XFAM) !== 0n) return fail(R.initXfam);
-  const used = entries.slice(0, Number(nent));
-  const ext = used.find((e) => u64Field(e, 'function') === 0x80000008n && u64Field(e, 'index') === 0n);
-  const gpaw = ext ? Number((u64Field(ext, 'eax') >> 16n) & 0xffn) : -1;
+  const used = cpuid.entries.slice(0, Number(nent));
+  const ext = used.find((e) => e.function === 0x80000008n && e.index === 0n);
+  const gpaw = ext ? Number(((ext.eax ?? 0n) >> 16n) & 0xffn) : -1;
   if (gpaw !== 48 && gpaw !== 52) return fail(R.initGpaw);
   td.state = 'INITIALIZED';
   td.sharedGfnBit = (gpaw === 52 ? 51 : 47) - 12;
