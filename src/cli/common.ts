@@ -1,7 +1,8 @@
 /** Shared CLI helpers: usage errors, --set and --profile parsing, loading scenario files. */
 import { readFileSync } from 'node:fs';
-import { isProfileName, type Knobs, type ProfileName, ProfileNames } from '../core/profiles.ts';
-import { isSafeguard } from '../core/safeguards.ts';
+import { SAFEGUARD_PREFIX } from '../core/decl.ts';
+import { checkKnob, checkSafeguard, isKnobName, knobRefusal, knobText, settableKeys } from '../core/knobs.ts';
+import { isProfileName, type Knobs, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
 import { nodeFileReader } from '../node/host.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
 
@@ -15,41 +16,39 @@ export function parseProfile(flag: string, v: string | undefined): ProfileName |
   return v;
 }
 
-const BOOL: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, on: true, off: false };
-
+/** `--set KEY=VALUE`, read and checked by the same functions as a file's `kernel:` section (core/knobs.ts). */
 export function parseSets(sets: string[]): Partial<Knobs> {
-  const knobs: Partial<Knobs> = {};
+  const knobs: Record<string, unknown> = {};
   const safeguards: Record<string, boolean> = {};
   for (const s of sets) {
     const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(s);
     if (!m) throw new UsageError(`--set ${s}: expected KEY=VALUE`);
     const [, key, value] = m as unknown as [string, string, string];
-    if (key === 'gmem_in_place_conversion') {
-      const b = BOOL[value];
-      if (b === undefined) throw new UsageError(`--set ${s}: expected true or false`);
-      knobs.gmem_in_place_conversion = b;
-    } else if (key === 'mmap_min_addr') {
-      if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value) || BigInt(value) >= 1n << 47n)
-        throw new UsageError(`--set ${s}: expected an address below 2^47`);
-      knobs.mmap_min_addr = Number(BigInt(value));
-    } else if (key === 'tdx_measure_order') {
-      if (value !== 'single-pass' && value !== 'two-pass')
-        throw new UsageError(`--set ${s}: expected single-pass or two-pass`);
-      knobs.tdx_measure_order = value;
-    } else if (key.startsWith('safeguard.')) {
-      const b = BOOL[value];
-      if (b === undefined) throw new UsageError(`--set ${s}: expected on or off`);
-      const name = key.slice('safeguard.'.length);
-      if (!isSafeguard(name))
-        throw new UsageError(`--set safeguard.${name}: unknown safeguard (gmemsim explore --list-safeguards)`);
-      safeguards[name] = b;
-    } else
-      throw new UsageError(
-        `--set ${s}: unknown key ${key} (gmem_in_place_conversion, mmap_min_addr, tdx_measure_order, safeguard.NAME)`,
-      );
+    if (key.startsWith(SAFEGUARD_PREFIX)) {
+      const name = key.slice(SAFEGUARD_PREFIX.length);
+      const c = checkSafeguard(name, value);
+      if (!c.ok) throw new UsageError(`--set ${key}: ${c.message}`);
+      safeguards[name] = c.value;
+    } else if (isKnobName(key)) {
+      const c = checkKnob(key, knobText(key, value));
+      if (!c.ok) throw new UsageError(`--set ${s}: ${c.message}`);
+      knobs[key] = c.value;
+    } else throw new UsageError(`--set ${s}: unknown key ${key} (${settableKeys().join(', ')})`);
   }
   if (Object.keys(safeguards).length) knobs.safeguards = safeguards;
-  return knobs;
+  return knobs as Partial<Knobs>;
+}
+
+/**
+ * A `--set` knob that the profile a file runs under does not have is refused, as the same knob in
+ * the file's `kernel:` section is (it used to be dropped silently).
+ */
+export function checkSetsApply(set: Partial<Knobs>, profile: ProfileName, file?: string): void {
+  for (const key of Object.keys(set)) {
+    if (!isKnobName(key)) continue;
+    const why = knobRefusal(Profiles[profile], key);
+    if (why) throw new UsageError(`--set ${key}: ${why}${file ? ` (${file})` : ''}`);
+  }
 }
 
 /** Load scenario files; any invalid file is reported (FILE:LINE:COL: message) and throws. */

@@ -1,7 +1,7 @@
 import { nodeHost } from '../node/host.ts';
 import { formatCall } from '../scenario/report.ts';
 import { runScenario, type StepResult } from '../scenario/run.ts';
-import { loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
 
 /** What userspace observes of a step: result, errno/signal and written-back fields. */
 export function observable(r: StepResult): string {
@@ -27,6 +27,8 @@ export function diffCommand(files: string[], opts: { profile: string[]; set: str
   const a = parseProfile('--profile', opts.profile[0])!;
   const b = parseProfile('--profile', opts.profile[1])!;
   const set = parseSets(opts.set);
+  checkSetsApply(set, a);
+  checkSetsApply(set, b);
   const scenarios = loadFiles(files);
   const diffs: { file: string; step: number; line: number; call: string; a: StepResult; b: StepResult }[] = [];
   for (const s of scenarios) {

@@ -6,7 +6,7 @@ import { counterexampleYaml, type ExploreConfig, explore } from '../explore/expl
 import type { VmKind } from '../explore/model.ts';
 import { workerPool } from '../explore/pool.ts';
 import { nodeHost } from '../node/host.ts';
-import { parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, parseProfile, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 
 export interface ExploreOpts {
@@ -36,6 +36,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
   }
   const profile = parseProfile('--profile', o.profile) ?? 'in-place';
   const knobs = parseSets(o.set);
+  checkSetsApply(knobs, profile);
   if (!['tdx', 'snp', 'sw-protected'].includes(o.vm))
     throw new UsageError(`--vm ${o.vm}: expected tdx, snp or sw-protected`);
   const cfg: ExploreConfig = {

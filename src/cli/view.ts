@@ -13,10 +13,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_PROFILE } from '../core/profiles.ts';
 import { nodeHost } from '../node/host.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
-import { loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 
 export interface ViewOptions {
@@ -219,6 +220,7 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
   const [scenario] = loadFiles([file]);
+  checkSetsApply(set, profile ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
   const assets = loadAssets();
   const result = runScenario(scenario!, nodeHost, { ...(profile ? { profile } : {}), set, trace: true });
   const doc = runDocument([result]);

@@ -119,6 +119,9 @@ const REGION_FIELDS = {
 /** VMM types of `set_vcpu_reset` (the reset register state a VMM gives a vCPU). */
 export const VmmType = { QEMU: 0, ec2: 1, gce: 2, ec2_legacy: 3, svsm: 4 } as const;
 
+/** Fields of a CPUID entry (struct kvm_cpuid_entry2). */
+export const CpuidFields = ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const;
+
 // ---- operations ------------------------------------------------------------------------------
 
 export const OpDecls = {

@@ -4,6 +4,8 @@
  * profile's name.
  */
 
+import type { KnobValues } from './decl.ts';
+
 export const ProfileNames = ['pre-2a62345b3052', 'mainline', 'kvm-x86', 'in-place', 'yan-proposal'] as const;
 export type ProfileName = (typeof ProfileNames)[number];
 
@@ -118,18 +120,8 @@ export const Profiles: Record<ProfileName, Profile> = {
 
 export const DEFAULT_PROFILE: ProfileName = 'in-place';
 
-/** Host settings a scenario (or --set) may choose. */
-export interface Knobs {
-  /** kvm.gmem_in_place_conversion; only settable on profiles with the in-place series. */
-  gmem_in_place_conversion: boolean;
-  /** vm.mmap_min_addr */
-  mmap_min_addr: number;
-  /**
-   * Record order of KVM_TDX_INIT_MEM_REGION with MEASURE: 'single-pass' (upstream KVM: PAGE.ADD then
-   * 16 × MR.EXTEND per page) or 'two-pass' (KVM TDX v19 with QEMU 8.x: all PAGE.ADDs of the call, then
-   * the MR.EXTENDs; measurement.md §2.1).
-   */
-  tdx_measure_order: 'single-pass' | 'two-pass';
+/** Host settings a scenario (or --set) may choose: the knobs of decl.ts, and the safeguards. */
+export interface Knobs extends KnobValues {
   /** Safeguards that can be switched off to show what they protect (explorer). */
   safeguards: Record<string, boolean>;
 }

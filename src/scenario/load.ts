@@ -4,7 +4,13 @@
  */
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { DEFAULT_PROFILE, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
+import '../core/arch-all.ts';
+import { allRules } from '../core/catalogue.ts';
+import { KnobNames } from '../core/decl.ts';
+import { invariants } from '../core/invariants.ts';
+import { knobRefusal } from '../core/knobs.ts';
+import { DEFAULT_PROFILE, type ProfileName, Profiles } from '../core/profiles.ts';
+import { SevFwError } from './run.ts';
 import {
   cpuid2Schema,
   type DataExpr,
@@ -16,6 +22,7 @@ import {
   type InjectSpec,
   injectSchema,
   kernelSchema,
+  nearest,
   topSchema,
   U64_MAX,
   type Value,
@@ -169,14 +176,13 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
   const kernel = (top.kernel === undefined ? {} : check(kernelSchema, top.kernel, ['kernel'])) as
     | KernelSection
     | undefined;
-  if (kernel && kernel.gmem_in_place_conversion !== undefined) {
-    const prof = kernel.profile ?? DEFAULT_PROFILE;
-    if (!Profiles[prof].inPlaceSeries)
-      issue(
-        ['kernel'],
-        `gmem_in_place_conversion exists only for profiles ${ProfileNames.filter((n) => Profiles[n].inPlaceSeries).join(' and ')} (not ${prof})`,
-        'gmem_in_place_conversion',
-      );
+  if (kernel) {
+    const prof = Profiles[kernel.profile ?? DEFAULT_PROFILE];
+    for (const name of KnobNames) {
+      if ((kernel as Record<string, unknown>)[name] === undefined) continue;
+      const why = knobRefusal(prof, name);
+      if (why) issue(['kernel'], why, name);
+    }
   }
 
   const steps: Step[] = [];
@@ -246,11 +252,22 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     }
     if (obj.expect !== undefined) {
       const e = check(expectSchema, obj.expect, [...path, 'expect']);
-      if (e) step.expect = e as Expect;
+      if (e) {
+        step.expect = e as Expect;
+        checkNames(step.expect, [...path, 'expect']);
+      }
     }
     if (obj.inject !== undefined) {
       const inj = check(injectSchema, obj.inject, [...path, 'inject']);
-      if (inj) step.inject = inj;
+      if (inj) {
+        step.inject = inj as InjectSpec;
+        const fw = step.inject.snp_fw_error_at_page?.error;
+        if (fw !== undefined && !fw.startsWith('0x') && SevFwError[fw] === undefined)
+          issue(
+            [...path, 'inject', 'snp_fw_error_at_page', 'error'],
+            `unknown firmware error ${fw}${nearest(fw, Object.keys(SevFwError))}; expected a number or one of ${Object.keys(SevFwError).join(', ')}`,
+          );
+      }
     }
     if (obj.note !== undefined) {
       if (typeof obj.note !== 'string') issue(path, 'note: expected text', 'note');
@@ -280,6 +297,28 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     steps.push(step);
   });
 
+  /** names an expectation gives (a rule, an invariant, a firmware error) must exist: checked now, not at run time */
+  function checkNames(e: Expect, at: Path) {
+    if (e.rule !== undefined && !ruleIds().has(e.rule)) {
+      const prefix = e.rule.includes('.') ? e.rule.slice(0, e.rule.lastIndexOf('.') + 1) : '';
+      const same = [...ruleIds()].filter((id) => prefix && id.startsWith(prefix));
+      issue(
+        [...at, 'rule'],
+        `unknown rule ${JSON.stringify(e.rule)}${nearest(e.rule, [...ruleIds()])}; ${same.length ? `rules ${prefix}*: ${same.join(', ')}` : 'gmemsim rules lists them'}`,
+      );
+    }
+    if (e.violates !== undefined && !invariants.some((i) => i.name === e.violates))
+      issue(
+        [...at, 'violates'],
+        `unknown invariant ${JSON.stringify(e.violates)}; expected one of ${invariants.map((i) => i.name).join(', ')}`,
+      );
+    if (typeof e.error === 'string' && SevFwError[e.error] === undefined)
+      issue(
+        [...at, 'error'],
+        `unknown firmware error ${e.error}${nearest(e.error, Object.keys(SevFwError))}; expected a number or one of ${Object.keys(SevFwError).join(', ')}`,
+      );
+  }
+
   function checkEncData(args: Record<string, Value>, argPath: Path) {
     const data = args.data;
     if (data === undefined || typeof data === 'bigint') return;
@@ -308,6 +347,13 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
   const scenario: Scenario = { file, name: top.name, kernel: kernel ?? {}, steps, files };
   if (top.description !== undefined) scenario.description = top.description;
   return scenario;
+}
+
+let ruleIdSet: Set<string> | undefined;
+/** every rule id of the catalogue (the arch modules' included) */
+function ruleIds(): Set<string> {
+  ruleIdSet ??= new Set(allRules().map((r) => r.id));
+  return ruleIdSet;
 }
 
 function deepest(issues: readonly z.core.$ZodIssue[]): number {

@@ -3,12 +3,12 @@
  * forms) becomes the core's operation, field by field as the one declaration (core/decl.ts) says.
  * No per-operation code: a new operation is its declaration.
  */
-import { type FieldDecl, type FieldKind, OpDecls, subCmdById } from '../core/decl.ts';
+import { type FieldDecl, type FieldKind, InjectDecls, InjectNames, OpDecls, subCmdById } from '../core/decl.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
-import type { CpuidEntry, Data, Op, StructValue } from '../core/ops.ts';
+import type { CpuidEntry, Data, Inject, Op, StructValue } from '../core/ops.ts';
 import { fromHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
-import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expr, StructExpr, Value } from './schema.ts';
+import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expr, InjectSpec, StructExpr, Value } from './schema.ts';
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
 
@@ -133,4 +133,15 @@ export function lowerStep(step: Step, handles: Handles, s: Pick<Scenario, 'files
     op[name] = v === undefined ? absent(f, step.args) : present(f.kind, v, ctx);
   }
   return op as Op;
+}
+
+/** A step's injections for the core: as declared (decl.ts InjectDecls), a launch digest from hex to bytes. */
+export function lowerInject(spec: InjectSpec): Inject {
+  const out: Record<string, unknown> = {};
+  for (const name of InjectNames) {
+    const v = spec[name];
+    if (v === undefined || v === false) continue;
+    out[name] = InjectDecls[name].kind.t === 'digest' ? fromHex(v as string) : v;
+  }
+  return out as Inject;
 }

@@ -1,14 +1,14 @@
 import { checkInvariants, type Violation } from '../core/invariants.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
-import type { CpuidEntry, Data, Inject, Op, StructValue } from '../core/ops.ts';
+import type { Op } from '../core/ops.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
-import { fromHex, toHex } from '../util/hex.ts';
+import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
-import { dataBytes, evalExpr, lowerStep } from './lower.ts';
-import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, StructExpr, Value } from './schema.ts';
+import { dataBytes, evalExpr, lowerInject, lowerStep } from './lower.ts';
+import type { DataExpr, Expect, Expr } from './schema.ts';
 
 export interface Host {
   createKernel(profile: ProfileName, knobs: Partial<Knobs>): Kernel;
@@ -90,15 +90,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
   let prev: Snapshot | undefined;
   for (const step of s.steps) {
     const op = lowerStep(step, handles, s);
-    const inject: Inject = {};
-    if (step.inject) {
-      if (step.inject.signal_after_pages !== undefined) inject.signal_after_pages = step.inject.signal_after_pages;
-      if (step.inject.tdx_busy_at_page !== undefined) inject.tdx_busy_at_page = step.inject.tdx_busy_at_page;
-      if (step.inject.snp_fw_error_at_page) inject.snp_fw_error_at_page = step.inject.snp_fw_error_at_page;
-      if (step.inject.efault) inject.efault = step.inject.efault;
-      if (step.inject.vcpu_creation_in_progress) inject.vcpu_creation_in_progress = true;
-      if (step.inject.snp_digest_seed) inject.snp_digest_seed = fromHex(step.inject.snp_digest_seed);
-    }
+    const inject = step.inject ? lowerInject(step.inject) : {};
     const outcome = k.step(op, inject);
     const violations = checkInv ? checkInvariants(k) : [];
     const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };

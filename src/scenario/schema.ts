@@ -3,7 +3,19 @@
  * from the YAML parser as bigint (intAsBigInt), so every u64 is exact.
  */
 import { z } from 'zod';
+import {
+  type InjectDecl,
+  InjectDecls,
+  type InjectName,
+  InjectNames,
+  type KnobDecl,
+  KnobDecls,
+  type KnobName,
+  KnobNames,
+} from '../core/decl.ts';
 import { errnoNames } from '../core/errno.ts';
+import { describeKind } from '../core/knobs.ts';
+import type { Inject } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
 import { isSafeguard } from '../core/safeguards.ts';
 import { cpuidEntry as cpuidEntryOf } from './build.ts';
@@ -141,37 +153,63 @@ export function fieldSchema(kind: FieldKind): z.ZodType<unknown> {
   }
 }
 
+/** The zod schema of one knob, from its declaration (the same kinds and messages as `--set`, core/knobs.ts). */
+function knobSchema(name: KnobName) {
+  const decl: KnobDecl = KnobDecls[name];
+  const kind = decl.kind;
+  const error = `expected ${describeKind(kind)}`;
+  const base =
+    kind.t === 'bool'
+      ? z.boolean({ error })
+      : kind.t === 'u64'
+        ? z
+            .bigint({ error })
+            .min(0n, { error })
+            .max(kind.max, { error })
+            .transform((v) => Number(v))
+        : z.enum(kind.values as [string, ...string[]], { error });
+  return base.describe(decl.doc).optional();
+}
+
 export const kernelSchema = z.strictObject({
-  profile: z.enum(ProfileNames, { error: `profile must be one of ${ProfileNames.join(', ')}` }).optional(),
-  gmem_in_place_conversion: z.boolean({ error: 'expected true or false' }).optional(),
-  mmap_min_addr: u64
-    .max(1n << 47n)
-    .transform((v) => Number(v))
+  profile: z
+    .enum(ProfileNames, { error: `profile must be one of ${ProfileNames.join(', ')}` })
+    .describe('which kernel the model follows')
     .optional(),
-  tdx_measure_order: z.enum(['single-pass', 'two-pass']).optional(),
+  ...(Object.fromEntries(KnobNames.map((n) => [n, knobSchema(n)])) as Record<KnobName, ReturnType<typeof knobSchema>>),
   safeguards: z
     .record(
       z.string().refine((n) => isSafeguard(n), { error: 'unknown safeguard (gmemsim explore --list-safeguards)' }),
       z.enum(['on', 'off']),
     )
+    .describe('switch a kernel safeguard off to show what it protects (gmemsim explore --list-safeguards)')
     .optional(),
 });
 
-export const injectSchema = z.strictObject({
-  signal_after_pages: count.optional(),
-  tdx_busy_at_page: count.optional(),
-  snp_fw_error_at_page: z
-    .strictObject({ page: count, error: z.union([z.string(), u64.transform((v) => `0x${v.toString(16)}`)]) })
-    .optional(),
-  efault: z.literal('data', { error: 'efault takes "data"' }).optional(),
-  /** gmemsim extension: another thread's KVM_CREATE_VCPU is in flight during this call */
-  vcpu_creation_in_progress: z.boolean().optional(),
-  /** gmemsim extension: SNP_LAUNCH_START's launch digest starts from this value (a measured prefix) */
-  snp_digest_seed: z
-    .string()
-    .regex(/^[0-9a-fA-F]{96}$/, { error: 'a launch digest is 96 hex digits' })
-    .optional(),
-});
+/** The zod schema of one injection, from its declaration. */
+function injectField(decl: InjectDecl) {
+  const k = decl.kind;
+  const base =
+    k.t === 'count'
+      ? count
+      : k.t === 'true'
+        ? z.boolean()
+        : k.t === 'literal'
+          ? z.literal(k.value, { error: `takes "${k.value}"` })
+          : k.t === 'digest'
+            ? z.string().regex(/^[0-9a-fA-F]{96}$/, { error: 'a launch digest is 96 hex digits' })
+            : z.strictObject({
+                page: count,
+                error: z.union([z.string(), u64.transform((v) => `0x${v.toString(16)}`)]),
+              });
+  return base.describe(decl.doc).optional();
+}
+
+export const injectSchema = z.strictObject(
+  Object.fromEntries(InjectNames.map((n) => [n, injectField(InjectDecls[n])])) as {
+    [N in InjectName]: ReturnType<typeof injectField>;
+  },
+);
 
 export const SignalNames = ['SIGBUS', 'SIGSEGV'] as const;
 
@@ -181,28 +219,49 @@ const hex96 = z
   .transform((s) => s.toLowerCase());
 
 export const expectObjectSchema = z.strictObject({
-  ok: z.literal(true).optional(),
-  ret: expr.optional(),
-  errno: z.enum(errnoNames as [string, ...string[]], { error: 'unknown errno name' }).optional(),
-  signal: z.enum(SignalNames).optional(),
-  data: z.record(z.string(), z.union([expr, z.array(u64)])).optional(),
-  hw_error: u64.optional(),
-  error: z.union([u64, z.string()]).optional(),
-  error_offset: u64.optional(),
-  bytes: expectDataSchema.optional(),
-  st_size: u64.optional(),
-  st_blksize: u64.optional(),
-  mrtd: hex96.optional(),
-  measurement: hex96.optional(),
-  rule: z.string().optional(),
+  ok: z.literal(true).describe('success (ret >= 0, no signal)').optional(),
+  ret: expr.describe('the exact return value (a handle name compares with its value)').optional(),
+  errno: z
+    .enum(errnoNames as [string, ...string[]], {
+      error: (iss) =>
+        `unknown errno name ${JSON.stringify(iss.input)}${nearest(String(iss.input), errnoNames)}; expected one of ${errnoNames.join(', ')}`,
+    })
+    .describe('ret -1 with this errno')
+    .optional(),
+  signal: z.enum(SignalNames).describe('a load or store raised this signal').optional(),
+  data: z
+    .record(z.string(), z.union([expr, z.array(u64)]))
+    .describe('struct fields as userspace sees them after the call')
+    .optional(),
+  hw_error: u64.describe('kvm_tdx_cmd.hw_error after the call').optional(),
+  error: z.union([u64, z.string()]).describe('kvm_sev_cmd.error: a firmware error name or number').optional(),
+  error_offset: u64.describe('KVM_SET_MEMORY_ATTRIBUTES2 error_offset after the call').optional(),
+  bytes: expectDataSchema.describe('the bytes a load or read returned').optional(),
+  st_size: u64.describe('fstat st_size').optional(),
+  st_blksize: u64.describe('fstat st_blksize').optional(),
+  mrtd: hex96.describe('attest of a TD: the MRTD, 96 hex digits').optional(),
+  measurement: hex96.describe('attest of an SNP guest: the launch digest, 96 hex digits').optional(),
+  rule: z.string().describe('the rule that decided the result (gmemsim rules)').optional(),
   /** gmemsim extension: after this step the named invariant (kvm-uapi-spec.md §6) is broken */
-  violates: z.string().optional(),
+  violates: z.string().describe('after this step the named invariant (kvm-uapi-spec.md §6) is broken').optional(),
 });
+
+/** ' (did you mean X?)' for the closest name, when one is close. */
+export function nearest(s: string, names: readonly string[]): string {
+  const up = s.toUpperCase();
+  const hit =
+    names.find((n) => n.toUpperCase() === up) ??
+    names.find((n) => up.length > 2 && (n.toUpperCase().startsWith(up) || up.startsWith(n.toUpperCase())));
+  return hit ? ` (did you mean ${hit}?)` : '';
+}
 
 export const expectSchema = z.union([z.literal('ok').transform(() => ({ ok: true as const })), expectObjectSchema]);
 
 export type Expect = z.output<typeof expectObjectSchema>;
-export type InjectSpec = z.output<typeof injectSchema>;
+/** A step's `inject:` as the file gives it: the core's Inject, a launch digest still as hex. */
+export type InjectSpec = {
+  [N in InjectName]?: (typeof InjectDecls)[N]['kind'] extends { t: 'digest' } ? string : Inject[N];
+};
 
 export const topSchema = z.strictObject({
   format: z.literal('gmemsim/1', { error: 'format must be gmemsim/1' }),
