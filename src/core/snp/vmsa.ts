@@ -98,11 +98,17 @@ function buildSvsmVmsa(p: VmsaParams): Uint8Array {
   return page;
 }
 
-/** CPUID 1 EAX for a family/model/stepping (sev-snp-measure cpu_sig) */
+/**
+ * CPUID Fn0000_0001_EAX for a family/model/stepping, as sev-snp-measure's cpu_sig computes it (AMD
+ * CPUID specification #25481): stepping in bits 3:0, model in 7:4 with its high nibble in the
+ * extended model, bits 19:16; a family above 0xf is base family 0xf plus the extended family, bits
+ * 27:20. Each field keeps only its own bits: a stepping above 0xf or an extended family above 0xff
+ * does not spill into the next field.
+ */
 export function cpuSignature(family: number, model: number, stepping: number): number {
   const famLow = Math.min(family, 0xf);
-  const famExt = family > 0xf ? family - 0xf : 0;
+  const famExt = family > 0xf ? (family - 0xf) & 0xff : 0;
   const modLow = model & 0xf;
   const modExt = (model >> 4) & 0xf;
-  return ((famExt << 20) | (modExt << 16) | (famLow << 8) | (modLow << 4) | stepping) >>> 0;
+  return ((famExt << 20) | (modExt << 16) | (famLow << 8) | (modLow << 4) | (stepping & 0xf)) >>> 0;
 }
