@@ -10,7 +10,8 @@
  * hashing goes through the scenario runner's host port.
  */
 
-import { cpuSignature } from '../core/snp/vmsa.ts';
+import { INITIAL_VMSA_GPA } from '../core/snp/psp.ts';
+import { BSP_RESET_EIP, cpuSignature } from '../core/snp/vmsa.ts';
 import { EncryptCmd, Prot, SnpPageType, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -153,8 +154,6 @@ const PAGE = 4096;
 const FOUR_GIB = 2 ** 32;
 /** QEMU's default sev-snp-guest policy: SMT allowed, bit 17 reserved-must-be-one */
 export const SNP_POLICY = 0x30000n;
-export const BSP_RESET_EIP = 0xfffffff0;
-export const INITIAL_VMSA_GPA = 0xfffffffff000n;
 
 const q = (s: string) => JSON.stringify(s);
 

@@ -15,7 +15,7 @@ import { SevCmd } from '../uapi.ts';
 import { correctCpuidPage } from './cpuid.ts';
 import { FwError, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
 import { measuredOf, rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
-import { buildVmsa } from './vmsa.ts';
+import { BSP_RESET_EIP, buildVmsa } from './vmsa.ts';
 
 const OP = 'KVM_MEMORY_ENCRYPT_OP (SEV)';
 const sev = (fn: string) => cite.kxSev(fn);
@@ -489,7 +489,7 @@ function launchFinish(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
     if (vcpu.guestStateProtected) return fail(R.finishVmsaProtected);
     if (k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
     if (snp.psp.state !== 'LAUNCH') return fail(R.finishVmsaFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
-    const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
+    const reset = vcpu.reset ?? { vmm: 'QEMU', eip: BSP_RESET_EIP };
     const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
     const legacy = reset.vmm === 'ec2_legacy';
     const vmsa = buildVmsa({

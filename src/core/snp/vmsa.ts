@@ -6,8 +6,11 @@
 
 export type VmmType = 'QEMU' | 'ec2' | 'gce' | 'svsm';
 
+/** the BSP's reset EIP (the x86 reset vector) */
+export const BSP_RESET_EIP = 0xfffffff0;
+
 export interface VmsaParams {
-  /** reset EIP (0xfffffff0 for the BSP) */
+  /** reset EIP (BSP_RESET_EIP for the BSP) */
   eip: number;
   /** CPUID 1 EAX of the vCPU: the VMSA's RDX */
   signature: number;
@@ -30,7 +33,7 @@ export function buildVmsa(p: VmsaParams): Uint8Array {
   };
   const ec2 = p.vmm === 'ec2';
   const gce = p.vmm === 'gce';
-  const csAttrib = ec2 && p.eip === 0xfffffff0 ? 0x9a : 0x9b;
+  const csAttrib = ec2 && p.eip === BSP_RESET_EIP ? 0x9a : 0x9b;
   seg(0x00, 0, 0x93, 0xffff, 0n); // es
   seg(0x10, 0xf000, csAttrib, 0xffff, BigInt((p.eip & 0xffff0000) >>> 0)); // cs
   seg(0x20, 0, ec2 ? 0x92 : 0x93, 0xffff, 0n); // ss
