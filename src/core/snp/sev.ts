@@ -13,7 +13,7 @@ import { cite, defineRules, type Rule } from '../rule.ts';
 import type { Vm } from '../state.ts';
 import { SevCmd } from '../uapi.ts';
 import { correctCpuidPage } from './cpuid.ts';
-import { FwError, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
+import { FwError, fwErrorByName, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
 import { measuredOf, rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
 import { BSP_RESET_EIP, buildVmsa } from './vmsa.ts';
 
@@ -413,13 +413,9 @@ function launchUpdate(k: Kernel, vm: Vm, snp: SnpVm, d: StructValue, sevFd: bigi
   return ok(R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
 }
 
+/** the injected firmware failure's status code: INVALID_PARAM where it names none, or SUCCESS */
 function fwErrorCode(k: Kernel): number {
-  const e = k.inject.snp_fw_error_at_page!.error;
-  const named: Record<string, number> = {
-    INVALID_PARAM: FwError.INVALID_PARAM,
-    INVALID_GUEST_STATE: FwError.INVALID_GUEST_STATE,
-  };
-  return named[e] ?? (Number.parseInt(e, 16) || FwError.INVALID_PARAM);
+  return fwErrorByName(k.inject.snp_fw_error_at_page!.error) || FwError.INVALID_PARAM;
 }
 
 /** sev_gmem_post_populate for one page */
