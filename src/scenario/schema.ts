@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { errnoNames } from '../core/errno.ts';
+import type { CpuidEntry } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
 import { isSafeguard } from '../core/safeguards.ts';
 import { cpuidEntry as cpuidEntryOf } from './build.ts';
@@ -90,15 +91,8 @@ export const expectDataSchema = z.union([
     .transform((d): DataExpr => ({ form: 'sha384', sha384: d.sha384.toLowerCase() })),
 ]);
 
-export interface CpuidEntryExpr {
-  function: bigint;
-  index: bigint;
-  flags: bigint;
-  eax: bigint;
-  ebx: bigint;
-  ecx: bigint;
-  edx: bigint;
-}
+/** a kvm_cpuid_entry2 in a scenario: the core's CpuidEntry */
+export type CpuidEntryExpr = CpuidEntry;
 
 const cpuidEntry = z
   .strictObject(Object.fromEntries(CpuidFields.map((f) => [f, u64.optional()])))
