@@ -19,7 +19,6 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import '../src/core/arch-all.ts';
 import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
 import { nodeSha384 } from '../src/node/host.ts';
 

@@ -18,7 +18,6 @@ import { cmdlineBytes, sevHashTable } from '../src/measure/sevhashes.ts';
 import { parseSevFirmware, SEV_ES_RESET_BLOCK_GUID, sevEsResetEip, svsmEntryOffset } from '../src/measure/sevmeta.ts';
 import {
   CPU_SIGS,
-  cpuSig,
   hostSha256,
   measureSnp,
   SnpLaunchError,
@@ -491,7 +490,6 @@ describe('SEV metadata and the hash table', () => {
     expect(CPU_SIGS['EPYC-Milan']).toBe(0xa00f11);
     expect(CPU_SIGS['EPYC-Genoa']).toBe(0xa10f10);
     expect(CPU_SIGS['EPYC-Turin']).toBe(0xb00f00);
-    expect(cpuSig(23, 1, 2)).toBe(0x800f12);
   });
 
   /** OVMF.amdsev.fd edited: 'ASEV' descriptor at 0x3ffa3c, sections from 0x3ffa4c */
@@ -655,6 +653,12 @@ describe('gmemsim measure snp', () => {
     expect(sig.out).toBe(`${Buffer.from(d('D4'), 'hex').toString('base64')}\n`);
     const fms = ['--vcpu-family', '23', '--vcpu-model', '1', '--vcpu-stepping', '2'];
     expect(gmemsim('measure', 'snp', '--vcpus', '4', ...fms, '--ovmf', D).out).toBe(`${d('D4')}\n`);
+  });
+  it('--vcpu-stepping keeps its low 4 bits, as sev-snp-measure cpu_sig does (23, 0, 0x12 -> 0x800f02)', () => {
+    const fms = ['--vcpu-family', '23', '--vcpu-model', '0', '--vcpu-stepping', '18'];
+    const r = gmemsim('measure', 'snp', '--vcpus', '1', ...fms, '--ovmf', D, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).vcpu_sig).toBe('0x800f02');
   });
   it('--mode snp:ovmf-hash prints hex, as sev-snp-measure does, whatever --output-format says', () => {
     const r = gmemsim('measure', 'snp', '--mode', 'snp:ovmf-hash', '--ovmf', D, '--output-format', 'base64');

@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import '../src/core/arch-all.ts';
 import { allRules } from '../src/core/catalogue.ts';
 import { createKernel, type Kernel, type Op, type ProfileName } from '../src/core/index.ts';
 import { checkInvariants } from '../src/core/invariants.ts';

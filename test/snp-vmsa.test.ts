@@ -1,5 +1,6 @@
 /** VMSA pages against the digests of measurement.md §2.2 (sev-snp-measure v0.0.13, EPYC-v4, AP EIP 0x80b004). */
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildVmsa, cpuSignature } from '../src/core/snp/vmsa.ts';
 
@@ -34,4 +35,48 @@ describe('initial VMSA (QEMU)', () => {
     ['Genoa', 25, 17, 0, 0xa10f10],
     ['Turin', 26, 0, 0, 0xb00f00],
   ])('%s signature', (_n, fam, model, step, want) => expect(cpuSignature(fam, model, step)).toBe(want));
+});
+
+/**
+ * cpu_sig as sev-snp-measure computes it (sevsnpmeasure/vcpu_types.py, read at virtee/sev-snp-measure
+ * 041a1276): family_high = (family - 0xf) & 0xff when family > 0xf, model_high = (model >> 4) & 0xf,
+ * stepping_low = stepping & 0xf; fields at bits 27:20, 19:16, 11:8, 7:4, 3:0 (AMD CPUID spec #25481,
+ * Fn0000_0001_EAX). gmemsim had a second copy without the two masks; the expected values below are
+ * worked out by hand from that formula, not taken from gmemsim.
+ */
+describe('cpu_sig', () => {
+  it.each([
+    // sev-snp-measure tests/test_vcpu_types.py
+    ['low family', 14, 1, 2, 0xe12],
+    ['high family', 23, 1, 2, 0x800f12],
+    // stepping 0x12 keeps its low nibble, 2: (0x17-0xf)<<20 | 0<<16 | 0xf<<8 | 0<<4 | 2.
+    // Unmasked, its bit 4 lands in the model field: 0x800f12, EPYC-v4's signature.
+    ['stepping above 0xf', 23, 0, 0x12, 0x800f02],
+    // family 0x110: extended family (0x110-0xf) & 0xff = 0x01; model 0x12: 1<<16 | 2<<4; stepping 3.
+    // Unmasked, the extended family 0x101 sets bit 28 (reserved): 0x10110f23.
+    ['extended family above 0xff', 0x110, 0x12, 3, 0x110f23],
+  ])('%s', (_n, family, model, stepping, want) => expect(cpuSignature(family, model, stepping)).toBe(want));
+
+  /** decode as AMD's CPUID spec defines the fields: family and model extended when base family is 0xf */
+  const decode = (sig: number) => {
+    const base = (sig >> 8) & 0xf;
+    return {
+      family: base + (base === 0xf ? (sig >> 20) & 0xff : 0),
+      model: ((sig >> 4) & 0xf) | (base === 0xf ? ((sig >> 16) & 0xf) << 4 : 0),
+      stepping: sig & 0xf,
+      reserved: sig & 0xf000f000,
+    };
+  };
+  it('decodes back to its family, model and stepping for every encodable input with family >= 0xf', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0xf, max: 0xf + 0xff }),
+        fc.integer({ min: 0, max: 0xff }),
+        fc.integer({ min: 0, max: 0xf }),
+        (family, model, stepping) => {
+          expect(decode(cpuSignature(family, model, stepping))).toEqual({ family, model, stepping, reserved: 0 });
+        },
+      ),
+    );
+  });
 });

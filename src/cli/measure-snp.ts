@@ -5,9 +5,9 @@
  * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
  */
 import { statSync } from 'node:fs';
+import { cpuSignature } from '../core/snp/vmsa.ts';
 import {
   CPU_SIGS,
-  cpuSig,
   hostSha256,
   measureSnp,
   type SnpImage,
@@ -78,7 +78,7 @@ function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType):
   if (family) {
     if (model === undefined || stepping === undefined)
       throw new UsageError('--vcpu-family needs --vcpu-model and --vcpu-stepping');
-    return cpuSig(family, model, stepping);
+    return cpuSignature(family, model, stepping);
   }
   if (sig) {
     if (sig > 0xffffffff) throw new UsageError(`--vcpu-sig ${opts.vcpuSig}: a CPUID signature is 32 bits`);

@@ -1,5 +1,4 @@
 import { allRules } from '../core/catalogue.ts';
-import '../core/arch-all.ts';
 import { Profiles } from '../core/profiles.ts';
 import { formatCite, type Rule } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';

@@ -1,6 +1,7 @@
 /**
  * Arch hooks: what differs by VM type below the generic KVM code (kvm_x86_ops in the kernel).
- * The TDX and SNP modules register one each; other VM types use none.
+ * The TDX and SNP modules define one each, and the core's index holds them in a table by VM type;
+ * other VM types use none.
  */
 import type { Kernel } from './kernel.ts';
 import type { Op } from './ops.ts';

@@ -10,6 +10,8 @@ import { R as memslot } from './kvm/memslot.ts';
 import { R as vm } from './kvm/vm.ts';
 import { R as mm } from './mm/syscalls.ts';
 import type { Rule } from './rule.ts';
+import { snpRuleSets } from './snp/arch.ts';
+import { tdxRuleSets } from './tdx/arch.ts';
 
 const sets: Record<string, Rule>[] = [
   vm,
@@ -22,19 +24,14 @@ const sets: Record<string, Rule>[] = [
   gmemPopulate,
   mm,
   dispatch,
+  ...snpRuleSets,
+  ...tdxRuleSets,
 ];
-
-const extra: Record<string, Rule>[] = [];
-
-/** Arch modules add their rule sets here when they load. */
-export function registerRules(set: Record<string, Rule>): void {
-  extra.push(set);
-}
 
 export function allRules(): Rule[] {
   const out: Rule[] = [];
   const seen = new Set<string>();
-  for (const s of [...sets, ...extra]) {
+  for (const s of sets) {
     for (const r of Object.values(s)) {
       if (seen.has(r.id)) throw new Error(`Model invariant violated: duplicate rule id ${r.id}`);
       seen.add(r.id);

@@ -9,6 +9,8 @@
  *
  * Plain data, no imports beyond the uAPI names: the core stays pure and small.
  */
+
+import { BSP_RESET_EIP } from './snp/vmsa.ts';
 import {
   Cap,
   EncryptCmd,
@@ -367,7 +369,7 @@ export const OpDecls = {
     fields: {
       fd: fd('the vCPU'),
       vmm_type: en(VmmType, 'whose reset state: QEMU, ec2, gce, ec2_legacy, svsm'),
-      eip: u64('the reset EIP', { default: 0xfffffff0n }),
+      eip: u64('the reset EIP', { default: BigInt(BSP_RESET_EIP) }),
     },
   },
 } as const satisfies Record<string, OpDecl>;

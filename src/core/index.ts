@@ -4,6 +4,9 @@ import { Kernel } from './kernel.ts';
 import { handlers } from './kvm/dispatch.ts';
 import type { Sha384Factory } from './ports.ts';
 import { type Knobs, type ProfileName, Profiles } from './profiles.ts';
+import { snpArch } from './snp/arch.ts';
+import { tdxArch } from './tdx/arch.ts';
+import { VmType } from './uapi.ts';
 
 export { allRules, ruleById } from './catalogue.ts';
 export { Errno, type ErrnoName } from './errno.ts';
@@ -22,12 +25,14 @@ export {
 } from './profiles.ts';
 export { type Cite, formatCite, type Rule } from './rule.ts';
 
-const archTable: Partial<Record<number, ArchOps>> = {};
-
-/** TDX and SNP register their arch hooks for their VM types. */
-export function registerArch(vmType: number, ops: ArchOps): void {
-  archTable[vmType] = ops;
-}
+/**
+ * The arch hooks of each VM type (kvm_x86_ops): a literal, so that every kernel the core creates
+ * answers TDX and SNP ioctls whatever else its caller imported. Other VM types have none.
+ */
+const archTable: Readonly<Partial<Record<number, ArchOps>>> = Object.freeze({
+  [VmType.KVM_X86_TDX_VM]: tdxArch,
+  [VmType.KVM_X86_SNP_VM]: snpArch,
+});
 
 export function createKernel(profile: ProfileName, sha384: Sha384Factory, knobs: Partial<Knobs> = {}): Kernel {
   return new Kernel({ profile: Profiles[profile], knobs, sha384, handlers, arch: archTable });

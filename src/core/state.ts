@@ -1,4 +1,5 @@
 /** The model's state: VMs, vCPUs, memslots, guest_memfd inodes, the process address space. */
+import type { CpuidEntry } from './ops.ts';
 import { RangeMap, RangeSet } from './ranges.ts';
 import type { VmTypeNum } from './uapi.ts';
 
@@ -73,12 +74,15 @@ export function gmemIndex(slot: Memslot, gfn: number): number {
   return gfn - slot.baseGfn + slot.gmem!.pgoff;
 }
 
+/** a CPUID entry as KVM_SET_CPUID2 stores it: the u32 registers of a CpuidEntry, without flags */
+export type VcpuCpuidEntry = { [F in Exclude<keyof CpuidEntry, 'flags'>]: number };
+
 export interface Vcpu {
   readonly fd: number;
   readonly vm: Vm;
   readonly id: number;
   /** guest CPUID set by KVM_SET_CPUID2 */
-  cpuid: { function: number; index: number; eax: number; ebx: number; ecx: number; edx: number }[];
+  cpuid: VcpuCpuidEntry[];
   hasRun: boolean;
   /** arch state (TDX vCPU state) */
   tdx?: { state: 'UNINITIALIZED' | 'INITIALIZED' };

@@ -1,5 +1,4 @@
 /** Files generated from the code, and their contents (scripts/gen-docs.ts writes them; a test compares). */
-import '../core/arch-all.ts';
 import { allRules } from '../core/catalogue.ts';
 import { demoRows } from '../demo/scenarios.ts';
 import { scenarioJsonSchema } from '../scenario/jsonschema.ts';

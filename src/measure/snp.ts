@@ -10,6 +10,8 @@
  * hashing goes through the scenario runner's host port.
  */
 
+import { INITIAL_VMSA_GPA } from '../core/snp/psp.ts';
+import { BSP_RESET_EIP, cpuSignature } from '../core/snp/vmsa.ts';
 import { EncryptCmd, Prot, SnpPageType, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -40,33 +42,24 @@ export const SnpVmmTypes = ['QEMU', 'ec2', 'gce', 'ec2_legacy'] as const;
 export type SnpVmmType = (typeof SnpVmmTypes)[number];
 export type SnpPageTypeName = 'NORMAL' | 'ZERO' | 'UNMEASURED' | 'SECRETS' | 'CPUID' | 'VMSA';
 
-/** CPUID 1 EAX from family, model, stepping (AMD CPUID spec #25481; sev-snp-measure cpu_sig). */
-export function cpuSig(family: number, model: number, stepping: number): number {
-  const famLow = Math.min(family, 0xf);
-  const famHigh = family > 0xf ? (family - 0xf) & 0xff : 0;
-  return (
-    ((famHigh << 20) | (((model >> 4) & 0xf) << 16) | (famLow << 8) | ((model & 0xf) << 4) | (stepping & 0xf)) >>> 0
-  );
-}
-
 /** The -cpu models of QEMU's builtin_x86_defs that sev-snp-measure --vcpu-type names. */
 export const CPU_SIGS: Record<string, number> = {
-  EPYC: cpuSig(23, 1, 2),
-  'EPYC-v1': cpuSig(23, 1, 2),
-  'EPYC-v2': cpuSig(23, 1, 2),
-  'EPYC-IBPB': cpuSig(23, 1, 2),
-  'EPYC-v3': cpuSig(23, 1, 2),
-  'EPYC-v4': cpuSig(23, 1, 2),
-  'EPYC-Rome': cpuSig(23, 49, 0),
-  'EPYC-Rome-v1': cpuSig(23, 49, 0),
-  'EPYC-Rome-v2': cpuSig(23, 49, 0),
-  'EPYC-Rome-v3': cpuSig(23, 49, 0),
-  'EPYC-Milan': cpuSig(25, 1, 1),
-  'EPYC-Milan-v1': cpuSig(25, 1, 1),
-  'EPYC-Milan-v2': cpuSig(25, 1, 1),
-  'EPYC-Genoa': cpuSig(25, 17, 0),
-  'EPYC-Genoa-v1': cpuSig(25, 17, 0),
-  'EPYC-Turin': cpuSig(26, 0, 0),
+  EPYC: cpuSignature(23, 1, 2),
+  'EPYC-v1': cpuSignature(23, 1, 2),
+  'EPYC-v2': cpuSignature(23, 1, 2),
+  'EPYC-IBPB': cpuSignature(23, 1, 2),
+  'EPYC-v3': cpuSignature(23, 1, 2),
+  'EPYC-v4': cpuSignature(23, 1, 2),
+  'EPYC-Rome': cpuSignature(23, 49, 0),
+  'EPYC-Rome-v1': cpuSignature(23, 49, 0),
+  'EPYC-Rome-v2': cpuSignature(23, 49, 0),
+  'EPYC-Rome-v3': cpuSignature(23, 49, 0),
+  'EPYC-Milan': cpuSignature(25, 1, 1),
+  'EPYC-Milan-v1': cpuSignature(25, 1, 1),
+  'EPYC-Milan-v2': cpuSignature(25, 1, 1),
+  'EPYC-Genoa': cpuSignature(25, 17, 0),
+  'EPYC-Genoa-v1': cpuSignature(25, 17, 0),
+  'EPYC-Turin': cpuSignature(26, 0, 0),
 };
 
 export interface SnpImage {
@@ -161,8 +154,6 @@ const PAGE = 4096;
 const FOUR_GIB = 2 ** 32;
 /** QEMU's default sev-snp-guest policy: SMT allowed, bit 17 reserved-must-be-one */
 export const SNP_POLICY = 0x30000n;
-export const BSP_RESET_EIP = 0xfffffff0;
-export const INITIAL_VMSA_GPA = 0xfffffffff000n;
 
 const q = (s: string) => JSON.stringify(s);
 

@@ -3,7 +3,6 @@ import { createHash, type Hash, hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createKernel, type Sha384, type Sha384Factory } from '../core/index.ts';
-import '../core/arch-all.ts';
 import type { FileReader } from '../scenario/load.ts';
 import type { Host } from '../scenario/run.ts';
 

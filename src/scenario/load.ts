@@ -4,7 +4,6 @@
  */
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import '../core/arch-all.ts';
 import { allRules } from '../core/catalogue.ts';
 import { KnobNames } from '../core/decl.ts';
 import { invariants } from '../core/invariants.ts';

@@ -5,6 +5,7 @@ import type { Op } from '../core/ops.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
+import { FwError } from '../core/snp/psp.ts';
 import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
 import { dataBytes, evalExpr, lowerInject, lowerStep } from './lower.ts';
@@ -152,47 +153,8 @@ function describeOutcome(o: Outcome): string {
   return `ret ${o.ret < 0n ? o.ret.toString() : hex(o.ret)}`;
 }
 
-/** SEV firmware error names (SEV API, "Status codes"). */
-export const SevFwError: Record<string, number> = {
-  SUCCESS: 0x0,
-  INVALID_PLATFORM_STATE: 0x1,
-  INVALID_GUEST_STATE: 0x2,
-  INVALID_CONFIG: 0x3,
-  INVALID_LENGTH: 0x4,
-  ALREADY_OWNED: 0x5,
-  INVALID_CERTIFICATE: 0x6,
-  POLICY_FAILURE: 0x7,
-  INACTIVE: 0x8,
-  INVALID_ADDRESS: 0x9,
-  BAD_SIGNATURE: 0xa,
-  BAD_MEASUREMENT: 0xb,
-  ASID_OWNED: 0xc,
-  INVALID_ASID: 0xd,
-  WBINVD_REQUIRED: 0xe,
-  DFFLUSH_REQUIRED: 0xf,
-  INVALID_GUEST: 0x10,
-  INVALID_COMMAND: 0x11,
-  ACTIVE: 0x12,
-  HWSEV_RET_PLATFORM: 0x13,
-  HWSEV_RET_UNSAFE: 0x14,
-  UNSUPPORTED: 0x15,
-  INVALID_PARAM: 0x16,
-  RESOURCE_LIMIT: 0x17,
-  SECURE_DATA_INVALID: 0x18,
-  INVALID_PAGE_SIZE: 0x19,
-  INVALID_PAGE_STATE: 0x1a,
-  INVALID_MDATA_ENTRY: 0x1b,
-  INVALID_PAGE_OWNER: 0x1c,
-  AEAD_OFLOW: 0x1d,
-  RMP_INIT_REQUIRED: 0x20,
-  BAD_SVN: 0x21,
-  BAD_VERSION: 0x22,
-  SHUTDOWN_REQUIRED: 0x23,
-  UPDATE_FAILED: 0x24,
-  RESTORE_REQUIRED: 0x25,
-  RMP_INITIALIZATION_FAILED: 0x26,
-  INVALID_KEY: 0x27,
-};
+/** SEV firmware error names: the core's table (src/core/snp/psp.ts FwError). */
+export const SevFwError: Readonly<Record<string, number>> = FwError;
 
 /**
  * The value userspace sees in a struct field after the call: what the kernel wrote back, or else

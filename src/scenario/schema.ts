@@ -15,7 +15,7 @@ import {
 } from '../core/decl.ts';
 import { errnoNames } from '../core/errno.ts';
 import { describeKind } from '../core/knobs.ts';
-import type { Inject } from '../core/ops.ts';
+import type { CpuidEntry, Inject } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
 import { isSafeguard } from '../core/safeguards.ts';
 import { cpuidEntry as cpuidEntryOf } from './build.ts';
@@ -102,15 +102,8 @@ export const expectDataSchema = z.union([
     .transform((d): DataExpr => ({ form: 'sha384', sha384: d.sha384.toLowerCase() })),
 ]);
 
-export interface CpuidEntryExpr {
-  function: bigint;
-  index: bigint;
-  flags: bigint;
-  eax: bigint;
-  ebx: bigint;
-  ecx: bigint;
-  edx: bigint;
-}
+/** a kvm_cpuid_entry2 in a scenario: the core's CpuidEntry */
+export type CpuidEntryExpr = CpuidEntry;
 
 const cpuidEntry = z
   .strictObject(Object.fromEntries(CpuidFields.map((f) => [f, u64.optional()])))

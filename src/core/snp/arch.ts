@@ -1,8 +1,7 @@
-/** SEV-SNP's arch hooks (svm_x86_ops for an SNP VM) registered for KVM_X86_SNP_VM. */
+/** SEV-SNP's arch hooks (svm_x86_ops for an SNP VM): the core's arch table holds them for KVM_X86_SNP_VM. */
 
 import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
-import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
@@ -35,7 +34,8 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
   },
 });
 
-for (const set of [R, SevR]) registerRules(set);
+/** every SEV-SNP rule set (the catalogue lists them) */
+export const snpRuleSets = [R, SevR];
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {

@@ -13,9 +13,9 @@ import { cite, defineRules, type Rule } from '../rule.ts';
 import type { Vm } from '../state.ts';
 import { SevCmd } from '../uapi.ts';
 import { correctCpuidPage } from './cpuid.ts';
-import { FwError, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
+import { FwError, fwErrorByName, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
 import { measuredOf, rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
-import { buildVmsa } from './vmsa.ts';
+import { BSP_RESET_EIP, buildVmsa } from './vmsa.ts';
 
 const OP = 'KVM_MEMORY_ENCRYPT_OP (SEV)';
 const sev = (fn: string) => cite.kxSev(fn);
@@ -418,13 +418,9 @@ function launchUpdate(
   return ok(R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
 }
 
+/** the injected firmware failure's status code: INVALID_PARAM where it names none, or SUCCESS */
 function fwErrorCode(k: Kernel): number {
-  const e = k.inject.snp_fw_error_at_page!.error;
-  const named: Record<string, number> = {
-    INVALID_PARAM: FwError.INVALID_PARAM,
-    INVALID_GUEST_STATE: FwError.INVALID_GUEST_STATE,
-  };
-  return named[e] ?? (Number.parseInt(e, 16) || FwError.INVALID_PARAM);
+  return fwErrorByName(k.inject.snp_fw_error_at_page!.error) || FwError.INVALID_PARAM;
 }
 
 /** sev_gmem_post_populate for one page */
@@ -500,7 +496,7 @@ function launchFinish(
     if (vcpu.guestStateProtected) return fail(R.finishVmsaProtected);
     if (k.file(sevFd)?.kind !== 'sev') return fail(R.finishBadSevFd);
     if (snp.psp.state !== 'LAUNCH') return fail(R.finishVmsaFw, { error: BigInt(FwError.INVALID_GUEST_STATE) });
-    const reset = vcpu.reset ?? { vmm: 'QEMU', eip: 0xfffffff0 };
+    const reset = vcpu.reset ?? { vmm: 'QEMU', eip: BSP_RESET_EIP };
     const leaf1 = vcpu.cpuid.find((e) => e.function === 1 && e.index === 0);
     const legacy = reset.vmm === 'ec2_legacy';
     const vmsa = buildVmsa({

@@ -6,8 +6,11 @@
 
 export type VmmType = 'QEMU' | 'ec2' | 'gce' | 'svsm';
 
+/** the BSP's reset EIP (the x86 reset vector) */
+export const BSP_RESET_EIP = 0xfffffff0;
+
 export interface VmsaParams {
-  /** reset EIP (0xfffffff0 for the BSP) */
+  /** reset EIP (BSP_RESET_EIP for the BSP) */
   eip: number;
   /** CPUID 1 EAX of the vCPU: the VMSA's RDX */
   signature: number;
@@ -30,7 +33,7 @@ export function buildVmsa(p: VmsaParams): Uint8Array {
   };
   const ec2 = p.vmm === 'ec2';
   const gce = p.vmm === 'gce';
-  const csAttrib = ec2 && p.eip === 0xfffffff0 ? 0x9a : 0x9b;
+  const csAttrib = ec2 && p.eip === BSP_RESET_EIP ? 0x9a : 0x9b;
   seg(0x00, 0, 0x93, 0xffff, 0n); // es
   seg(0x10, 0xf000, csAttrib, 0xffff, BigInt((p.eip & 0xffff0000) >>> 0)); // cs
   seg(0x20, 0, ec2 ? 0x92 : 0x93, 0xffff, 0n); // ss
@@ -98,11 +101,17 @@ function buildSvsmVmsa(p: VmsaParams): Uint8Array {
   return page;
 }
 
-/** CPUID 1 EAX for a family/model/stepping (sev-snp-measure cpu_sig) */
+/**
+ * CPUID Fn0000_0001_EAX for a family/model/stepping, as sev-snp-measure's cpu_sig computes it (AMD
+ * CPUID specification #25481): stepping in bits 3:0, model in 7:4 with its high nibble in the
+ * extended model, bits 19:16; a family above 0xf is base family 0xf plus the extended family, bits
+ * 27:20. Each field keeps only its own bits: a stepping above 0xf or an extended family above 0xff
+ * does not spill into the next field.
+ */
 export function cpuSignature(family: number, model: number, stepping: number): number {
   const famLow = Math.min(family, 0xf);
-  const famExt = family > 0xf ? family - 0xf : 0;
+  const famExt = family > 0xf ? (family - 0xf) & 0xff : 0;
   const modLow = model & 0xf;
   const modExt = (model >> 4) & 0xf;
-  return ((famExt << 20) | (modExt << 16) | (famLow << 8) | (modLow << 4) | stepping) >>> 0;
+  return ((famExt << 20) | (modExt << 16) | (famLow << 8) | (modLow << 4) | (stepping & 0xf)) >>> 0;
 }

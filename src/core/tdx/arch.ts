@@ -1,8 +1,7 @@
-/** TDX's arch hooks (vt_* for a TD in arch/x86/kvm/vmx/main.c) registered for KVM_X86_TDX_VM. */
+/** TDX's arch hooks (vt_* for a TD in arch/x86/kvm/vmx/main.c): the core's arch table holds them for KVM_X86_TDX_VM. */
 
 import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
-import { registerRules } from '../catalogue.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { gmemIndex, type Vm } from '../state.ts';
@@ -37,7 +36,8 @@ export const R = defineRules('tdx', 'TDX', {
   },
 });
 
-for (const set of [R, VmR, VcpuR, ImrR]) registerRules(set);
+/** every TDX rule set (the catalogue lists them) */
+export const tdxRuleSets = [R, VmR, VcpuR, ImrR];
 
 const isGfnAlias = (vm: Vm, gfn: number): boolean => isSharedGfn(tdxOf(vm), gfn);
 
