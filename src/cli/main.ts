@@ -3,6 +3,7 @@
  * that start-up stays small.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { describeKind, KnobDecls } from '../core/decl.ts';
 import { DiagnosticsError, UsageError } from './errors.ts';
 
 // a reader that goes away (`gmemsim rules | head`) is not an error
@@ -26,6 +27,11 @@ program
 const profileOption = () =>
   new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
 const collect = (v: string, prev: string[]) => [...prev, v];
+/** `--set`'s help, from the declaration of the knobs (core/decl.ts) */
+const SET_HELP = `override a kernel setting, as a file's kernel: section would (repeatable): ${[
+  ...Object.entries(KnobDecls).map(([name, d]) => `${name}=${describeKind(d.kind)}`),
+  'safeguard.NAME=on|off',
+].join('; ')}`;
 
 program
   .command('run')
@@ -33,12 +39,7 @@ program
   .argument('<files...>', 'scenario files (YAML or JSON, format gmemsim/1)')
   .option('--json', 'print one JSON document')
   .addOption(profileOption())
-  .option(
-    '--set <key=value>',
-    'override a kernel knob (gmem_in_place_conversion, mmap_min_addr, safeguard.NAME)',
-    collect,
-    [],
-  )
+  .option('--set <key=value>', SET_HELP, collect, [])
   .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[] }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = runCommand(files, opts);
@@ -49,7 +50,7 @@ program
   .description('run the same scenarios under two profiles and print every step whose observable result differs')
   .argument('<files...>', 'scenario files')
   .requiredOption('--profile <name>', 'a kernel profile (give it twice: A then B)', collect, [])
-  .option('--set <key=value>', 'override a kernel knob for both sides', collect, [])
+  .option('--set <key=value>', `${SET_HELP}; for both sides`, collect, [])
   .option('--json', 'print one JSON document')
   .action(async (files: string[], opts: { profile: string[]; set: string[]; json?: boolean }) => {
     const { diffCommand } = await import('./diff.ts');
@@ -70,7 +71,7 @@ program
   .command('explore')
   .description('bounded model checker: every short sequence of operations on a small VM, invariants after every step')
   .addOption(profileOption())
-  .option('--set <key=value>', 'kernel knob, or safeguard.NAME=off to switch a safeguard off', collect, [])
+  .option('--set <key=value>', SET_HELP, collect, [])
   .option('--vm <kind>', 'tdx, snp or sw-protected', 'tdx')
   .option('--pages <n>', 'guest pages', '2')
   .option('--depth <d>', 'operations per sequence', '5')
@@ -184,7 +185,7 @@ program
   .option('--port <n>', 'serve on 127.0.0.1 at this port (default: any free port)')
   .option('--out <file>', 'write one self-contained HTML report instead of serving')
   .addOption(profileOption())
-  .option('--set <key=value>', 'override a kernel knob (as for run)', collect, [])
+  .option('--set <key=value>', SET_HELP, collect, [])
   .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
     const { viewCommand } = await import('./view.ts');
     process.exitCode = await viewCommand(file, opts);

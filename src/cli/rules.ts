@@ -1,4 +1,5 @@
 import { allRules } from '../core/catalogue.ts';
+import { OpNames, type SubCmdDecl, SubCmdDecls } from '../core/decl.ts';
 import { Profiles } from '../core/profiles.ts';
 import { formatCite, type Rule } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';
@@ -9,8 +10,11 @@ export function selectRules(opts: { ioctl?: string; profile?: string }): Rule[] 
   let rules = allRules();
   if (opts.ioctl) {
     const want = opts.ioctl;
-    rules = rules.filter((r) => r.op === want || r.id.startsWith(`${want}.`) || r.op.includes(want));
-    if (!rules.length) throw new UsageError(`--ioctl ${want}: no rules for this operation`);
+    rules = rules.filter((r) => rulesOf(want, r));
+    if (!rules.length)
+      throw new UsageError(
+        `--ioctl ${want}: no rules for this operation (operations: ${[...OpNames, ...Object.keys(SubCmdDecls)].join(', ')})`,
+      );
   }
   if (profile) {
     const era = Profiles[profile].era;
@@ -42,4 +46,22 @@ export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: bo
     }
   }
   return 0;
+}
+
+/**
+ * Whether a rule decides an outcome of this operation: an op (all its sub-commands too, for
+ * KVM_MEMORY_ENCRYPT_OP) or a sub-command (its own rules, and its dispatcher's checks, which come
+ * first), as the declaration says (core/decl.ts SubCmdDecls).
+ */
+function rulesOf(want: string, r: Rule): boolean {
+  if (r.op === want || r.id.startsWith(`${want}.`) || r.op.includes(want)) return true;
+  const sub = (SubCmdDecls as Record<string, SubCmdDecl>)[want];
+  if (sub) {
+    if (r.op !== sub.dispatch) return false;
+    const own = (d: SubCmdDecl) => (d.rules ?? []).some((p) => r.id.startsWith(p));
+    // the sub-command's own rules, or a dispatcher check that belongs to no sub-command
+    return own(sub) || !Object.values(SubCmdDecls).some((d) => d.dispatch === r.op && own(d as SubCmdDecl));
+  }
+  // KVM_MEMORY_ENCRYPT_OP: every sub-command's rules
+  return want === 'KVM_MEMORY_ENCRYPT_OP' && r.op in SubCmdDecls;
 }

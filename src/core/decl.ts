@@ -389,6 +389,11 @@ export interface SubCmdDecl {
   readonly struct?: { readonly name: string; readonly fields: Readonly<Record<string, FieldDecl>> };
   /** the rule group (Rule.op) of the dispatcher's checks that come before the sub-command's own */
   readonly dispatch: string;
+  /**
+   * the sub-command's own rules inside the dispatch group, by rule-id prefix (`gmemsim rules
+   * --ioctl KVM_TDX_INIT_VM`); rules whose op is the sub-command's name belong to it anyway
+   */
+  readonly rules?: readonly string[];
 }
 
 const cpuid2 = (doc: string) => field({ t: 'cpuid' } as const, doc);
@@ -404,6 +409,7 @@ export const SubCmdDecls = {
     scope: 'vm',
     doc: 'the TD attributes, XFAM and configurable CPUID KVM and the TDX module support',
     dispatch: TDX_VM,
+    rules: ['tdx.vm.cap'],
     struct: {
       name: 'kvm_tdx_capabilities',
       fields: {
@@ -420,6 +426,7 @@ export const SubCmdDecls = {
     scope: 'vm',
     doc: 'initialize the TD: attributes, XFAM, measurement registers, CPUID (GPAW → shared bit)',
     dispatch: TDX_VM,
+    rules: ['tdx.vm.init'],
     struct: {
       name: 'kvm_tdx_init_vm',
       fields: {
@@ -439,6 +446,7 @@ export const SubCmdDecls = {
     scope: 'vcpu',
     doc: 'create the TD vCPU in the TDX module; data is the initial RCX',
     dispatch: TDX_VCPU,
+    rules: ['tdx.vcpu.initVcpu', 'tdx.vcpu.vcpuInitialized'],
   },
   KVM_TDX_INIT_MEM_REGION: {
     id: TdxCmd.KVM_TDX_INIT_MEM_REGION,
@@ -461,6 +469,7 @@ export const SubCmdDecls = {
     scope: 'vm',
     doc: 'TDH.MR.FINALIZE: seal the MRTD, the TD becomes runnable',
     dispatch: TDX_VM,
+    rules: ['tdx.vm.finaliz'],
   },
   KVM_TDX_GET_CPUID: {
     id: TdxCmd.KVM_TDX_GET_CPUID,
@@ -468,6 +477,7 @@ export const SubCmdDecls = {
     scope: 'vcpu',
     doc: "the TD vCPU's CPUID as the TDX module reports it",
     dispatch: TDX_VCPU,
+    rules: ['tdx.vcpu.getCpuid'],
     struct: {
       name: 'kvm_cpuid2',
       fields: { nent: u64('in: room for entries; out: entries written'), entries: cpuid2('written back') },
@@ -602,6 +612,18 @@ export const KnobDecls = {
     doc: 'record order of KVM_TDX_INIT_MEM_REGION with MEASURE: upstream single-pass, or KVM TDX v19 with QEMU 8.x two-pass',
   },
 } as const satisfies Record<string, KnobDecl>;
+
+/** What a value of this kind looks like, for messages. */
+export function describeKind(kind: KnobKind): string {
+  switch (kind.t) {
+    case 'bool':
+      return 'true or false';
+    case 'u64':
+      return `an integer from 0 to 0x${kind.max.toString(16)}`;
+    case 'enum':
+      return kind.values.join(' or ');
+  }
+}
 
 export type KnobName = keyof typeof KnobDecls;
 export const KnobNames = Object.keys(KnobDecls) as KnobName[];

@@ -4,7 +4,10 @@
  * field a knob needs. A command-line value is text; it is read into the value a YAML file would
  * hold, then checked by the same function.
  */
-import { KnobDecls, type KnobKind, type KnobName, KnobNames, SAFEGUARD_PREFIX } from './decl.ts';
+import { describeKind, KnobDecls, type KnobKind, type KnobName, KnobNames, SAFEGUARD_PREFIX } from './decl.ts';
+
+export { describeKind };
+
 import { type Profile, type ProfileName, ProfileNames, Profiles } from './profiles.ts';
 import { isSafeguard } from './safeguards.ts';
 
@@ -14,18 +17,6 @@ const BOOL_WORDS: Record<string, boolean> = { true: true, false: false, '1': tru
 
 export function isKnobName(s: string): s is KnobName {
   return Object.hasOwn(KnobDecls, s);
-}
-
-/** What a value of this kind looks like, for messages. */
-export function describeKind(kind: KnobKind): string {
-  switch (kind.t) {
-    case 'bool':
-      return 'true or false';
-    case 'u64':
-      return `an integer from 0 to 0x${kind.max.toString(16)}`;
-    case 'enum':
-      return kind.values.join(' or ');
-  }
 }
 
 /** Check a knob's value as a file holds it (boolean, bigint, string). */
