@@ -1,6 +1,8 @@
 /** The explorer: configuration, setup, expansion in-process or on worker threads, counterexample files. */
 import type { Kernel } from '../core/kernel.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
+import { emitScenario } from '../scenario/emit.ts';
+import type { KernelSection, Step } from '../scenario/load.ts';
 import { canonical } from './canonical.ts';
 import { type Action, alphabet, type Handles, runSetup, setup, type VmKind } from './model.ts';
 import { type Child, type Counterexample, expand, fingerprint, type SearchResult, search } from './search.ts';
@@ -21,13 +23,13 @@ export class Explorer {
   readonly root: Kernel;
   readonly handles: Handles;
   readonly actions: Action[];
-  readonly setupYaml: string;
+  readonly setupSteps: Step[];
 
   constructor(cfg: ExploreConfig, make: KernelFactory) {
     this.root = make(cfg.profile, cfg.knobs);
     const inPlace = this.root.inPlace;
     const s = setup(cfg.vm, cfg.pages, inPlace);
-    this.setupYaml = s.yaml;
+    this.setupSteps = s.steps;
     this.handles = runSetup(this.root, s);
     this.actions = alphabet({ vm: cfg.vm, pages: cfg.pages, inPlace });
   }
@@ -89,20 +91,26 @@ export async function explore(
 export function counterexampleYaml(cfg: ExploreConfig, ex: Explorer, c: Counterexample): string {
   const k = ex.root;
   const off = Object.entries(cfg.knobs.safeguards ?? {}).filter(([, on]) => !on);
-  const knob = k.profile.inPlaceSeries ? `, gmem_in_place_conversion: ${k.knobs.gmem_in_place_conversion}` : '';
-  const sg = off.length ? `, safeguards: { ${off.map(([n]) => `${n}: off`).join(', ')} }` : '';
-  const steps = c.path.map((a, i) => {
-    const y = ex.actions[a]!.yaml;
-    return i === c.path.length - 1 ? `${y}\n    expect: { violates: ${c.invariant} }` : y;
+  const kernel: KernelSection = { profile: cfg.profile };
+  if (k.profile.inPlaceSeries) kernel.gmem_in_place_conversion = k.knobs.gmem_in_place_conversion;
+  if (off.length) kernel.safeguards = Object.fromEntries(off.map(([n]) => [n, 'off' as const]));
+  const path = c.path.map((a, i) => {
+    const step = { ...ex.actions[a]!.step };
+    if (i === c.path.length - 1) step.expect = { violates: c.invariant };
+    return step;
   });
-  return `format: gmemsim/1
-name: "counterexample: ${c.invariant} (${cfg.vm}, ${cfg.pages} pages)"
-description: |
-  Found by gmemsim explore (profile ${cfg.profile}${off.length ? `, safeguards off: ${off.map(([n]) => n).join(', ')}` : ''}).
-  ${c.detail}
-  The last step's expectation names the invariant it breaks; replay with gmemsim run.
-kernel: { profile: ${cfg.profile}${knob}${sg} }
-steps:
-${ex.setupYaml}${steps.join('\n')}
-`;
+  const steps = [...ex.setupSteps, ...path].map((s, index) => ({ ...s, index }));
+  return emitScenario({
+    file: 'counterexample.yaml',
+    name: `counterexample: ${c.invariant} (${cfg.vm}, ${cfg.pages} pages)`,
+    description: [
+      `Found by gmemsim explore (profile ${cfg.profile}${off.length ? `, safeguards off: ${off.map(([n]) => n).join(', ')}` : ''}).`,
+      c.detail,
+      "The last step's expectation names the invariant it breaks; replay with gmemsim run.",
+      '',
+    ].join('\n'),
+    kernel,
+    steps,
+    files: new Map(),
+  });
 }
