@@ -20,10 +20,13 @@ import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
+import { makeOp, type StructValue } from '../src/core/ops.ts';
+import { Cap, EncryptCmd, MemoryAttribute, MemslotFlag, TdxFlag } from '../src/core/uapi.ts';
 import { nodeSha384 } from '../src/node/host.ts';
 
 const P = 4096n;
 const U64_NONE = (1n << 64n) - 1n;
+const PRIVATE = MemoryAttribute.KVM_MEMORY_ATTRIBUTE_PRIVATE;
 
 function must(k: Kernel, op: Op): bigint {
   const o = k.step(op);
@@ -33,17 +36,15 @@ function must(k: Kernel, op: Op): bigint {
 
 /** a guest_memfd memslot at GPA 0 covering the whole file */
 function bindAtZero(k: Kernel, vm: bigint, gmem: bigint, bytes: bigint): void {
-  must(k, {
-    op: 'KVM_SET_USER_MEMORY_REGION2',
-    fd: vm,
-    slot: 0n,
-    flags: 4n,
-    guest_phys_addr: 0n,
-    memory_size: bytes,
-    userspace_addr: 0n,
-    guest_memfd: gmem,
-    guest_memfd_offset: 0n,
-  });
+  must(
+    k,
+    makeOp('KVM_SET_USER_MEMORY_REGION2', {
+      fd: vm,
+      flags: MemslotFlag.KVM_MEM_GUEST_MEMFD,
+      memory_size: bytes,
+      guest_memfd: gmem,
+    }),
+  );
 }
 
 function gcNow(): void {
@@ -84,16 +85,14 @@ function scale(bytes: bigint, conversions: number) {
       const o = k.step({ op: 'store', addr: map + BigInt(page) * P, data: { kind: 'fill', byte: 0x5a, length: P } });
       if (o.ret >= 0n) stores++;
     }
-    k.step({
-      op: 'KVM_SET_MEMORY_ATTRIBUTES2',
-      fd: gmem,
-      offset: BigInt(page) * P,
-      size: BigInt(n) * P,
-      attributes: toPrivate ? 8n : 0n,
-      flags: 0n,
-      reserved: [],
-      error_offset: 0n,
-    });
+    k.step(
+      makeOp('KVM_SET_MEMORY_ATTRIBUTES2', {
+        fd: gmem,
+        offset: BigInt(page) * P,
+        size: BigInt(n) * P,
+        attributes: toPrivate ? PRIVATE : 0n,
+      }),
+    );
   }
   const ms = performance.now() - t0;
   const inode = k.inodes[0]!;
@@ -103,25 +102,16 @@ function scale(bytes: bigint, conversions: number) {
 function imr(measure: boolean, pages: number) {
   const k = createKernel('in-place', nodeSha384, { gmem_in_place_conversion: false });
   const vm = must(k, { op: 'KVM_CREATE_VM', fd: 3n, type: 5n });
-  const enc = (fd: bigint, id: bigint, data: never, flags = 0n): Op => ({
-    op: 'KVM_MEMORY_ENCRYPT_OP',
-    fd,
-    id,
-    flags,
-    data,
-    hw_error: 0n,
-    error: 0n,
-    sev_fd: 4n,
-  });
+  const enc = (fd: bigint, id: number, data: StructValue | bigint, flags = 0n): Op =>
+    makeOp('KVM_MEMORY_ENCRYPT_OP', { fd, id: BigInt(id), flags, data });
   must(
     k,
-    enc(vm, 1n, {
-      attributes: 0n,
+    enc(vm, EncryptCmd.KVM_TDX_INIT_VM, {
       xfam: 3n,
       cpuid: { nent: 1n, padding: 0n, entries: [{ function: 0x80000008n, index: 0n, eax: 0x303030n }] },
-    } as never),
+    }),
   );
-  must(k, { op: 'KVM_ENABLE_CAP', fd: vm, cap: 121n, flags: 0n, args: [24n] });
+  must(k, makeOp('KVM_ENABLE_CAP', { fd: vm, cap: BigInt(Cap.KVM_CAP_SPLIT_IRQCHIP), args: [24n] }));
   const vcpu = must(k, { op: 'KVM_CREATE_VCPU', fd: vm, id: 0n });
   must(k, {
     op: 'KVM_SET_CPUID2',
@@ -129,7 +119,7 @@ function imr(measure: boolean, pages: number) {
     nent: 1n,
     entries: [{ function: 1n, index: 0n, flags: 0n, eax: 0n, ebx: 0n, ecx: 0x200000n, edx: 0n }],
   });
-  must(k, enc(vcpu, 2n, 0n as never));
+  must(k, enc(vcpu, EncryptCmd.KVM_TDX_INIT_VCPU, 0n));
   const bytes = BigInt(pages) * P;
   const gmem = must(k, { op: 'KVM_CREATE_GUEST_MEMFD', fd: vm, size: bytes, flags: 0n });
   bindAtZero(k, vm, gmem, bytes);
@@ -139,9 +129,13 @@ function imr(measure: boolean, pages: number) {
   for (let p = 0; p < pages; p += 64)
     must(k, { op: 'store', addr: src + BigInt(p) * P, data: { kind: 'fill', byte: (p / 64) & 0xff, length: P } });
   const t0 = performance.now();
-  must(k, enc(vcpu, 3n, { source_addr: src, gpa: 0n, nr_pages: BigInt(pages) } as never, measure ? 1n : 0n));
+  const measureFlag = measure ? TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION : 0n;
+  must(
+    k,
+    enc(vcpu, EncryptCmd.KVM_TDX_INIT_MEM_REGION, { source_addr: src, gpa: 0n, nr_pages: BigInt(pages) }, measureFlag),
+  );
   const ms = performance.now() - t0;
-  must(k, enc(vm, 4n, {} as never));
+  must(k, enc(vm, EncryptCmd.KVM_TDX_FINALIZE_VM, {}));
   const mrtd = k.step({ op: 'attest', fd: vm }).out.mrtd!;
   // floor: the same records, prepared beforehand (untimed), hashed by node:crypto in one stream
   const h = createHash('sha384');

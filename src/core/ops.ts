@@ -5,16 +5,16 @@
  */
 
 import type {
+  FieldDecl,
   FieldKind,
   InjectDecls,
   InjectKind,
   InjectName,
-  OpDecls,
   OpName,
   SubCmdDecl,
   SubCmdName,
 } from './decl.ts';
-import { SubCmdDecls } from './decl.ts';
+import { OpDecls, SubCmdDecls } from './decl.ts';
 
 export type Data = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'fill'; byte: number; length: bigint };
 
@@ -109,4 +109,27 @@ export type { OpName };
 
 export function dataLength(d: Data): bigint {
   return d.kind === 'bytes' ? BigInt(d.bytes.length) : d.length;
+}
+
+type OpArgs<N extends OpName> = Omit<Extract<Op, { op: N }>, 'op'>;
+
+/**
+ * An operation built in code (the bench, tests, hosts): the fields given, every other field as the
+ * declaration says an absent one is (zero, no file, /dev/kvm for KVM_CREATE_VM, /dev/sev for
+ * sev_fd, the declared default). The same defaults a scenario step gets (scenario/lower.ts).
+ */
+export function makeOp<N extends OpName>(name: N, given: Partial<OpArgs<N>>): Extract<Op, { op: N }> {
+  const out: Record<string, unknown> = { op: name };
+  const g = given as Record<string, unknown>;
+  for (const [field, f] of Object.entries(OpDecls[name].fields as Record<string, FieldDecl>)) {
+    if (g[field] !== undefined) out[field] = g[field];
+    else if (f.default === 'kvm') out[field] = 3n;
+    else if (f.default === 'sev') out[field] = 4n;
+    else if (f.default === 'none') out[field] = (1n << 64n) - 1n;
+    else if (typeof f.default === 'bigint') out[field] = f.default;
+    else if (typeof f.default === 'object')
+      out[field] = BigInt((g[f.default.lengthOf] as unknown[] | undefined)?.length ?? 0);
+    else out[field] = f.kind.t === 'encdata' ? {} : f.kind.t === 'cpuid' ? [] : zeroOf(f.kind);
+  }
+  return out as Extract<Op, { op: N }>;
 }
