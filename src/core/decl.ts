@@ -136,6 +136,15 @@ export const OpDecls = {
       type: en(VmType, 'the VM type (machine type)'),
     },
   },
+  KVM_GET_API_VERSION: {
+    class: 'ioctl',
+    doc: 'the KVM API version of /dev/kvm (the first call a VMM makes)',
+    result: 'KVM_API_VERSION (12)',
+    fields: {
+      fd: fd('/dev/kvm', { default: 'kvm' }),
+      arg: u64('the ioctl argument; must be 0'),
+    },
+  },
   KVM_CHECK_EXTENSION: {
     class: 'ioctl',
     doc: 'ask /dev/kvm or a VM whether a capability is present, and its value',

@@ -157,6 +157,9 @@ export const Ioctls = [
 ] as const;
 export type IoctlName = (typeof Ioctls)[number];
 
+/** include/uapi/linux/kvm.h: the API version KVM_GET_API_VERSION returns */
+export const KVM_API_VERSION = 12;
+
 /** Limits (x86). */
 export const KVM_MAX_VCPUS = 1024;
 export const KVM_MAX_VCPU_IDS = 4096;

@@ -19,6 +19,7 @@ import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { FileObject, Vcpu, Vm } from '../state.ts';
+import { KVM_API_VERSION } from '../uapi.ts';
 import { setMemoryAttributes } from './attributes.ts';
 import { setUserMemoryRegion } from './memslot.ts';
 import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
@@ -29,6 +30,17 @@ export const R = defineRules('fd', 'syscall', {
     errno: 'EBADF',
     reason: 'not an open file descriptor',
     cite: cite.linux('fs/file.c', 'fdget'),
+  },
+  apiVersion: {
+    op: 'KVM_GET_API_VERSION',
+    reason: 'the KVM API version, 12 since Linux 2.6.22',
+    cite: cite.kvm('kvm_dev_ioctl'),
+  },
+  apiVersionArg: {
+    op: 'KVM_GET_API_VERSION',
+    errno: 'EINVAL',
+    reason: 'KVM_GET_API_VERSION takes no argument: a non-zero one is refused',
+    cite: cite.kvm('kvm_dev_ioctl'),
   },
   vmDead: {
     op: 'VM and vCPU ioctls',
@@ -183,6 +195,11 @@ export const handlers: HandlerTable = {
   KVM_CREATE_VM: (k, op) => {
     const t = target(k, op.fd, ['kvm']);
     return 'kvm' in t ? createVm(k, op) : 'out' in t ? t.out : fail(R.vmIoctlUnknown);
+  },
+  KVM_GET_API_VERSION: (k, op) => {
+    const t = target(k, op.fd, ['kvm']);
+    if ('out' in t) return t.out;
+    return op.arg !== 0n ? fail(R.apiVersionArg) : ok(R.apiVersion, KVM_API_VERSION);
   },
   KVM_CHECK_EXTENSION: (k, op) => {
     const t = target(k, op.fd, ['kvm', 'vm']);
