@@ -3,7 +3,6 @@ import pc from 'picocolors';
 import { TdxCmd } from '../core/uapi.ts';
 import { demoProfiles, demoRows } from '../demo/scenarios.ts';
 import { nodeHost } from '../node/host.ts';
-import { loadScenario } from '../scenario/load.ts';
 import { renderText } from '../scenario/report.ts';
 import { type RunResult, runScenario, type StepResult } from '../scenario/run.ts';
 import { useColor } from './common.ts';
@@ -29,9 +28,9 @@ export function demoCells() {
   return demoRows.map((row) => ({
     row,
     cells: demoProfiles.map((profile): Cell => {
-      const yaml = row.yaml(profile);
-      if (yaml === null) return { profile, text: 'n/a', rules: ['no in-place conversion in this kernel'] };
-      const s = loadScenario(`demo:${row.id}`, yaml);
+      const built = row.scenario(profile);
+      if (built === null) return { profile, text: 'n/a', rules: ['no in-place conversion in this kernel'] };
+      const s = { ...built, file: `demo:${row.id}` };
       const run = runScenario(s, nodeHost);
       const imrs = run.steps.filter(isImr);
       const attest = run.steps.find((x) => x.op.op === 'attest');
