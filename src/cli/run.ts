@@ -1,14 +1,15 @@
 import { nodeHost } from '../node/host.ts';
 import { renderJson, renderText } from '../scenario/report.ts';
-import { runScenario } from '../scenario/run.ts';
+import { runAll } from '../scenario/runs.ts';
 import { loadFiles, parseProfile, parseSets, useColor } from './common.ts';
 
 export function runCommand(files: string[], opts: { json?: boolean; profile?: string; set: string[] }): number {
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
   const scenarios = loadFiles(files);
-  const results = scenarios.map((s) =>
-    runScenario(s, nodeHost, { ...(profile ? { profile } : {}), set, trace: Boolean(opts.json) }),
+  // a file with kernel.profiles is one run per kernel (just --profile's when given)
+  const results = scenarios.flatMap((s) =>
+    runAll(s, nodeHost, { ...(profile ? { profile } : {}), set, trace: Boolean(opts.json) }),
   );
   process.stdout.write(opts.json ? renderJson(results) : renderText(results, { color: useColor() }));
   return results.every((r) => r.ok) ? 0 : 1;
