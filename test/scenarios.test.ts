@@ -4,7 +4,7 @@
  */
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { failures, findScenarios, ROOT, run } from './support/scenarios.ts';
+import { failures, findScenarios, ROOT, runEach, runLabel } from './support/scenarios.ts';
 
 const files = findScenarios(join(ROOT, 'test', 'scenarios'));
 
@@ -13,10 +13,14 @@ describe('scenario files', () => {
     expect(files.length).toBeGreaterThan(0);
   });
   for (const f of files) {
+    // a file with kernel.profiles is one run per kernel: each must assert something and hold
     it(relative(join(ROOT, 'test', 'scenarios'), f), () => {
-      const r = run(f);
-      expect(r.expectations, 'a scenario file must assert something').toBeGreaterThan(0);
-      expect(failures(r)).toBe('');
+      const runs = runEach(f);
+      expect(runs.length).toBeGreaterThan(0);
+      for (const r of runs) {
+        expect(r.expectations, `under ${runLabel(r)} a scenario file must assert something`).toBeGreaterThan(0);
+        expect(failures(r), `under ${runLabel(r)}`).toBe('');
+      }
     });
   }
 });

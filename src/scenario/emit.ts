@@ -8,6 +8,7 @@
  */
 import type { KernelSection, Scenario, Step } from './load.ts';
 import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, InjectSpec, Value } from './schema.ts';
+import { selectorText } from './select.ts';
 import { CpuidFields, EncStructs, type FieldKind, type NameTable, OpSpecs } from './spec.ts';
 
 export interface EmitOptions {
@@ -279,6 +280,8 @@ function emitKernel(k: KernelSection): string | undefined {
       'safeguards',
       flow(Object.entries(k.safeguards).map(([n, v]): [string, string] => [n, emitString(v)])),
     ]);
+  if (k.profiles !== undefined)
+    pairs.push(['profiles', `[${k.profiles.map((sel) => emitString(selectorText(sel))).join(', ')}]`]);
   return pairs.length ? flow(pairs) : undefined;
 }
 
@@ -319,6 +322,17 @@ export function emitScenario(s: Scenario, opts: EmitOptions = {}): string {
     if (step.as !== undefined) out.push(`    as: ${emitString(step.as)}`);
     if (step.inject !== undefined) out.push(`    inject: ${emitInject(step.inject)}`);
     if (step.expect !== undefined) out.push(`    expect: ${emitExpect(step.expect)}`);
+    if (step.expectBy !== undefined) {
+      const by = step.expectBy;
+      const one = (e: Expect | null) => (e === null ? 'null' : emitExpect(e));
+      const pairs: [string, string][] = by.entries.map((e) => [e.key, one(e.value)]);
+      if (by.dflt) pairs.push(['default', one(by.dflt.value)]);
+      out.push(`    expect: { by_profile: ${flow(pairs)} }`);
+    }
+    if (step.only !== undefined)
+      out.push(
+        `    only: ${step.only.length ? `[${step.only.map((sel) => emitString(selectorText(sel))).join(', ')}]` : 'false'}`,
+      );
     if (step.note !== undefined) out.push(`    note: ${emitQuoted(step.note)}`);
   });
   return `${out.join('\n')}\n`;
