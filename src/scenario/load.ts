@@ -210,7 +210,12 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       }
     }
     const p = src.pos.at(path, key);
-    diags.push({ file: src.file, line: p.line, col: p.col, message: `${where ? `${where}: ` : ''}${message}${src.suffix}` });
+    diags.push({
+      file: src.file,
+      line: p.line,
+      col: p.col,
+      message: `${where ? `${where}: ` : ''}${message}${src.suffix}`,
+    });
   };
   const checkIn = <S extends z.ZodType>(
     src: Source,
@@ -282,7 +287,10 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     const path: Path = ['kernel', 'profiles'];
     if (v === 'all') return ProfileNames.map((profile) => ({ profile, knobs: {} }));
     if (!Array.isArray(v) || v.length === 0) {
-      issue(path, 'expected "all" or a non-empty list of profiles (NAME, NAME+KNOB=VALUE or { profile: NAME, KNOB: VALUE })');
+      issue(
+        path,
+        'expected "all" or a non-empty list of profiles (NAME, NAME+KNOB=VALUE or { profile: NAME, KNOB: VALUE })',
+      );
       return undefined;
     }
     const out: Selector[] = [];
@@ -324,7 +332,9 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
   const files = new Map<string, Uint8Array>();
 
   function addSteps(src: Source, rawSteps: unknown[], base: Path): void {
-    rawSteps.forEach((s, i) => addStep(src, s, [...base, i]));
+    rawSteps.forEach((s, i) => {
+      addStep(src, s, [...base, i]);
+    });
   }
 
   function addStep(src: Source, s: unknown, path: Path): void {
@@ -479,8 +489,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     }
     const out: ExpectByProfile = { entries: [] };
     for (const [key, v] of Object.entries(by)) {
-      const value =
-        v === null ? null : (checkIn(src, expectSchema, v, [...bp, key]) as Expect | undefined);
+      const value = v === null ? null : (checkIn(src, expectSchema, v, [...bp, key]) as Expect | undefined);
       if (value === undefined) continue;
       if (key === 'default') {
         out.dflt = { value };
@@ -499,7 +508,11 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       if (k !== 'include' && k !== 'with') issue(path, `unknown key "${k}" of an include step (include, with)`, k);
     const target = obj.include;
     if (typeof target !== 'string' || target === '') {
-      issue(path, `include: expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`, 'include');
+      issue(
+        path,
+        `include: expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`,
+        'include',
+      );
       return;
     }
     const isFile = /\.(ya?ml|json)$/i.test(target);
@@ -512,7 +525,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       if (builtin === undefined) {
         issue(
           path,
-          `include: unknown fragment "${target}"; built-in fragments are ${Object.keys(BuiltinFragments).join(', ')} (a file path ends in .yaml)`,
+          `unknown fragment "${target}"; built-in fragments are ${Object.keys(BuiltinFragments).join(', ')} (a file path ends in .yaml)`,
           'include',
         );
         return;
@@ -526,22 +539,22 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       fragFile = joinRel(dirnameRel(file), rel);
       id = fragFile;
       if (!readFile) {
-        issue(path, 'include: a fragment file needs a file reader', 'include');
+        issue(path, 'a fragment file needs a file reader', 'include');
         return;
       }
       try {
         text = new TextDecoder('utf-8', { fatal: false }).decode(readFile(rel, file));
       } catch (e) {
-        issue(path, `include: cannot read ${target}: ${(e as Error).message}`, 'include');
+        issue(path, `cannot read ${target}: ${(e as Error).message}`, 'include');
         return;
       }
     }
     if (src.chain.includes(id)) {
-      issue(path, `include: ${[...src.chain, id].join(' → ')} includes itself`, 'include');
+      issue(path, `${[...src.chain, id].join(' → ')} includes itself`, 'include');
       return;
     }
     if (src.chain.length >= MAX_INCLUDE_DEPTH) {
-      issue(path, `include: fragments nest more than ${MAX_INCLUDE_DEPTH} deep`, 'include');
+      issue(path, `fragments nest more than ${MAX_INCLUDE_DEPTH} deep`, 'include');
       return;
     }
     const at = src.pos.at(path);
@@ -566,6 +579,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     const declared = frag.params ?? {};
     const values = new Map<string, unknown>();
     const fromWith = new Map<string, { line: number; col: number }>();
+    const withName = new Map<string, string>();
     for (const k of Object.keys(given ?? {})) {
       if (!Object.hasOwn(declared, k)) {
         const names = Object.keys(declared);
@@ -579,16 +593,33 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     for (const [name, dflt] of Object.entries(declared)) {
       if (given && Object.hasOwn(given, name)) values.set(name, given[name]);
       else if (dflt === null) issue(path, `fragment ${frag.name} needs parameter "${name}" (with: { ${name}: ... })`);
-      else values.set(name, substitute(dflt, values, () => {}));
+      else
+        values.set(
+          name,
+          substitute(dflt, values, (_, from) => {
+            // a default made of a parameter the include gave: its errors belong to that parameter
+            const w = fromWith.get(from);
+            if (w && !fromWith.has(name)) {
+              fromWith.set(name, w);
+              withName.set(name, withName.get(from) ?? from);
+            }
+          }),
+        );
     }
     const params = new Map<string, { param: string; file: string; line: number; col: number }>();
     const origin: StepOrigin = { fragment: frag.name, file: fragFile, includedAt: { file: src.file, line: at.line } };
     const fsrc2: Source = { ...fsrc, origin, params };
     const rawSteps = frag.steps.map((st, i) =>
-      substitute(st, values, (sub, name) => {
-        const w = fromWith.get(name);
-        if (w) params.set(['steps', i, ...sub].join('\0'), { param: name, file: src.file, ...w });
-      }, (sub, name) => issueIn(fsrc, ['steps', i, ...sub], `unknown parameter $${name} (declare it under params:)`)),
+      substitute(
+        st,
+        values,
+        (sub, name) => {
+          const w = fromWith.get(name);
+          if (w)
+            params.set(['steps', i, ...sub].join('\0'), { param: withName.get(name) ?? name, file: src.file, ...w });
+        },
+        (sub, name) => issueIn(fsrc, ['steps', i, ...sub], `unknown parameter $${name} (declare it under params:)`),
+      ),
     );
     addSteps(fsrc2, rawSteps as unknown[], ['steps']);
   }

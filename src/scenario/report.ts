@@ -242,7 +242,9 @@ export function runJson(res: RunResult) {
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
       ...(r.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
       ...(r.step.origin
-        ? { from: { fragment: r.step.origin.fragment, file: r.step.origin.file, included_at: r.step.origin.includedAt } }
+        ? {
+            from: { fragment: r.step.origin.fragment, file: r.step.origin.file, included_at: r.step.origin.includedAt },
+          }
         : {}),
       ...(r.step.note ? { note: r.step.note } : {}),
       ...(r.violations.length ? { violations: r.violations } : {}),

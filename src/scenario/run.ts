@@ -7,8 +7,8 @@ import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts'
 import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { fromHex, toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
-import { expectationsOf, expectFor, runsUnder } from './select.ts';
 import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, StructExpr, Value } from './schema.ts';
+import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
   createKernel(profile: ProfileName, knobs: Partial<Knobs>): Kernel;

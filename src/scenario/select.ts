@@ -115,4 +115,3 @@ export function expectationsOf(step: Step): Expect[] {
   const all = [...step.expectBy.entries.map((e) => e.value), step.expectBy.dflt?.value];
   return all.filter((e): e is Expect => e !== undefined && e !== null);
 }
-
