@@ -161,6 +161,15 @@ steps:
     expect(r!.ok).toBe(true);
     expect(r!.expectations).toBe(10);
   });
+  it('drops a step a parameter switches off (private: false), numbering the rest in sequence', () => {
+    const s = load(
+      'off.yaml',
+      'format: gmemsim/1\nname: x\nsteps:\n  - include: snp-launch-started\n    with: { private: false }\n  - close: { fd: gmem }\n    expect: ok\n',
+    );
+    expect(s.steps.map((x) => x.op)).not.toContain('KVM_SET_MEMORY_ATTRIBUTES');
+    expect(s.steps.map((x) => x.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(runAll(s, nodeHost)[0]!.ok).toBe(true);
+  });
   it('reports a bad parameter where the including file gives it', () => {
     const m = loadError(
       'bad.yaml',

@@ -456,6 +456,8 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
           issue(p, `cannot read ${d.file}: ${(e as Error).message}`);
         }
       });
+    // only: false (a fragment's optional step switched off): not part of the scenario at all
+    if (step.only?.length === 0) return;
     if (step.as) bound.add(step.as);
     steps.push(step);
   }
