@@ -146,8 +146,7 @@ const family = out
   .replace(/\.yaml$/, '')
   .replace(/^[a-z]+\d+-/, '')
   .replace(/-/g, ' ');
-const name =
-  prefix.length > 20 ? `${prefix}, per kernel` : `${prefix ? `${prefix} ` : ''}${family}, per kernel`.trim();
+const name = prefix.length > 20 ? `${prefix}, per kernel` : `${prefix ? `${prefix} ` : ''}${family}, per kernel`.trim();
 const description = [
   `One file for the ${copies.length} per-kernel copies it replaces (docs/notes/scenario-fold.md); each kernel's own account:`,
   ...copies.flatMap((s, c) => [
