@@ -512,7 +512,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     if (typeof target !== 'string' || target === '') {
       issue(
         path,
-        `include: expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`,
+        `expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`,
         'include',
       );
       return;
