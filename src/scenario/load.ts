@@ -510,11 +510,7 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
       if (k !== 'include' && k !== 'with') issue(path, `unknown key "${k}" of an include step (include, with)`, k);
     const target = obj.include;
     if (typeof target !== 'string' || target === '') {
-      issue(
-        path,
-        `expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`,
-        'include',
-      );
+      issue(path, `expected a fragment name (${Object.keys(BuiltinFragments).join(', ')}) or a file path`, 'include');
       return;
     }
     const isFile = /\.(ya?ml|json)$/i.test(target);
