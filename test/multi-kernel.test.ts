@@ -90,10 +90,23 @@ describe('kernel.profiles and expect.by_profile', () => {
     const r = runAll(load('wrong.yaml', wrong), nodeHost);
     expect(r.filter((x) => !x.ok).map(runLabel)).toEqual(['mainline']);
   });
-  it('runs only the --profile kernel when one is given', () => {
-    const r = runAll(load('src0.yaml', SOURCE_ZERO), nodeHost, { profile: 'kvm-x86' });
+  it('runs only the --profile kernel when one is given: its entries, or the profile itself', () => {
+    const s = load('src0.yaml', SOURCE_ZERO);
+    const r = runAll(s, nodeHost, { profile: 'kvm-x86' });
     expect(r.map(runLabel)).toEqual(['kvm-x86']);
     expect(r[0]!.ok).toBe(true);
+    expect(runAll(s, nodeHost, { profile: 'in-place' }).map(runLabel)).toEqual([
+      'in-place+gmem_in_place_conversion=true',
+      'in-place+gmem_in_place_conversion=false',
+    ]);
+    // --set wins over an entry's knobs
+    const set = runAll(s, nodeHost, { profile: 'in-place', set: { gmem_in_place_conversion: true } });
+    expect(set.map(runLabel)).toEqual([
+      'in-place+gmem_in_place_conversion=true',
+      'in-place+gmem_in_place_conversion=true',
+    ]);
+    const other = load('k.yaml', SOURCE_ZERO.replace(/profiles: \[.*\]/, 'profiles: [mainline]'));
+    expect(runAll(other, nodeHost, { profile: 'kvm-x86' }).map(runLabel)).toEqual(['kvm-x86']);
   });
   it('accepts profiles: all and the mapping form of an entry', () => {
     const all = load(

@@ -6,10 +6,16 @@ import type { Scenario } from './load.ts';
 import { type Host, type RunOptions, type RunResult, runScenario } from './run.ts';
 import type { Selector } from './select.ts';
 
-/** The kernels a run of the file covers: `--profile` when given, else the file's `kernel.profiles`, else one. */
+/**
+ * The kernels a run of the file covers: the file's `kernel.profiles` (with `--profile`, only its
+ * entries of that profile, or the profile with its defaults when the file lists none), else one.
+ */
 export function declaredRuns(s: Scenario, opts: RunOptions): (Selector | undefined)[] {
-  if (opts.profile !== undefined || !s.kernel.profiles) return [undefined];
-  return s.kernel.profiles;
+  const all = s.kernel.profiles;
+  if (!all) return [undefined];
+  if (opts.profile === undefined) return all;
+  const mine = all.filter((sel) => sel.profile === opts.profile);
+  return mine.length ? mine : [undefined];
 }
 
 /** Run the file under each kernel it declares (or only `opts.profile`): one result per run. */
