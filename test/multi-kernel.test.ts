@@ -293,6 +293,10 @@ describe('gmemsim run of a file with kernel.profiles', () => {
       'yan-proposal',
     ]);
     expect(doc.runs[1].steps[0].from).toMatchObject({ fragment: 'tdx-td-ready', included_at: { line: 6 } });
+    expect(doc.summary).toMatchObject({ files: 1, runs: 6, failed: 0 });
+    expect(doc.summary.expectations).toBe(
+      doc.runs.reduce((n: number, r: { expectations: number }) => n + r.expectations, 0),
+    );
   });
   it('--profile runs just that kernel', () => {
     const r = gmemsim('run', '--profile', 'mainline', f);

@@ -255,9 +255,15 @@ export function runJson(res: RunResult) {
 }
 
 export function renderJson(results: RunResult[]): string {
-  return `${JSON.stringify(
-    { format: 'gmemsim-run/1', ok: results.every((r) => r.ok), runs: results.map(runJson) },
-    null,
-    2,
-  )}\n`;
+  const doc: Record<string, unknown> = { format: 'gmemsim-run/1', ok: results.every((r) => r.ok) };
+  // with kernel.profiles one file is several runs: the total counts each (as the text's last line)
+  if (results.some((r) => r.scenario.kernel.profiles))
+    doc.summary = {
+      files: new Set(results.map((r) => r.scenario)).size,
+      runs: results.length,
+      expectations: results.reduce((n, r) => n + r.expectations, 0),
+      failed: results.reduce((n, r) => n + r.failed, 0),
+    };
+  doc.runs = results.map(runJson);
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
