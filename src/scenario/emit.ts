@@ -324,10 +324,16 @@ export function emitScenario(s: Scenario, opts: EmitOptions = {}): string {
     if (step.expect !== undefined) out.push(`    expect: ${emitExpect(step.expect)}`);
     if (step.expectBy !== undefined) {
       const by = step.expectBy;
-      const one = (e: Expect | null) => (e === null ? 'null' : emitExpect(e));
-      const pairs: [string, string][] = by.entries.map((e) => [e.key, one(e.value)]);
-      if (by.dflt) pairs.push(['default', one(by.dflt.value)]);
-      out.push(`    expect: { by_profile: ${flow(pairs)} }`);
+      const text = (e: Expect | null) => (e === null ? 'null' : emitExpect(e));
+      const pairs: [string, string][] = by.entries.map((e) => [e.key, text(e.value)]);
+      if (by.dflt) pairs.push(['default', text(by.dflt.value)]);
+      const one = `    expect: { by_profile: ${flow(pairs)} }`;
+      if (one.length <= width) out.push(one);
+      else {
+        // one kernel a line when they do not fit on one
+        out.push('    expect:', '      by_profile:');
+        for (const [k, v] of pairs) out.push(`        ${emitString(k)}: ${v}`);
+      }
     }
     if (step.only !== undefined)
       out.push(
