@@ -229,6 +229,19 @@ steps:
     expect(r.out).toContain(`┌ include sw-vm (${f}:4)`);
     expect(r.out).toMatch(/✓ {2}1 KVM_CREATE_VM.*→ guest/);
   });
+  it('reads the data files a fragment names relative to the fragment file', () => {
+    file('frags/data/page.bin', 'ABCD');
+    file(
+      'frags/fill.yaml',
+      'format: gmemsim/1-fragment\nname: fill\nsteps:\n  - mmap: { length: 0x1000, prot: [PROT_READ, PROT_WRITE], flags: [MAP_PRIVATE, MAP_ANONYMOUS] }\n    as: buf\n  - store: { addr: buf, data: { file: data/page.bin } }\n    expect: { ret: 4 }\n',
+    );
+    const s = load(
+      'uses-fill.yaml',
+      'format: gmemsim/1\nname: x\nsteps:\n  - include: frags/fill.yaml\n  - load: { addr: buf, length: 4 }\n    expect: { bytes: { text: ABCD } }\n',
+    );
+    expect([...s.files.keys()]).toEqual(['frags/data/page.bin']);
+    expect(runAll(s, nodeHost)[0]!.ok).toBe(true);
+  });
   it('refuses a fragment that includes itself', () => {
     file('frags/loop.yaml', 'format: gmemsim/1-fragment\nname: loop\nsteps:\n  - include: loop.yaml\n');
     const m = loadError('l.yaml', 'format: gmemsim/1\nname: x\nsteps:\n  - include: frags/loop.yaml\n');
