@@ -19,8 +19,8 @@ import { findScenarios, ROOT } from './support/scenarios.ts';
 
 const FIRMWARE = join(ROOT, '..', 'shared', 'firmware');
 
-/** what a step means, without where it was written */
-const steps = (s: Scenario) => s.steps.map(({ line: _, ...rest }) => rest);
+/** what a step means, without where it was written (its line, the fragment it was included from) */
+const steps = (s: Scenario) => s.steps.map(({ line: _, origin: __, ...rest }) => rest);
 const meaning = (s: Scenario) => ({
   name: s.name,
   description: s.description,

@@ -34,10 +34,12 @@ export function diffCommand(files: string[], opts: { profile: string[]; set: str
   for (const s of scenarios) {
     const ra = runScenario(s, nodeHost, { profile: a, set });
     const rb = runScenario(s, nodeHost, { profile: b, set });
-    ra.steps.forEach((x, i) => {
-      const y = rb.steps[i]!;
-      if (observable(x) !== observable(y))
-        diffs.push({ file: s.file, step: i + 1, line: x.step.line, call: formatCall(x.step), a: x, b: y });
+    // steps pair up by their place in the file (a step with only: may run under one side alone)
+    const bIndex = new Map(rb.steps.map((y) => [y.step.index, y]));
+    ra.steps.forEach((x) => {
+      const y = bIndex.get(x.step.index);
+      if (y && observable(x) !== observable(y))
+        diffs.push({ file: s.file, step: x.step.index + 1, line: x.step.line, call: formatCall(x.step), a: x, b: y });
     });
   }
   if (opts.json) {

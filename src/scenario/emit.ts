@@ -8,6 +8,7 @@
  */
 import type { KernelSection, Scenario, Step } from './load.ts';
 import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, InjectSpec, Value } from './schema.ts';
+import { selectorText } from './select.ts';
 import { CpuidFields, EncStructs, type FieldKind, type NameTable, OpSpecs } from './spec.ts';
 
 export interface EmitOptions {
@@ -279,6 +280,8 @@ function emitKernel(k: KernelSection): string | undefined {
       'safeguards',
       flow(Object.entries(k.safeguards).map(([n, v]): [string, string] => [n, emitString(v)])),
     ]);
+  if (k.profiles !== undefined)
+    pairs.push(['profiles', `[${k.profiles.map((sel) => emitString(selectorText(sel))).join(', ')}]`]);
   return pairs.length ? flow(pairs) : undefined;
 }
 
@@ -319,6 +322,23 @@ export function emitScenario(s: Scenario, opts: EmitOptions = {}): string {
     if (step.as !== undefined) out.push(`    as: ${emitString(step.as)}`);
     if (step.inject !== undefined) out.push(`    inject: ${emitInject(step.inject)}`);
     if (step.expect !== undefined) out.push(`    expect: ${emitExpect(step.expect)}`);
+    if (step.expectBy !== undefined) {
+      const by = step.expectBy;
+      const text = (e: Expect | null) => (e === null ? 'null' : emitExpect(e));
+      const pairs: [string, string][] = by.entries.map((e) => [e.key, text(e.value)]);
+      if (by.dflt) pairs.push(['default', text(by.dflt.value)]);
+      const one = `    expect: { by_profile: ${flow(pairs)} }`;
+      if (one.length <= width) out.push(one);
+      else {
+        // one kernel a line when they do not fit on one
+        out.push('    expect:', '      by_profile:');
+        for (const [k, v] of pairs) out.push(`        ${emitString(k)}: ${v}`);
+      }
+    }
+    if (step.only !== undefined)
+      out.push(
+        `    only: ${step.only.length ? `[${step.only.map((sel) => emitString(selectorText(sel))).join(', ')}]` : 'false'}`,
+      );
     if (step.note !== undefined) out.push(`    note: ${emitQuoted(step.note)}`);
   });
   return `${out.join('\n')}\n`;

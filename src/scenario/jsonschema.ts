@@ -4,8 +4,11 @@
  * description, so that an editor shows it. Shared parts live once under $defs.
  */
 import { z } from 'zod';
-import { type FieldDecl, OpDecls, OpNames, SubCmdDecls } from '../core/decl.ts';
+import { type FieldDecl, KnobDecls, KnobNames, OpDecls, OpNames, SubCmdDecls } from '../core/decl.ts';
+import { ProfileNames } from '../core/profiles.ts';
+import { BuiltinFragments } from './fragments.ts';
 import { expectSchema, fieldSchema, injectSchema, kernelSchema } from './schema.ts';
+import { runKnobsSchema } from './schema-multi.ts';
 import { StepMetaKeys } from './spec.ts';
 
 type Json = Record<string, unknown>;
@@ -63,10 +66,78 @@ function encdataJson(defs: Json): Json {
   };
 }
 
+/** A profile selector: NAME or NAME+KNOB=VALUE... (select.ts), the knobs as declared. */
+function selectorJson(): Json {
+  const knob = KnobNames.map((n) => {
+    const k = KnobDecls[n].kind;
+    const v = k.t === 'bool' ? '(true|false)' : k.t === 'u64' ? '(0x[0-9a-fA-F]+|[0-9]+)' : `(${k.values.join('|')})`;
+    return `${n}=${v}`;
+  });
+  return {
+    type: 'string',
+    description: 'a kernel: a profile name, optionally +KNOB=VALUE',
+    pattern: `^(${ProfileNames.join('|')})(\\+(${knob.join('|')}))*$`,
+  };
+}
+
+/** `kernel`: the contract's section plus `profiles` (one run per kernel). */
+function kernelJson(selector: Json): Json {
+  const k = toJson(kernelSchema);
+  const entry = { ...toJson(runKnobsSchema), required: ['profile'] } as Json;
+  (entry.properties as Json).profile = { enum: [...ProfileNames] };
+  (k.properties as Json).profiles = {
+    description: 'run the file under each of these kernels (a profile, NAME+KNOB=VALUE, or a mapping), or all',
+    oneOf: [{ const: 'all' }, { type: 'array', minItems: 1, items: { oneOf: [selector, entry] } }],
+  };
+  return { ...k, description: 'which kernel, and its settings' };
+}
+
+/** `expect`: the contract's forms, or by_profile. */
+function expectJson(selector: Json): Json {
+  const one = toJson(expectSchema);
+  const byProfile = {
+    type: 'object',
+    properties: {
+      by_profile: {
+        type: 'object',
+        description: 'the expectation under each kernel (default: the others; null: nothing asserted)',
+        minProperties: 1,
+        propertyNames: { anyOf: [selector, { const: 'default' }] },
+        additionalProperties: { anyOf: [{ $ref: '#/$defs/expectOne' }, { type: 'null' }] },
+      },
+    },
+    required: ['by_profile'],
+    additionalProperties: false,
+  };
+  return { one, any: { anyOf: [{ $ref: '#/$defs/expectOne' }, byProfile] } };
+}
+
 export function scenarioJsonSchema(): Json {
+  const selector = selectorJson();
+  const ex = expectJson(selector);
   const defs: Json = {
-    expect: toJson(expectSchema),
+    expectOne: ex.one,
+    expect: ex.any,
     inject: toJson(injectSchema),
+    selector,
+  };
+  const only = {
+    description: 'the kernels this step runs under (true/false, a selector or a list)',
+    anyOf: [{ type: 'boolean' }, { $ref: '#/$defs/selector' }, { type: 'array', items: { $ref: '#/$defs/selector' } }],
+  };
+  const include = {
+    type: 'object',
+    title: 'include',
+    description: 'the steps of a fragment, with its handles',
+    properties: {
+      include: {
+        description: 'a built-in fragment or a fragment file (path ending .yaml, relative to this file)',
+        anyOf: [{ enum: Object.keys(BuiltinFragments) }, { type: 'string', pattern: '\\.(ya?ml|json)$' }],
+      },
+      with: { type: 'object', description: 'parameters of the fragment' },
+    },
+    required: ['include'],
+    additionalProperties: false,
   };
   const steps = OpNames.map((op) => {
     const decl = OpDecls[op];
@@ -85,6 +156,7 @@ export function scenarioJsonSchema(): Json {
       expect: { $ref: '#/$defs/expect', description: 'what userspace must observe' },
       inject: { $ref: '#/$defs/inject', description: 'make the environment misbehave for this step' },
       note: { type: 'string', description: 'free text, printed with the step' },
+      only,
     };
     for (const k of StepMetaKeys) if (!(k in meta)) meta[k] = {};
     return {
@@ -115,8 +187,8 @@ export function scenarioJsonSchema(): Json {
       format: { const: 'gmemsim/1', description: 'the format version' },
       name: { type: 'string', description: 'one line' },
       description: { type: 'string', description: 'free text' },
-      kernel: { ...toJson(kernelSchema), description: 'which kernel, and its settings' },
-      steps: { type: 'array', minItems: 1, items: { oneOf: steps }, description: 'the calls, in order' },
+      kernel: kernelJson(selector),
+      steps: { type: 'array', minItems: 1, items: { oneOf: [...steps, include] }, description: 'the calls, in order' },
     },
     required: ['format', 'name', 'steps'],
     additionalProperties: false,

@@ -129,8 +129,15 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
       ),
     );
     const width = Math.min(90, Math.max(...res.steps.map((r) => formatCall(r.step).length)));
+    let origin: Step['origin'];
     for (const r of res.steps) {
-      const mark = r.step.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
+      // the steps an include: brought in are announced once, where they start
+      if (r.step.origin && r.step.origin !== origin) {
+        const o = r.step.origin;
+        lines.push(c.dim(`   ┌ include ${o.fragment} (${o.includedAt.file}:${o.includedAt.line})`));
+      }
+      origin = r.step.origin;
+      const mark = r.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
       const num = String(r.step.index + 1).padStart(3);
       const call = formatCall(r.step);
       const result = formatResult(r);
@@ -145,6 +152,17 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
     const held = res.expectations - res.failed;
     lines.push(
       `  ${res.steps.length} steps, ${res.expectations} expectations: ${held} held${res.failed ? `, ${c.red(`${res.failed} failed`)}` : ''}`,
+    );
+    lines.push('');
+  }
+  if (results.length > 1 && results.some((r) => r.scenario.kernel.profiles)) {
+    // one file may be several runs (kernel.profiles): the total counts each run
+    const files = new Set(results.map((r) => r.scenario)).size;
+    const expectations = results.reduce((n, r) => n + r.expectations, 0);
+    const failed = results.reduce((n, r) => n + r.failed, 0);
+    const bad = results.filter((r) => !r.ok).length;
+    lines.push(
+      `${results.length} runs of ${files} file${files === 1 ? '' : 's'}, ${expectations} expectations: ${expectations - failed} held${failed ? `, ${c.red(`${failed} failed`)} (in ${bad} run${bad === 1 ? '' : 's'})` : ''}`,
     );
     lines.push('');
   }
@@ -222,7 +240,12 @@ export function runJson(res: RunResult) {
         ...(r.outcome.out.measurement ? { measurement: r.outcome.out.measurement } : {}),
       },
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
-      ...(r.step.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
+      ...(r.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
+      ...(r.step.origin
+        ? {
+            from: { fragment: r.step.origin.fragment, file: r.step.origin.file, included_at: r.step.origin.includedAt },
+          }
+        : {}),
       ...(r.step.note ? { note: r.step.note } : {}),
       ...(r.violations.length ? { violations: r.violations } : {}),
       ...(r.changes ? { changes: r.changes } : {}),
@@ -232,9 +255,15 @@ export function runJson(res: RunResult) {
 }
 
 export function renderJson(results: RunResult[]): string {
-  return `${JSON.stringify(
-    { format: 'gmemsim-run/1', ok: results.every((r) => r.ok), runs: results.map(runJson) },
-    null,
-    2,
-  )}\n`;
+  const doc: Record<string, unknown> = { format: 'gmemsim-run/1', ok: results.every((r) => r.ok) };
+  // with kernel.profiles one file is several runs: the total counts each (as the text's last line)
+  if (results.some((r) => r.scenario.kernel.profiles))
+    doc.summary = {
+      files: new Set(results.map((r) => r.scenario)).size,
+      runs: results.length,
+      expectations: results.reduce((n, r) => n + r.expectations, 0),
+      failed: results.reduce((n, r) => n + r.failed, 0),
+    };
+  doc.runs = results.map(runJson);
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

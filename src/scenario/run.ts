@@ -10,6 +10,7 @@ import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
 import { dataBytes, evalExpr, lowerInject, lowerStep } from './lower.ts';
 import type { DataExpr, Expect, Expr } from './schema.ts';
+import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
   createKernel(profile: ProfileName, knobs: Partial<Knobs>): Kernel;
@@ -32,6 +33,8 @@ export interface StepResult {
   violations: Violation[];
   checks: Check[];
   ok: boolean;
+  /** the expectation checked under this run's kernel (the step's, or its by_profile entry) */
+  expect?: Expect;
   /** handle bound by `as:` */
   bound?: { name: string; value: bigint };
   /** page-state changes this step made (with RunOptions.trace) */
@@ -61,8 +64,10 @@ export interface RunOptions {
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
 
 export function effectiveConfig(s: Scenario, opts: RunOptions): { profile: ProfileName; knobs: Partial<Knobs> } {
-  const profile = opts.profile ?? s.kernel.profile ?? 'in-place';
-  const knobs: Partial<Knobs> = {};
+  // a file with kernel.profiles run once (gmemsim view, diff): its first kernel unless told otherwise
+  const first = opts.profile === undefined ? s.kernel.profiles?.[0] : undefined;
+  const profile = opts.profile ?? s.kernel.profile ?? first?.profile ?? 'in-place';
+  const knobs: Partial<Knobs> = { ...first?.knobs };
   if (s.kernel.gmem_in_place_conversion !== undefined)
     knobs.gmem_in_place_conversion = s.kernel.gmem_in_place_conversion;
   if (s.kernel.mmap_min_addr !== undefined) knobs.mmap_min_addr = s.kernel.mmap_min_addr;
@@ -85,11 +90,14 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
   ]);
   const results: StepResult[] = [];
   const checkInv =
-    Object.values(k.knobs.safeguards).some((on) => !on) || s.steps.some((st) => st.expect?.violates !== undefined);
+    Object.values(k.knobs.safeguards).some((on) => !on) ||
+    s.steps.some((st) => expectationsOf(st).some((e) => e.violates !== undefined));
   let expectations = 0;
   let failed = 0;
   let prev: Snapshot | undefined;
   for (const step of s.steps) {
+    if (!runsUnder(step, profile, k.knobs)) continue;
+    const expect = expectFor(step, profile, k.knobs);
     const op = lowerStep(step, handles, s);
     const inject = step.inject ? lowerInject(step.inject) : {};
     const outcome = k.step(op, inject);
@@ -121,13 +129,14 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       handles.set(step.as, value);
       r.bound = { name: step.as, value };
     }
-    if (step.expect) {
-      r.checks = checkExpect(step.expect, outcome, op, handles, s, host);
-      if (step.expect.violates !== undefined) {
-        const v = violations.find((x) => x.invariant === step.expect!.violates);
+    if (expect) {
+      r.expect = expect;
+      r.checks = checkExpect(expect, outcome, op, handles, s, host);
+      if (expect.violates !== undefined) {
+        const v = violations.find((x) => x.invariant === expect.violates);
         r.checks.push({
           what: 'invariant',
-          expected: `${step.expect.violates} broken`,
+          expected: `${expect.violates} broken`,
           actual: v
             ? `${v.invariant} broken`
             : violations.length

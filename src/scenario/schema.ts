@@ -164,12 +164,18 @@ function knobSchema(name: KnobName) {
   return base.describe(decl.doc).optional();
 }
 
+/** every declared knob's schema, by name */
+export const knobSchemaFields = Object.fromEntries(KnobNames.map((n) => [n, knobSchema(n)])) as Record<
+  KnobName,
+  ReturnType<typeof knobSchema>
+>;
+
 export const kernelSchema = z.strictObject({
   profile: z
     .enum(ProfileNames, { error: `profile must be one of ${ProfileNames.join(', ')}` })
     .describe('which kernel the model follows')
     .optional(),
-  ...(Object.fromEntries(KnobNames.map((n) => [n, knobSchema(n)])) as Record<KnobName, ReturnType<typeof knobSchema>>),
+  ...knobSchemaFields,
   safeguards: z
     .record(
       z.string().refine((n) => isSafeguard(n), { error: 'unknown safeguard (gmemsim explore --list-safeguards)' }),

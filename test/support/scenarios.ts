@@ -5,6 +5,7 @@ import { nodeFileReader, nodeHost } from '../../src/node/host.ts';
 import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
 import { renderText } from '../../src/scenario/report.ts';
 import { type RunOptions, type RunResult, runScenario } from '../../src/scenario/run.ts';
+import { runAll } from '../../src/scenario/runs.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -24,6 +25,18 @@ export function load(file: string): Scenario {
 
 export function run(file: string, opts: RunOptions = {}): RunResult {
   return runScenario(load(file), nodeHost, opts);
+}
+
+/** Run a file under each kernel it declares (kernel.profiles), or once: one result per run. */
+export function runEach(file: string, opts: RunOptions = {}): RunResult[] {
+  return runAll(load(file), nodeHost, opts);
+}
+
+/** A run's kernel as a selector would name it: in-place+gmem_in_place_conversion=false, mainline... */
+export function runLabel(r: RunResult): string {
+  return r.kernel.profile.inPlaceSeries
+    ? `${r.profile}+gmem_in_place_conversion=${r.knobs.gmem_in_place_conversion}`
+    : r.profile;
 }
 
 export function loadText(name: string, text: string): Scenario {
