@@ -59,7 +59,9 @@ export function buildHelper(opts: { quiet?: boolean } = {}): string {
   const tmp = `${target}.${process.pid}.tmp`;
   const r = spawnSync(cc, ['-O2', '-std=gnu11', '-Wall', '-o', tmp, src], { encoding: 'utf8' });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT')
-    throw new LiveUnavailable(`no C compiler: the KVM helper is built from native/kvm-helper.c with ${cc} (install gcc, or set CC)`);
+    throw new LiveUnavailable(
+      `no C compiler: the KVM helper is built from native/kvm-helper.c with ${cc} (install gcc, or set CC)`,
+    );
   if (r.status !== 0) {
     rmSync(tmp, { force: true });
     const first = (r.stderr || r.error?.message || '').split('\n').find((l) => /error/.test(l)) ?? 'failed';
