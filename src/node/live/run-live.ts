@@ -309,6 +309,7 @@ export async function runLive(
     ]);
     /** handle → why it has no live value (the step that made it was skipped, or its result differs) */
     const poisoned = new Map<string, string>();
+    let dead: string | undefined;
     for (const [i, step] of s.steps.entries()) {
       const mr = model.steps[i]!;
       const m = modelSide(mr.outcome, mr.op);
@@ -328,6 +329,10 @@ export async function runLive(
         for (const r of refsOf(step.args, new Set()))
           if (!poisoned.has(r) && r !== 'kvm' && r !== 'sev') poisoned.set(r, `step ${step.index + 1} was not run`);
       };
+      if (dead) {
+        skip(`not runnable here: ${dead}`, 'the KVM helper exited');
+        continue;
+      }
       const refs = [...refsOf(step.args, new Set())];
       const bad = refs.find((r) => poisoned.has(r));
       if (bad) {
@@ -350,7 +355,15 @@ export async function runLive(
         skip(enc.skip, enc.kind);
         continue;
       }
-      const reply = await helper.call(enc.req);
+      let reply: Reply;
+      try {
+        reply = await helper.call(enc.req);
+      } catch (e) {
+        // the helper died (a bug in it, or it was killed): nothing after this can run
+        dead = (e as Error).message;
+        skip(`not runnable here: ${dead}`, 'the KVM helper exited');
+        continue;
+      }
       if (reply.refused) {
         skip(`not runnable here: ${reply.refused}`, 'refused by the helper');
         continue;
