@@ -43,6 +43,16 @@ export const HostFacts = {
     reason:
       'cap_mmap_addr refuses an address below vm.mmap_min_addr only without CAP_SYS_RAWIO; the runner here is root (and mmap_min_addr is 4096), the model caller has no CAP_SYS_RAWIO and 65536',
   },
+  vendor: {
+    applies: (h) => !h.vendor.kvm_modules.includes('kvm_intel'),
+    reason:
+      'a vCPU KVM_MEMORY_ENCRYPT_OP reaches vt_vcpu_mem_enc_unlocked_ioctl (EINVAL for a vCPU that is not a TD vCPU) only with kvm_intel; without a vCPU hook (AMD, or another vendor module such as kvm_pvm) kvm_arch_vcpu_unlocked_ioctl answers ENOTTY',
+  },
+  online_cpus: {
+    applies: (h) => h.caps.system.KVM_CAP_NR_VCPUS !== 2,
+    reason:
+      'KVM_CAP_NR_VCPUS is min(num_online_cpus(), KVM_MAX_VCPUS); the model host has 2 online CPUs (so have these machines: the entry applies only elsewhere)',
+  },
 } satisfies Record<string, HostFactDef>;
 
 export type HostFact = keyof typeof HostFacts;
@@ -74,4 +84,6 @@ export const LiveDifferences: LiveDifference[] = [
   d(HOST, 7, 'address_spaces'),
   d(HOST, 10, 'tdp'),
   d(HOST, 11, 'mmap_min_addr'),
+  d('test/scenarios/host/default-vm-ioctls.yaml', 2, 'online_cpus'),
+  d('test/scenarios/host/default-vm-ioctls.yaml', 30, 'vendor'),
 ];
