@@ -460,9 +460,13 @@ static void handle(int argc, char **argv) {
     fprintf(out, " error_offset=%llu", (unsigned long long)r.error_offset);
     end();
   } else if (!strcmp(op, "encrypt_op")) {
-    /* fd id flags data hw_error error sev_fd: data is passed as the scalar the scenario gave */
+    /* fd id flags data hw_error error sev_fd: data is the scalar the scenario gave, or zbuf */
+    /* data "zbuf": a pointer to 4 KiB of zeros (the scenario's all-zero sub-command struct) */
     NEED(7);
-    struct gm_enc_cmd c = {.id = (uint32_t)a[1], .flags = (uint32_t)a[2], .data = a[3]};
+    static uint8_t zbuf[4096];
+    memset(zbuf, 0, sizeof zbuf);
+    uint64_t data = strcmp(argv[4], "zbuf") ? a[3] : (uint64_t)(uintptr_t)zbuf;
+    struct gm_enc_cmd c = {.id = (uint32_t)a[1], .flags = (uint32_t)a[2], .data = data};
     if (a[4]) c.u.hw_error = a[4];
     else {
       c.u.sev.error = (uint32_t)a[5];

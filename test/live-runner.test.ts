@@ -34,7 +34,7 @@ describe('what cannot run here is skipped with the reason', () => {
       sev_fd: 4n,
     };
     expect(encode(enc, host)).toMatchObject({ kind: 'TDX/SNP sub-command struct' });
-    expect(encode({ ...enc, data: {} }, host)).toEqual({ req: 'encrypt_op 5 3 0 0 0 0 4' });
+    expect(encode({ ...enc, data: {} }, host)).toEqual({ req: 'encrypt_op 5 3 0 zbuf 0 0 4' });
   });
   it('a real allocation above the cap', () => {
     const e = encode({ op: 'fallocate', fd: 6n, mode: 1n, offset: 0n, len: 4n << 30n }, host);

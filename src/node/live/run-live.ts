@@ -225,7 +225,8 @@ export function encode(op: Op, host: HostFile): Encoded {
           skip: 'the TDX/SEV sub-command struct is not encoded by the live runner (TDX/SNP-only ioctl)',
           kind: 'TDX/SNP sub-command struct',
         };
-      const d = typeof data === 'bigint' ? data : 0n;
+      // an all-zero struct is a pointer to zeroed memory (the helper's `zbuf`), as in the model
+      const d = typeof data === 'bigint' ? data.toString() : 'zbuf';
       return { req: `encrypt_op ${op.fd} ${op.id} ${op.flags} ${d} ${op.hw_error} ${op.error} ${op.sev_fd}` };
     }
     case 'KVM_RUN':
@@ -310,6 +311,7 @@ export async function runLive(
     /** handle → why it has no live value (the step that made it was skipped, or its result differs) */
     const poisoned = new Map<string, string>();
     let dead: string | undefined;
+    const confidential = new Map<bigint, bigint>();
     for (const [i, step] of s.steps.entries()) {
       const mr = model.steps[i]!;
       const m = modelSide(mr.outcome, mr.op);
@@ -350,6 +352,10 @@ export async function runLive(
         continue;
       }
       const op = toOp(step as Step, handles, s);
+      if (op.op === 'KVM_MEMORY_ENCRYPT_OP' && (confidential.get(op.fd) ?? 0n) >= BigInt(VmType.KVM_X86_SEV_VM)) {
+        skip('KVM_MEMORY_ENCRYPT_OP on a SEV/SNP/TDX VM is a TDX/SNP-only ioctl (not run live)', 'TDX/SNP-only ioctl');
+        continue;
+      }
       const enc = encode(op, host);
       if ('skip' in enc) {
         skip(enc.skip, enc.kind);
@@ -369,6 +375,10 @@ export async function runLive(
         continue;
       }
       const l = liveSide(reply, op);
+      // the VM type behind each live VM and vCPU fd (TDX/SNP-only ioctls are not run on them)
+      if (l.ok && op.op === 'KVM_CREATE_VM') confidential.set(reply.ret, op.type);
+      if (l.ok && op.op === 'KVM_CREATE_VCPU') confidential.set(reply.ret, confidential.get(op.fd) ?? 0n);
+      if (l.ok && op.op === 'close') confidential.delete(op.fd);
       const differences = compareSides(op, m, l);
       if (step.as) {
         handles.set(step.as, reply.ret >= 0n && !reply.signal ? reply.ret : U64(-1n));
