@@ -38,7 +38,9 @@ export function renderHost(h: HostFile): string {
   row('sev_snp', yn(f.sev_snp));
   lines.push('capabilities (KVM_CHECK_EXTENSION)');
   const vmTypes = Object.keys(h.caps.vm);
-  lines.push(`  ${'cap'.padEnd(40)}${'/dev/kvm'.padEnd(12)}${vmTypes.map((t) => `${t} fd`.padEnd(24)).join('')}`);
+  lines.push(
+    `  ${'cap'.padEnd(40)}${'/dev/kvm'.padEnd(12)}${vmTypes.map((t) => `${t} fd`.padEnd(24)).join('')}`.trimEnd(),
+  );
   for (const [name, v] of Object.entries(h.caps.system)) {
     lines.push(
       `  ${name.padEnd(40)}${String(v).padEnd(12)}${vmTypes.map((t) => String(h.caps.vm[t]?.[name]).padEnd(24)).join('')}`.trimEnd(),
