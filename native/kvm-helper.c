@@ -650,15 +650,15 @@ static void handle(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  /* argv[1]: the KVM device (default /dev/kvm) */
+  const char *dev = argc > 1 ? argv[1] : "/dev/kvm";
   out = stdout;
   /* the only fds are the protocol pipes (0, 1), stderr (2), then /dev/kvm (3) and a stand-in for
    * /dev/sev (4): the model's own numbering, so the fds a scenario creates get the same numbers */
   for (int fd = 3; fd < 1024; fd++) close(fd);
-  kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
   if (kvm_fd < 0) {
-    fprintf(out, "! cannot open /dev/kvm: %s\n", strerror(errno));
+    fprintf(out, "! cannot open %s: %s\n", dev, strerror(errno));
     fflush(out);
     return 2;
   }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Helper, kvmUnavailable } from '../src/node/live/helper.ts';
 import type { HostFile } from '../src/node/live/probe.ts';
 import { compareSides, encode, type Side } from '../src/node/live/run-live.ts';
-import { gmemsim, noStack } from './support/cli.ts';
+import { gmemsim, gmemsimEnv, noStack } from './support/cli.ts';
 
 const host = { vm_types: { mask: 1, names: ['KVM_X86_DEFAULT_VM'] } } as unknown as HostFile;
 const side = (s: Partial<Side>): Side => ({ result: 'ret 0', ok: true, fields: {}, ...s });
@@ -135,5 +135,18 @@ describe('on the running kernel', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/<<< DIFFERS/);
     expect(r.out).toMatch(/\d+ agree, \d+ differ, 0 not runnable here\n$/);
+  });
+});
+
+describe('without KVM', () => {
+  it('host and run --live say what is missing in one line, exit 2', () => {
+    const env = { GMEMSIM_KVM_DEVICE: '/nonexistent/kvm' };
+    for (const args of [['host'], ['run', '--live', 'test/scenarios/smoke.yaml']]) {
+      const r = gmemsimEnv(env, ...args);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(/^gmemsim (host|run --live): no \/nonexistent\/kvm on this machine .*\n$/);
+      noStack(r.err);
+    }
   });
 });

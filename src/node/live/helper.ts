@@ -73,13 +73,17 @@ export function buildHelper(opts: { quiet?: boolean } = {}): string {
   return target;
 }
 
+/** The KVM device: /dev/kvm (GMEMSIM_KVM_DEVICE names another path, for tests of the refusal). */
+export const kvmDevice = (): string => process.env.GMEMSIM_KVM_DEVICE || '/dev/kvm';
+
 /** Without /dev/kvm, or without permission to open it, the reason in one line (else undefined). */
 export function kvmUnavailable(): string | undefined {
-  if (!existsSync('/dev/kvm')) return 'no /dev/kvm on this machine (KVM is not loaded or not exposed)';
+  const dev = kvmDevice();
+  if (!existsSync(dev)) return `no ${dev} on this machine (KVM is not loaded or not exposed)`;
   try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    accessSync(dev, constants.R_OK | constants.W_OK);
   } catch {
-    return 'no permission to open /dev/kvm (run as root or as a member of the kvm group)';
+    return `no permission to open ${dev} (run as root or as a member of the kvm group)`;
   }
   return undefined;
 }
@@ -180,7 +184,7 @@ export class Helper {
     const why = kvmUnavailable();
     if (why) throw new LiveUnavailable(why);
     const bin = buildHelper();
-    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, [kvmDevice()], { stdio: ['pipe', 'pipe', 'pipe'] });
     const h = new Helper(child);
     live.add(h);
     if (!exitHook) {
