@@ -280,6 +280,18 @@ export function encode(op: Op, host: HostFile): Encoded {
   }
 }
 
+/** Ops that create or close an fd: skipped or answered differently, the fd numbers part ways. */
+const FD_OPS = new Set(['KVM_CREATE_VM', 'KVM_CREATE_VCPU', 'KVM_CREATE_GUEST_MEMFD', 'close']);
+
+/** An fd argument given as a number (not a handle) that may name a scenario's own fd (>= 5). */
+function literalFd(args: Record<string, unknown>): bigint | undefined {
+  for (const k of ['fd', 'guest_memfd', 'sev_fd']) {
+    const v = args[k] as { k?: string; v?: bigint } | undefined;
+    if (v?.k === 'int' && v.v !== undefined && v.v >= 5n && v.v < 1n << 20n) return v.v;
+  }
+  return undefined;
+}
+
 /** Handle names a step's arguments refer to. */
 function refsOf(v: unknown, out: Set<string>): Set<string> {
   if (Array.isArray(v)) for (const x of v) refsOf(x, out);
@@ -312,6 +324,8 @@ export async function runLive(
     const poisoned = new Map<string, string>();
     let dead: string | undefined;
     const confidential = new Map<bigint, bigint>();
+    /** the first step after which the live fd numbers may differ from the model's */
+    let fdsDiverged: string | undefined;
     for (const [i, step] of s.steps.entries()) {
       const mr = model.steps[i]!;
       const m = modelSide(mr.outcome, mr.op);
@@ -326,6 +340,7 @@ export async function runLive(
       };
       const skip = (reason: string, kind: string): void => {
         steps.push({ ...base, verdict: 'skipped', reason, reasonKind: kind });
+        if (!fdsDiverged && FD_OPS.has(step.op)) fdsDiverged = `step ${step.index + 1}`;
         // what the step would have made or changed has no live counterpart from here on
         if (step.as) poisoned.set(step.as, `step ${step.index + 1} was not run`);
         for (const r of refsOf(step.args, new Set()))
@@ -340,6 +355,14 @@ export async function runLive(
       if (bad) {
         skip(
           `depends on ${bad}, which has no live value (${poisoned.get(bad)})`,
+          'depends on a step not run or differing',
+        );
+        continue;
+      }
+      const literal = literalFd(step.args);
+      if (literal !== undefined && fdsDiverged) {
+        skip(
+          `literal fd ${literal}: the live fd numbers differ from the model's since ${fdsDiverged}`,
           'depends on a step not run or differing',
         );
         continue;
@@ -375,6 +398,8 @@ export async function runLive(
         continue;
       }
       const l = liveSide(reply, op);
+      if (!fdsDiverged && FD_OPS.has(op.op) && (l.ok !== m.ok || (l.ok && l.ret !== m.ret)))
+        fdsDiverged = `step ${step.index + 1}`;
       // the VM type behind each live VM and vCPU fd (TDX/SNP-only ioctls are not run on them)
       if (l.ok && op.op === 'KVM_CREATE_VM') confidential.set(reply.ret, op.type);
       if (l.ok && op.op === 'KVM_CREATE_VCPU') confidential.set(reply.ret, confidential.get(op.fd) ?? 0n);
