@@ -6,7 +6,7 @@ import type { Data, Op } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outcome.ts';
 import { Commits, cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Vma } from '../state.ts';
-import { FallocFlag, Madv, MapFlag, PAGE_SIZE, Prot, TASK_SIZE } from '../uapi.ts';
+import { FallocFlag, LEGACY_MAP_MASK, Madv, MapFlag, PAGE_SIZE, Prot, TASK_SIZE } from '../uapi.ts';
 import { type AnonPages, type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
 
 export const R = defineRules('mm', 'mm', {
@@ -50,8 +50,16 @@ export const R = defineRules('mm', 'mm', {
   mmapType: {
     op: 'mmap',
     errno: 'EINVAL',
-    reason: 'flags must contain MAP_SHARED or MAP_PRIVATE',
+    reason:
+      'the mapping type (flags & MAP_TYPE) must be MAP_SHARED or MAP_PRIVATE (or, for a file, MAP_SHARED_VALIDATE)',
     cite: cite.linux('mm/mmap.c', 'do_mmap'),
+  },
+  mmapValidateFlags: {
+    op: 'mmap',
+    errno: 'EOPNOTSUPP',
+    reason:
+      'MAP_SHARED_VALIDATE of a file with a flag outside LEGACY_MAP_MASK that the file does not support (MAP_FIXED_NOREPLACE, MAP_SYNC, unknown bits)',
+    cite: cite.next('mm/mmap.c', Commits.NEXT_MMAP, 'do_mmap'),
   },
   mmapNoexec: {
     op: 'mmap',
@@ -181,9 +189,13 @@ export function sysMmap(k: Kernel, op: MmapOp): Outcome {
     if (s === undefined) return fail(R.mmapNoMem);
     start = s;
   }
-  const type = op.flags & 3n;
-  if (type !== MapFlag.MAP_SHARED && type !== MapFlag.MAP_PRIVATE) return fail(R.mmapType);
-  const shared = type === MapFlag.MAP_SHARED;
+  // do_mmap: flags & MAP_TYPE; a file also takes MAP_SHARED_VALIDATE (MAP_SHARED that refuses
+  // flags the file does not know), anonymous memory only MAP_SHARED or MAP_PRIVATE
+  const type = op.flags & 0xfn;
+  const validate = !anonymous && type === MapFlag.MAP_SHARED_VALIDATE;
+  if (!validate && type !== MapFlag.MAP_SHARED && type !== MapFlag.MAP_PRIVATE) return fail(R.mmapType);
+  if (validate && (op.flags & ~LEGACY_MAP_MASK) !== 0n) return fail(R.mmapValidateFlags);
+  const shared = validate || type === MapFlag.MAP_SHARED;
   if (!anonymous) {
     // do_mmap: a file on a noexec mount refuses VM_EXEC before its ->mmap is asked
     if (inode && (op.prot & Prot.PROT_EXEC) !== 0n) return fail(R.mmapNoexec);
