@@ -85,5 +85,6 @@ export const LiveDifferences: LiveDifference[] = [
   d(HOST, 10, 'tdp'),
   d(HOST, 11, 'mmap_min_addr'),
   d('test/scenarios/host/default-vm-ioctls.yaml', 2, 'online_cpus'),
+  d('test/scenarios/memslot/default-vm-slots.yaml', 26, 'tdp'),
   d('test/scenarios/host/default-vm-ioctls.yaml', 30, 'vendor'),
 ];
