@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
 import { loadScenario, type Scenario, ScenarioError } from '../src/scenario/load.ts';
+import { runScenario } from '../src/scenario/run.ts';
 import { runAll } from '../src/scenario/runs.ts';
 import { gmemsim, noStack } from './support/cli.ts';
-import { runLabel } from './support/scenarios.ts';
+import { loadText, runLabel } from './support/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmemsim-multi-'));
 function file(name: string, text: string): string {
@@ -316,5 +317,28 @@ describe('gmemsim run of a file with kernel.profiles', () => {
     expect(r.code).toBe(0);
     expect(r.out.match(/^ {2}kernel profile /gm)).toHaveLength(1);
     expect(r.out).not.toContain('runs of');
+  });
+});
+
+describe('a file run under a kernel it does not list', () => {
+  it('skips the steps that need a handle only another kernel’s step binds, instead of crashing', () => {
+    const s = loadText(
+      'x.yaml',
+      `format: gmemsim/1
+name: x
+kernel: { profiles: [in-place] }
+steps:
+  - KVM_CREATE_VM: { type: KVM_X86_SW_PROTECTED_VM }
+    as: vm
+  - KVM_CREATE_GUEST_MEMFD: { fd: vm, size: 0x1000 }
+    as: gmem
+    only: [in-place]
+  - fstat: { fd: gmem }
+    expect: ok
+`,
+    );
+    const r = runScenario(s, nodeHost, { profile: 'mainline' });
+    expect(r.steps.map((x) => x.step.op)).toEqual(['KVM_CREATE_VM']);
+    expect(runScenario(s, nodeHost, { profile: 'in-place' }).steps).toHaveLength(3);
   });
 });

@@ -40,9 +40,24 @@ program
   .option('--json', 'print one JSON document')
   .addOption(profileOption())
   .option('--set <key=value>', SET_HELP, collect, [])
-  .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[] }) => {
+  .option('--live', 'also run every step on the running kernel (/dev/kvm) and compare, step by step')
+  .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[]; live?: boolean }) => {
+    if (opts.live) {
+      const { liveCommand } = await import('./live.ts');
+      process.exitCode = await liveCommand(files, opts);
+      return;
+    }
     const { runCommand } = await import('./run.ts');
     process.exitCode = runCommand(files, opts);
+  });
+
+program
+  .command('host')
+  .description("describe the running kernel's KVM: API version, capabilities, VM types, guest_memfd flags, host fields")
+  .option('--json', 'print the host file (docs/host-format.md)')
+  .action(async (opts: { json?: boolean }) => {
+    const { hostCommand } = await import('./host.ts');
+    process.exitCode = await hostCommand(opts);
   });
 
 program

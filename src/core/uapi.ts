@@ -43,6 +43,7 @@ export const Cap = {
   KVM_CAP_SPLIT_IRQCHIP: 121,
   KVM_CAP_MAX_VCPU_ID: 128,
   KVM_CAP_USER_MEMORY2: 231,
+  KVM_CAP_MEMORY_FAULT_INFO: 232,
   KVM_CAP_MEMORY_ATTRIBUTES: 233,
   KVM_CAP_GUEST_MEMFD: 234,
   KVM_CAP_VM_TYPES: 235,
@@ -112,11 +113,37 @@ export const Prot = { PROT_NONE: 0n, PROT_READ: 1n, PROT_WRITE: 2n, PROT_EXEC: 4
 export const MapFlag = {
   MAP_SHARED: 0x01n,
   MAP_PRIVATE: 0x02n,
+  MAP_SHARED_VALIDATE: 0x03n,
   MAP_FIXED: 0x10n,
   MAP_ANONYMOUS: 0x20n,
   MAP_POPULATE: 0x8000n,
   MAP_FIXED_NOREPLACE: 0x100000n,
 } as const;
+
+/**
+ * LEGACY_MAP_MASK (include/linux/mman.h, x86): the flags every file accepts with MAP_SHARED_VALIDATE
+ * when its file_operations add none (guest_memfd adds none): SHARED, PRIVATE, FIXED, ANONYMOUS,
+ * 32BIT, GROWSDOWN, DENYWRITE, EXECUTABLE, LOCKED, NORESERVE, POPULATE, NONBLOCK, STACK, HUGETLB,
+ * UNINITIALIZED, HUGE_2MB, HUGE_1GB. Not in it: MAP_FIXED_NOREPLACE, MAP_SYNC.
+ */
+export const LEGACY_MAP_MASK =
+  0x01n |
+  0x02n |
+  0x10n |
+  0x20n |
+  0x40n |
+  0x100n |
+  0x800n |
+  0x1000n |
+  0x2000n |
+  0x4000n |
+  0x8000n |
+  0x10000n |
+  0x20000n |
+  0x40000n |
+  0x4000000n |
+  (21n << 26n) |
+  (30n << 26n);
 
 export const FallocFlag = {
   FALLOC_FL_KEEP_SIZE: 0x01n,

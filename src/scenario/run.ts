@@ -8,7 +8,7 @@ import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { FwError } from '../core/snp/psp.ts';
 import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
-import { dataBytes, evalExpr, lowerInject, lowerStep } from './lower.ts';
+import { dataBytes, evalExpr, isExpr, lowerInject, lowerStep } from './lower.ts';
 import type { DataExpr, Expect, Expr } from './schema.ts';
 import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
@@ -95,8 +95,14 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
   let expectations = 0;
   let failed = 0;
   let prev: Snapshot | undefined;
+  const notBound = new Set<string>();
   for (const step of s.steps) {
-    if (!runsUnder(step, profile, k.knobs)) continue;
+    // a step for other kernels is not run, and neither is one that needs a handle only such a step
+    // binds (a file run under a kernel it does not list: --profile)
+    if (!runsUnder(step, profile, k.knobs) || usesAny(step.args, notBound)) {
+      if (step.as && !handles.has(step.as)) notBound.add(step.as);
+      continue;
+    }
     const expect = expectFor(step, profile, k.knobs);
     const op = lowerStep(step, handles, s);
     const inject = step.inject ? lowerInject(step.inject) : {};
@@ -266,4 +272,11 @@ export function describeBytes(b: Uint8Array): string {
   if (b.length > 0 && b.every((x) => x === b[0])) return `${hex(BigInt(b.length))} bytes of ${hex(BigInt(b[0]!))}`;
   const h = toHex(b.subarray(0, 16));
   return `${b.length} bytes: ${h}${b.length > 16 ? '…' : ''}`;
+}
+
+/** Whether a step's arguments name one of these handles. */
+function usesAny(v: unknown, names: Set<string>): boolean {
+  if (names.size === 0 || v === null || typeof v !== 'object') return false;
+  if (isExpr(v)) return v.k === 'ref' && names.has(v.name);
+  return Object.values(v as Record<string, unknown>).some((x) => usesAny(x, names));
 }

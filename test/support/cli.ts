@@ -11,10 +11,15 @@ export interface CliResult {
 }
 
 export function gmemsim(...args: string[]): CliResult {
+  return gmemsimEnv({}, ...args);
+}
+
+/** gmemsim with extra environment variables */
+export function gmemsimEnv(env: Record<string, string>, ...args: string[]): CliResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };

@@ -177,6 +177,8 @@ export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
     case Cap.KVM_CAP_GUEST_MEMFD:
     case Cap.KVM_CAP_SPLIT_IRQCHIP:
     case Cap.KVM_CAP_PRE_FAULT_MEMORY:
+    // x86 kvm_vm_ioctl_check_extension: 1 on every x86 host (docs/notes/kernel-generic.md §2)
+    case Cap.KVM_CAP_MEMORY_FAULT_INFO:
       return 1;
     case Cap.KVM_CAP_NR_VCPUS:
       return 2;

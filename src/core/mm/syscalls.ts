@@ -1,12 +1,12 @@
 /** mmap, munmap, loads and stores, pins and madvise on the process address space. */
 import { isBorrowed, newPage, pageBytes, setPage, writePage, ZERO_PAGE } from '../guest_memfd/folio.ts';
-import { gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
+import { gmemFallocate, gmemFault, gmemMmapCheck, gmemPut } from '../guest_memfd/fops.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Data, Op } from '../ops.ts';
 import { fail, type KResult, kerr, kok, type Outcome, ok, signal } from '../outcome.ts';
 import { Commits, cite, defineRules, type Rule } from '../rule.ts';
 import type { GmemInode, Vma } from '../state.ts';
-import { Madv, MapFlag, PAGE_SIZE, TASK_SIZE } from '../uapi.ts';
+import { FallocFlag, LEGACY_MAP_MASK, Madv, MapFlag, PAGE_SIZE, Prot, TASK_SIZE } from '../uapi.ts';
 import { type AnonPages, type PageRef, PROT_READ, PROT_WRITE, userAddr } from './mm.ts';
 
 export const R = defineRules('mm', 'mm', {
@@ -50,8 +50,23 @@ export const R = defineRules('mm', 'mm', {
   mmapType: {
     op: 'mmap',
     errno: 'EINVAL',
-    reason: 'flags must contain MAP_SHARED or MAP_PRIVATE',
+    reason:
+      'the mapping type (flags & MAP_TYPE) must be MAP_SHARED or MAP_PRIVATE (or, for a file, MAP_SHARED_VALIDATE)',
     cite: cite.linux('mm/mmap.c', 'do_mmap'),
+  },
+  mmapValidateFlags: {
+    op: 'mmap',
+    errno: 'EOPNOTSUPP',
+    reason:
+      'MAP_SHARED_VALIDATE of a file with a flag outside LEGACY_MAP_MASK that the file does not support (MAP_FIXED_NOREPLACE, MAP_SYNC, unknown bits)',
+    cite: cite.next('mm/mmap.c', Commits.NEXT_MMAP, 'do_mmap'),
+  },
+  mmapNoexec: {
+    op: 'mmap',
+    errno: 'EPERM',
+    reason:
+      'PROT_EXEC mapping of a file on a noexec mount: the guest_memfd mount is SB_I_NOEXEC and MNT_NOEXEC (checked after the MAP_SHARED/MAP_PRIVATE type, before the file is asked)',
+    cite: cite.next('mm/mmap.c', Commits.NEXT_MMAP, 'do_mmap'),
   },
   mmapNotMappable: {
     op: 'mmap',
@@ -124,6 +139,24 @@ export const R = defineRules('mm', 'mm', {
     cite: cite.linux('mm/khugepaged.c', 'madvise_collapse'),
   },
   madvised: { op: 'madvise', reason: 'advice applied', cite: cite.linux('mm/madvise.c', 'madvise_vma_behavior') },
+  madviseRemoveNoFile: {
+    op: 'madvise',
+    errno: 'EINVAL',
+    reason: 'MADV_REMOVE on a mapping without a file (private anonymous memory): nothing to punch a hole in',
+    cite: cite.linux('mm/madvise.c', 'madvise_remove'),
+  },
+  madviseRemoveNotShared: {
+    op: 'madvise',
+    errno: 'EACCES',
+    reason: 'MADV_REMOVE on a file mapping that is not shared and writable (vma_is_shared_maywrite)',
+    cite: cite.linux('mm/madvise.c', 'madvise_remove'),
+  },
+  madviseRemoved: {
+    op: 'madvise',
+    reason:
+      'MADV_REMOVE punches the range out of the backing file: vfs_fallocate(PUNCH_HOLE|KEEP_SIZE) (guest_memfd: kvm_gmem_punch_hole; shared anonymous memory: its shmem file); reads give zeros after it',
+    cite: cite.linux('mm/madvise.c', 'madvise_remove'),
+  },
 });
 
 type MmapOp = Extract<Op, { op: 'mmap' }>;
@@ -156,10 +189,16 @@ export function sysMmap(k: Kernel, op: MmapOp): Outcome {
     if (s === undefined) return fail(R.mmapNoMem);
     start = s;
   }
-  const type = op.flags & 3n;
-  if (type !== MapFlag.MAP_SHARED && type !== MapFlag.MAP_PRIVATE) return fail(R.mmapType);
-  const shared = type === MapFlag.MAP_SHARED;
+  // do_mmap: flags & MAP_TYPE; a file also takes MAP_SHARED_VALIDATE (MAP_SHARED that refuses
+  // flags the file does not know), anonymous memory only MAP_SHARED or MAP_PRIVATE
+  const type = op.flags & 0xfn;
+  const validate = !anonymous && type === MapFlag.MAP_SHARED_VALIDATE;
+  if (!validate && type !== MapFlag.MAP_SHARED && type !== MapFlag.MAP_PRIVATE) return fail(R.mmapType);
+  if (validate && (op.flags & ~LEGACY_MAP_MASK) !== 0n) return fail(R.mmapValidateFlags);
+  const shared = validate || type === MapFlag.MAP_SHARED;
   if (!anonymous) {
+    // do_mmap: a file on a noexec mount refuses VM_EXEC before its ->mmap is asked
+    if (inode && (op.prot & Prot.PROT_EXEC) !== 0n) return fail(R.mmapNoexec);
     if (inode) {
       const r = gmemMmapCheck(inode, shared);
       if (r) return fail(r);
@@ -433,6 +472,7 @@ export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outco
     pos = v.end;
   }
   const advice = Number(op.advice);
+  if (advice === Madv.MADV_REMOVE) return madviseRemove(k, vmas, a, end, hole);
   if (advice === Madv.MADV_COLLAPSE && vmas.some((v) => v.inode)) return fail(R.madviseCollapse);
   if (advice === Madv.MADV_DONTNEED) {
     for (const v of vmas) {
@@ -445,4 +485,30 @@ export function sysMadvise(k: Kernel, op: Extract<Op, { op: 'madvise' }>): Outco
     }
   }
   return hole ? fail(R.madviseUnmapped) : ok(R.madvised);
+}
+
+/**
+ * MADV_REMOVE (madvise_walk_vmas + madvise_remove, docs/notes/kernel-generic.md §10): each mapping
+ * in the range in address order; the first one that refuses ends the call with its errno (the ones
+ * before it were punched); a hole gives ENOMEM at the end.
+ */
+function madviseRemove(k: Kernel, vmas: Vma[], a: number, end: number, hole: boolean): Outcome {
+  for (const v of vmas) {
+    const s = Math.max(v.start, a);
+    const e = Math.min(v.end, end);
+    if (v.inode) {
+      // a guest_memfd mapping is always MAP_SHARED of an O_RDWR file: shared and may write
+      const offset = BigInt(v.pgoff * PAGE_SIZE + (s - v.start));
+      const mode = FallocFlag.FALLOC_FL_PUNCH_HOLE | FallocFlag.FALLOC_FL_KEEP_SIZE;
+      const r = gmemFallocate(k, v.inode, mode, offset, BigInt(e - s));
+      if (r.errno) return r;
+      // the host page tables of the punched range are gone with the pages
+      const i0 = v.pgoff + (s - v.start) / PAGE_SIZE;
+      v.inode.hostMapped.delete(i0, i0 + (e - s) / PAGE_SIZE);
+    } else if (v.shared) {
+      // shared anonymous memory is a shmem file: the hole reads as zeros
+      k.mm.dropAnon(s, e);
+    } else return fail(R.madviseRemoveNoFile);
+  }
+  return hole ? fail(R.madviseUnmapped) : ok(R.madviseRemoved);
 }
