@@ -119,6 +119,11 @@ describe('on the running kernel', () => {
       ].sort(),
     );
   });
+  it('run --live configures the model with this host (--host live): the host-dependent steps agree', () => {
+    const r = gmemsim('run', '--live', 'test/scenarios/host/host-dependent.yaml');
+    noStack(r.err);
+    expect(r.out).toMatch(/\d+ agree, 0 differ, 0 not runnable here\n$/);
+  });
   it('run --live --json carries both sides of every step and the summary', () => {
     const r = gmemsim('run', '--live', '--json', 'test/scenarios/gmem/a09-mmap-supported.yaml');
     noStack(r.err);
@@ -131,7 +136,8 @@ describe('on the running kernel', () => {
     expect(doc.summary).toBe(`${steps.length} agree, 0 differ, 0 not runnable here`);
   });
   it('a differing step is marked and the run exits 1', () => {
-    const r = gmemsim('run', '--live', 'test/scenarios/host/host-dependent.yaml');
+    // the model's host of old (every VM type, TDP, memory attributes) is not this machine's
+    const r = gmemsim('run', '--live', '--host', 'model', 'test/scenarios/host/host-dependent.yaml');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/<<< DIFFERS/);
     expect(r.out).toMatch(/\d+ agree, \d+ differ, 0 not runnable here\n$/);

@@ -6,6 +6,7 @@
  */
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hostFromFacts } from '../src/core/host.ts';
 import { buildHelper, Helper, kvmUnavailable, LiveUnavailable } from '../src/node/live/helper.ts';
 import { probeHost } from '../src/node/live/probe.ts';
 import { type LiveFileResult, runLive, summaryLine } from '../src/node/live/run-live.ts';
@@ -44,7 +45,13 @@ describe('live corpus', () => {
     for (const f of files) {
       const s = load(f);
       for (const sel of declaredRuns(s, { profile: LIVE_PROFILE }))
-        results.push(await runLive(s, host, Helper.start, sel ? runOptionsFor(sel, {}) : { profile: LIVE_PROFILE }));
+        results.push(
+          await runLive(s, host, Helper.start, {
+            ...(sel ? runOptionsFor(sel, {}) : { profile: LIVE_PROFILE }),
+            // the model on this machine's host configuration (--host live)
+            host: hostFromFacts('live', host),
+          }),
+        );
     }
     const key = (file: string, step: number) => `${file}#${step}`;
     // an entry explains a difference only on a host where its fact holds

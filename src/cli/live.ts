@@ -1,9 +1,11 @@
+import { hostFromFacts } from '../core/host.ts';
 /** `gmemsim run --live FILE...`: each step in the model and on the running kernel, compared. */
 import { Helper, LiveUnavailable } from '../node/live/helper.ts';
 import { probeHost } from '../node/live/probe.ts';
 import { type LiveFileResult, type LiveStep, runLive, type Side, summaryLine } from '../node/live/run-live.ts';
 import { formatCall } from '../scenario/report.ts';
 import { loadFiles, parseProfile, parseSets } from './common.ts';
+import { resolveHost } from './hostopt.ts';
 
 const MAX_CALL = 70;
 
@@ -39,7 +41,7 @@ function sideJson(s: Side | undefined) {
 
 export async function liveCommand(
   files: string[],
-  opts: { json?: boolean; profile?: string; set: string[] },
+  opts: { json?: boolean; profile?: string; set: string[]; host?: string },
 ): Promise<number> {
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
@@ -49,8 +51,15 @@ export async function liveCommand(
   try {
     host = await probeHost();
     results = [];
+    // the model runs on this host's configuration (--host live) unless --host names another
     for (const s of scenarios)
-      results.push(await runLive(s, host, Helper.start, { ...(profile ? { profile } : {}), set }));
+      results.push(
+        await runLive(s, host, Helper.start, {
+          ...(profile ? { profile } : {}),
+          set,
+          host: (await resolveHost(opts.host)) ?? hostFromFacts(`live ${host.kernel.release}`, host),
+        }),
+      );
   } catch (e) {
     if (e instanceof LiveUnavailable) {
       process.stderr.write(`gmemsim run --live: ${e.message}\n`);

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { describeKind, KnobDecls } from '../core/decl.ts';
+import { HostPresetNames } from '../core/host.ts';
 import { DiagnosticsError, UsageError } from './errors.ts';
 
 // a reader that goes away (`gmemsim rules | head`) is not an error
@@ -27,6 +28,7 @@ program
 const profileOption = () =>
   new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
 const collect = (v: string, prev: string[]) => [...prev, v];
+const HOST_HELP = `the model's host configuration: a preset (${HostPresetNames.join(', ')}), a host file (gmemsim host --json), or live (this machine's /dev/kvm); default: model`;
 /** `--set`'s help, from the declaration of the knobs (core/decl.ts) */
 const SET_HELP = `override a kernel setting, as a file's kernel: section would (repeatable): ${[
   ...Object.entries(KnobDecls).map(([name, d]) => `${name}=${describeKind(d.kind)}`),
@@ -40,16 +42,25 @@ program
   .option('--json', 'print one JSON document')
   .addOption(profileOption())
   .option('--set <key=value>', SET_HELP, collect, [])
+  .option('--host <preset|FILE|live>', HOST_HELP)
   .option('--live', 'also run every step on the running kernel (/dev/kvm) and compare, step by step')
-  .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[]; live?: boolean }) => {
-    if (opts.live) {
-      const { liveCommand } = await import('./live.ts');
-      process.exitCode = await liveCommand(files, opts);
-      return;
-    }
-    const { runCommand } = await import('./run.ts');
-    process.exitCode = runCommand(files, opts);
-  });
+  .action(
+    async (
+      files: string[],
+      opts: { json?: boolean; profile?: string; set: string[]; live?: boolean; host?: string },
+    ) => {
+      if (opts.live) {
+        const { liveCommand } = await import('./live.ts');
+        process.exitCode = await liveCommand(files, opts);
+        return;
+      }
+      const { resolveHost } = await import('./hostopt.ts');
+      const host = await resolveHost(opts.host);
+      const { runCommand } = await import('./run.ts');
+      const { host: _spec, ...rest } = opts;
+      process.exitCode = runCommand(files, { ...rest, ...(host ? { host } : {}) });
+    },
+  );
 
 program
   .command('host')

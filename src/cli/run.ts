@@ -1,10 +1,14 @@
+import type { HostConfig } from '../core/host.ts';
 import { DEFAULT_PROFILE } from '../core/profiles.ts';
 import { nodeHost } from '../node/host.ts';
 import { renderJson, renderText } from '../scenario/report.ts';
 import { declaredRuns, runAll } from '../scenario/runs.ts';
 import { checkSetsApply, loadFiles, parseProfile, parseSets, useColor } from './common.ts';
 
-export function runCommand(files: string[], opts: { json?: boolean; profile?: string; set: string[] }): number {
+export function runCommand(
+  files: string[],
+  opts: { json?: boolean; profile?: string; set: string[]; host?: HostConfig },
+): number {
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
   const scenarios = loadFiles(files);
@@ -14,7 +18,12 @@ export function runCommand(files: string[], opts: { json?: boolean; profile?: st
       checkSetsApply(set, sel?.profile ?? profile ?? s.kernel.profile ?? DEFAULT_PROFILE, s.file);
   // a file with kernel.profiles is one run per kernel (just --profile's when given)
   const results = scenarios.flatMap((s) =>
-    runAll(s, nodeHost, { ...(profile ? { profile } : {}), set, trace: Boolean(opts.json) }),
+    runAll(s, nodeHost, {
+      ...(profile ? { profile } : {}),
+      ...(opts.host ? { host: opts.host } : {}),
+      set,
+      trace: Boolean(opts.json),
+    }),
   );
   process.stdout.write(opts.json ? renderJson(results) : renderText(results, { color: useColor() }));
   return results.every((r) => r.ok) ? 0 : 1;

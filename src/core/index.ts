@@ -1,5 +1,6 @@
 /** The pure core's public surface. */
 import type { ArchOps } from './arch.ts';
+import type { HostConfig } from './host.ts';
 import { Kernel } from './kernel.ts';
 import { handlers } from './kvm/dispatch.ts';
 import type { Sha384Factory } from './ports.ts';
@@ -34,6 +35,18 @@ const archTable: Readonly<Partial<Record<number, ArchOps>>> = Object.freeze({
   [VmType.KVM_X86_SNP_VM]: snpArch,
 });
 
-export function createKernel(profile: ProfileName, sha384: Sha384Factory, knobs: Partial<Knobs> = {}): Kernel {
-  return new Kernel({ profile: Profiles[profile], knobs, sha384, handlers, arch: archTable });
+export function createKernel(
+  profile: ProfileName,
+  sha384: Sha384Factory,
+  knobs: Partial<Knobs> = {},
+  host?: HostConfig,
+): Kernel {
+  return new Kernel({
+    profile: Profiles[profile],
+    knobs,
+    sha384,
+    handlers,
+    arch: archTable,
+    ...(host ? { host } : {}),
+  });
 }

@@ -5,6 +5,7 @@
  */
 import type { ArchOps, ZapFilter } from './arch.ts';
 import { deepClone } from './clone.ts';
+import { DEFAULT_HOST, type HostConfig } from './host.ts';
 import { AddressSpace } from './mm/mm.ts';
 import type { Inject, Op, OpName } from './ops.ts';
 import type { Outcome } from './outcome.ts';
@@ -26,11 +27,14 @@ export interface KernelOptions {
   sha384: Sha384Factory;
   handlers: HandlerTable;
   arch: Partial<Record<number, ArchOps>>;
+  /** the machine and kernel build (host.ts); the model's host of old when absent */
+  host?: HostConfig;
 }
 
 export class Kernel {
   readonly profile: Profile;
   readonly knobs: Knobs;
+  readonly host: HostConfig;
   readonly sha384: Sha384Factory;
   readonly mm: AddressSpace;
   readonly vms: Vm[] = [];
@@ -48,6 +52,7 @@ export class Kernel {
   constructor(opts: KernelOptions) {
     this.profile = opts.profile;
     this.knobs = { ...defaultKnobs(opts.profile), ...opts.knobs };
+    this.host = opts.host ?? DEFAULT_HOST;
     if (!this.profile.inPlaceSeries) this.knobs.gmem_in_place_conversion = false;
     this.sha384 = opts.sha384;
     this.handlers = opts.handlers;
@@ -59,7 +64,7 @@ export class Kernel {
 
   /** An independent copy of the whole state (the explorer branches with it). */
   clone(): Kernel {
-    const frozen = new Set<unknown>([this.profile, this.handlers, this.archOps, this.knobs]);
+    const frozen = new Set<unknown>([this.profile, this.handlers, this.archOps, this.knobs, this.host]);
     return deepClone(this, new Map(), frozen);
   }
 

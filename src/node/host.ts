@@ -31,7 +31,7 @@ export const nodeSha384: Sha384Factory = Object.assign((): Sha384 => new NodeSha
 });
 
 export const nodeHost: Host = {
-  createKernel: (profile, knobs) => createKernel(profile, nodeSha384, knobs),
+  createKernel: (profile, knobs, host) => createKernel(profile, nodeSha384, knobs, host),
   sha256: (b) => createHash('sha256').update(b).digest('hex'),
   sha384: (b) => createHash('sha384').update(b).digest('hex'),
 };

@@ -275,6 +275,7 @@ function emitKernel(k: KernelSection): string | undefined {
     pairs.push(['gmem_in_place_conversion', String(k.gmem_in_place_conversion)]);
   if (k.mmap_min_addr !== undefined) pairs.push(['mmap_min_addr', emitInt(k.mmap_min_addr)]);
   if (k.tdx_measure_order !== undefined) pairs.push(['tdx_measure_order', emitString(k.tdx_measure_order)]);
+  if (k.host !== undefined) pairs.push(['host', emitString(k.host)]);
   if (k.safeguards !== undefined)
     pairs.push([
       'safeguards',

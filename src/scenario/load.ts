@@ -6,6 +6,7 @@ import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from '
 import type { z } from 'zod';
 import { allRules } from '../core/catalogue.ts';
 import { KnobNames } from '../core/decl.ts';
+import type { HostPresetName } from '../core/host.ts';
 import { invariants } from '../core/invariants.ts';
 import { knobRefusal } from '../core/knobs.ts';
 import { DEFAULT_PROFILE, isProfileName, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
@@ -94,6 +95,8 @@ export interface KernelSection {
   safeguards?: Record<string, 'on' | 'off'>;
   /** `profiles:` the kernels this file runs under, one run each */
   profiles?: Selector[];
+  /** the host configuration preset (core/host.ts) */
+  host?: HostPresetName;
 }
 
 export interface Scenario {

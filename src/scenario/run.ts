@@ -1,3 +1,4 @@
+import { type HostConfig, HostPresets } from '../core/host.ts';
 import { checkInvariants, type Violation } from '../core/invariants.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
@@ -13,7 +14,7 @@ import type { DataExpr, Expect, Expr } from './schema.ts';
 import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
-  createKernel(profile: ProfileName, knobs: Partial<Knobs>): Kernel;
+  createKernel(profile: ProfileName, knobs: Partial<Knobs>, host?: HostConfig): Kernel;
   sha256(b: Uint8Array): string;
   sha384(b: Uint8Array): string;
 }
@@ -59,6 +60,8 @@ export interface RunOptions {
   set?: Partial<Knobs>;
   /** record the page-state changes and launch state of every step */
   trace?: boolean;
+  /** the host configuration (--host), over the file's kernel.host */
+  host?: HostConfig;
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -83,7 +86,8 @@ export function effectiveConfig(s: Scenario, opts: RunOptions): { profile: Profi
 
 export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): RunResult {
   const { profile, knobs } = effectiveConfig(s, opts);
-  const k = host.createKernel(profile, knobs);
+  const hostConfig = opts.host ?? (s.kernel.host ? HostPresets[s.kernel.host] : undefined);
+  const k = host.createKernel(profile, knobs, hostConfig);
   const handles = new Map<string, bigint>([
     ['kvm', BigInt(KVM_FD)],
     ['sev', BigInt(SEV_FD)],

@@ -14,6 +14,7 @@ import {
   KnobNames,
 } from '../core/decl.ts';
 import { errnoNames } from '../core/errno.ts';
+import { HostPresetNames } from '../core/host.ts';
 import { describeKind } from '../core/knobs.ts';
 import type { CpuidEntry, Inject } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
@@ -176,6 +177,10 @@ export const kernelSchema = z.strictObject({
     .describe('which kernel the model follows')
     .optional(),
   ...knobSchemaFields,
+  host: z
+    .enum(HostPresetNames, { error: `host must be one of ${HostPresetNames.join(', ')}` })
+    .describe('the host configuration: vendor, VM types, memory attributes, TDP, SMM, privileges (gmemsim host)')
+    .optional(),
   safeguards: z
     .record(
       z.string().refine((n) => isSafeguard(n), { error: 'unknown safeguard (gmemsim explore --list-safeguards)' }),

@@ -19,7 +19,7 @@ import type { Op } from '../ops.ts';
 import { fail, type Outcome, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import type { FileObject, Vcpu, Vm } from '../state.ts';
-import { KVM_API_VERSION } from '../uapi.ts';
+import { KVM_API_VERSION, SevCmd, VmType } from '../uapi.ts';
 import { setMemoryAttributes } from './attributes.ts';
 import { setUserMemoryRegion } from './memslot.ts';
 import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
@@ -83,6 +83,21 @@ export const R = defineRules('fd', 'syscall', {
     errno: 'EFAULT',
     reason: "the ioctl's struct cannot be copied from userspace (copy_from_user fails)",
     cite: cite.kvm('kvm_vm_ioctl'),
+  },
+  vcpuMemEncNoHook: {
+    op: 'KVM_MEMORY_ENCRYPT_OP',
+    errno: 'ENOTTY',
+    reason:
+      'a vCPU-scope KVM_MEMORY_ENCRYPT_OP on a host whose vendor module has no vCPU hook (AMD): kvm_arch_vcpu_ioctl answers ENOTTY',
+    cite: cite.x86('kvm_arch_vcpu_ioctl'),
+    confidence: 'inferred',
+  },
+  init2NotSevVm: {
+    op: 'KVM_SEV_INIT2',
+    errno: 'EINVAL',
+    reason: 'KVM_SEV_INIT2 on a VM that is not KVM_X86_SEV_VM, SEV_ES_VM or SNP_VM (an AMD host with SEV)',
+    cite: cite.linux('arch/x86/kvm/svm/sev.c', 'sev_guest_init2'),
+    confidence: 'inferred',
   },
   noMemEncOp: {
     op: 'KVM_MEMORY_ENCRYPT_OP',
@@ -176,7 +191,15 @@ function memEncOp(k: Kernel, op: Extract<Op, { op: 'KVM_MEMORY_ENCRYPT_OP' }>): 
   const vm = 'vm' in t ? t.vm : t.vcpu.vm;
   const vcpu = 'vcpu' in t ? t.vcpu : null;
   const arch = k.arch(vm);
-  if (!arch) return fail(vcpu ? R.vcpuMemEncNotTd : R.noMemEncOp);
+  if (!arch) {
+    // the vCPU hook is kvm_intel's (vt_vcpu_mem_enc_unlocked_ioctl); elsewhere there is none
+    if (vcpu) return fail(k.host.vendor === 'amd' ? R.vcpuMemEncNoHook : R.vcpuMemEncNotTd);
+    // an AMD host with SEV sends every VM's command to sev_mem_enc_ioctl: INIT2 on a VM that is
+    // not an SEV type is refused by sev_guest_init2 (selftest sev_init2_tests)
+    const sev = (k.host.vmTypes >> VmType.KVM_X86_SEV_VM) & 1;
+    if (k.host.vendor === 'amd' && sev && op.id === BigInt(SevCmd.KVM_SEV_INIT2)) return fail(R.init2NotSevVm);
+    return fail(R.noMemEncOp);
+  }
   return arch.memEncOp(k, op, vm, vcpu);
 }
 
@@ -212,7 +235,11 @@ export const handlers: HandlerTable = {
   KVM_CREATE_GUEST_MEMFD: (k, op) => onVm(k, op.fd, (vm) => createGuestMemfd(k, vm, op)),
   KVM_SET_USER_MEMORY_REGION: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
   KVM_SET_USER_MEMORY_REGION2: (k, op) => onVm(k, op.fd, (vm) => setUserMemoryRegion(k, vm, op)),
-  KVM_SET_MEMORY_ATTRIBUTES: (k, op) => onVm(k, op.fd, (vm) => setMemoryAttributes(k, vm, op)),
+  KVM_SET_MEMORY_ATTRIBUTES: (k, op) =>
+    // without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES kvm_vm_ioctl has no case: the x86 default answers
+    k.host.memoryAttributes
+      ? onVm(k, op.fd, (vm) => setMemoryAttributes(k, vm, op))
+      : onVm(k, op.fd, () => fail(R.vmIoctlUnknown), false),
   KVM_SET_MEMORY_ATTRIBUTES2: (k, op) => {
     const f = k.file(op.fd);
     if (f?.kind === 'gmem') return setMemoryAttributes2(k, f.inode, op, () => (k.inject.efault ? R.efault : null));

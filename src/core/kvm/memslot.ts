@@ -124,7 +124,8 @@ export function setUserMemoryRegion(k: Kernel, vm: Vm, op: RegionOp): Outcome {
   if (isGmem && (gmemOffset % 4096n !== 0n || gmemOffset + size > 0xffffffffffffffffn)) return fail(R.gmemOffset);
   const asId = Number(slotField >> 16n);
   const id = Number(slotField & 0xffffn);
-  const nrAs = vm.hasPrivateMem ? 1 : 2;
+  // kvm_arch_nr_memslot_as_ids: the SMM address space exists with CONFIG_KVM_SMM, not for private memory
+  const nrAs = vm.hasPrivateMem ? 1 : k.host.addressSpaces;
   if (asId >= nrAs || id >= KVM_MEM_SLOTS_NUM) return fail(R.asId);
   if (gpa + size > 0xffffffffffffffffn) return fail(R.gpaWrap);
   const npages = Number(size / 4096n);

@@ -127,6 +127,13 @@ export const R = defineRules('vm', 'KVM', {
     reason: 'pre-faulting is not allowed before the launch is finalized (pre_fault_allowed)',
     cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_arch_vcpu_pre_fault_memory'),
   },
+  preFaultNoTdp: {
+    op: 'KVM_PRE_FAULT_MEMORY',
+    errno: 'EOPNOTSUPP',
+    reason: 'the host has no TDP (EPT/NPT with the TDP MMU): kvm_tdp_map_page cannot map ahead of the guest',
+    cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_tdp_map_page'),
+    confidence: 'inferred',
+  },
   preFaultAlias: {
     op: 'KVM_PRE_FAULT_MEMORY',
     errno: 'EINVAL',
@@ -161,7 +168,8 @@ export const R = defineRules('vm', 'KVM', {
 
 export function createVm(k: Kernel, op: Extract<Op, { op: 'KVM_CREATE_VM' }>): Outcome {
   const t = op.type;
-  if (t >= 32n || ((SUPPORTED_VM_TYPES >> Number(t)) & 1) === 0) return fail(R.badType);
+  // kvm_caps.supported_vm_types: what this host's build and vendor module offer (host.ts)
+  if (t >= 32n || ((k.host.vmTypes >> Number(t)) & 1) === 0) return fail(R.badType);
   const vm = new Vm(k.vms.length, Number(t) as VmTypeNum);
   k.vms.push(vm);
   k.arch(vm)?.initVm(k, vm);
@@ -176,7 +184,6 @@ export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
     case Cap.KVM_CAP_USER_MEMORY2:
     case Cap.KVM_CAP_GUEST_MEMFD:
     case Cap.KVM_CAP_SPLIT_IRQCHIP:
-    case Cap.KVM_CAP_PRE_FAULT_MEMORY:
     // x86 kvm_vm_ioctl_check_extension: 1 on every x86 host (docs/notes/kernel-generic.md §2)
     case Cap.KVM_CAP_MEMORY_FAULT_INFO:
       return 1;
@@ -189,9 +196,13 @@ export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
     case Cap.KVM_CAP_NR_MEMSLOTS:
       return KVM_USER_MEM_SLOTS;
     case Cap.KVM_CAP_VM_TYPES:
-      return SUPPORTED_VM_TYPES;
+      return k.host.vmTypes;
+    case Cap.KVM_CAP_PRE_FAULT_MEMORY:
+      // x86 reports tdp_enabled
+      return k.host.tdp ? 1 : 0;
     case Cap.KVM_CAP_MEMORY_ATTRIBUTES:
-      return supportedVmAttributes(k, vm);
+      // without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES the cap is not reported
+      return k.host.memoryAttributes ? supportedVmAttributes(k, vm) : 0;
     case Cap.KVM_CAP_GUEST_MEMFD_FLAGS:
       return Number(vm ? supportedGmemFlags(k, vm) : 3n);
     case Cap.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES:
@@ -303,6 +314,7 @@ export function preFaultMemory(k: Kernel, vcpu: Vcpu, op: Extract<Op, { op: 'KVM
 function preFaultOne(k: Kernel, vm: Vm, gfn: number): Rule | undefined {
   if (!vm.preFaultAllowed) return R.preFaultNotAllowed;
   if (k.arch(vm)?.gfnAlias?.(vm, gfn)) return R.preFaultAlias;
+  if (!k.host.tdp) return R.preFaultNoTdp;
   const slot = vm.slotForGfn(gfn);
   if (!slot) return k.isPrivateGfn(vm, gfn) ? R.preFaultPrivateNoSlot : R.preFaultNoSlot;
   if (k.isPrivateGfn(vm, gfn) && !slot.gmem?.inode) return R.preFaultPrivateNoGmem;

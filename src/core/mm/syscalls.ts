@@ -181,7 +181,8 @@ export function sysMmap(k: Kernel, op: MmapOp): Outcome {
   if (fixed) {
     if (op.addr > BigInt(TASK_SIZE) - len) return fail(R.mmapNoMem);
     if (op.addr % 4096n !== 0n) return fail(R.mmapFixedUnaligned);
-    if (op.addr < BigInt(k.knobs.mmap_min_addr)) return fail(R.mmapMinAddr);
+    // cap_mmap_addr: a caller with CAP_SYS_RAWIO may map below vm.mmap_min_addr
+    if (!k.host.capSysRawio && op.addr < BigInt(k.knobs.mmap_min_addr)) return fail(R.mmapMinAddr);
     start = Number(op.addr);
     if ((op.flags & MapFlag.MAP_FIXED_NOREPLACE) !== 0n && k.mm.overlaps(start, start + n)) return fail(R.mmapExists);
   } else {
