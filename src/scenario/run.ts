@@ -135,6 +135,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       prev = snap;
     }
     if (step.as) {
+      notBound.delete(step.as);
       const value = outcome.ret >= 0n ? outcome.ret : U64(-1n);
       handles.set(step.as, value);
       r.bound = { name: step.as, value };
