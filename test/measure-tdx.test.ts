@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FirmwareError, guidBytes, guidString, parseOvmfTable } from '../src/measure/ovmf.ts';
+import { QEMU_TDX_VERSIONS } from '../src/measure/qemu-versions.ts';
 import { parseTdvf, TDX_METADATA_OFFSET_GUID } from '../src/measure/tdvf.ts';
 import { measureTdx, type TdxMeasureOrder } from '../src/measure/tdx.ts';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
@@ -280,12 +281,44 @@ describe('the emitted scenario', () => {
 
 describe('gmemsim measure tdx', () => {
   const T1 = join(FIRMWARE, 'OVMF.inteltdx.ms.fd');
+  const T2 = join(FIRMWARE, 'OVMF.bookworm.fd');
   it('prints the 96 hex digits and a newline only, deterministically', () => {
     const a = gmemsim('measure', 'tdx', '--firmware', T1);
     expect(a.code).toBe(0);
     expect(a.out).toBe(`${VECTORS[0]['single-pass']}\n`);
     expect(a.err).toBe('');
     expect(gmemsim('measure', 'tdx', '--firmware', T1).out).toBe(a.out);
+  });
+  it('--qemu-version picks the record order of that QEMU (two-pass for the 8.2 TDX builds), as data with sources', () => {
+    for (const [v, order] of [
+      ['8.2', 'two-pass'],
+      ['8.2.2', 'two-pass'],
+      ['8.1-tdx', 'single-pass'],
+      ['9.0-tdx', 'single-pass'],
+      ['10.1', 'single-pass'],
+      ['11.0', 'single-pass'],
+    ] as const) {
+      const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', v);
+      expect([v, r.code, r.out]).toEqual([v, 0, `${VECTORS[1][order]}\n`]);
+    }
+    for (const row of QEMU_TDX_VERSIONS) {
+      expect(row.source.length).toBeGreaterThan(0);
+      for (const s of row.source) expect(s.commit).toMatch(/^[0-9a-f]{40}$/);
+    }
+  });
+  it.each([
+    ['9.1', /--qemu-version 9\.1: not a QEMU with TDX that gmemsim knows/],
+    ['banana', /--qemu-version banana: not a QEMU with TDX/],
+  ])('--qemu-version %s: one line, exit 2', (v, re) => {
+    const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', v);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(re);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+  it('--two-pass-add-pages with a single-pass --qemu-version is a contradiction', () => {
+    const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', '10.1', '--two-pass-add-pages');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^gmemsim: --two-pass-add-pages contradicts --qemu-version 10\.1/);
   });
   it('--output-format base64 with --two-pass-add-pages', () => {
     const r = gmemsim('measure', 'tdx', '--firmware', T1, '--two-pass-add-pages', '--output-format', 'base64');

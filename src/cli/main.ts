@@ -104,6 +104,10 @@ measure
   .description("the MRTD of a TD that QEMU launches on this TDVF firmware (QEMU's KVM_TDX_INIT_MEM_REGION sequence)")
   .requiredOption('--firmware <path>', 'the TDVF firmware image, as QEMU -bios takes it (e.g. OVMF.inteltdx.fd)')
   .option('--two-pass-add-pages', 'record order of QEMU 8.x TDX builds (KVM TDX v19): PAGE.ADDs of a section first')
+  .option(
+    '--qemu-version <v>',
+    "the QEMU that launches the TD (8.2, 9.0-tdx, 10.1, ...): its record order (README's QEMU table)",
+  )
   .addOption(new Option('--output-format <format>', 'how to print the MRTD').choices(['hex', 'base64']).default('hex'))
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')

@@ -1,4 +1,5 @@
 import { FirmwareError } from '../measure/ovmf.ts';
+import { qemuTdxNames, qemuTdxRow } from '../measure/qemu-versions.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
@@ -9,6 +10,7 @@ import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from '.
 export interface MeasureTdxOptions {
   firmware: string;
   twoPassAddPages?: boolean;
+  qemuVersion?: string;
   outputFormat: string;
   emitScenario?: string;
   json?: boolean;
@@ -19,8 +21,17 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
     throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
   if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
+  const qemu = opts.qemuVersion === undefined ? undefined : qemuTdxRow(opts.qemuVersion);
+  if (opts.qemuVersion !== undefined && !qemu)
+    throw new UsageError(
+      `--qemu-version ${opts.qemuVersion}: not a QEMU with TDX that gmemsim knows (${qemuTdxNames().join(', ')}, or any release from 10.1 on)`,
+    );
+  if (qemu && opts.twoPassAddPages && qemu.order !== 'two-pass')
+    throw new UsageError(
+      `--two-pass-add-pages contradicts --qemu-version ${opts.qemuVersion}, which adds and extends page by page (single-pass)`,
+    );
   const image = readInput('--firmware', opts.firmware);
-  const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
+  const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : (qemu?.order ?? 'single-pass');
   // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
   const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
   let m: ReturnType<typeof measureTdx>;
@@ -83,6 +94,7 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
     firmware: imageFacts(opts.firmware, image),
     profile: m.result.profile,
     order,
+    ...(qemu ? { qemu_version: { row: qemu.names[0], what: qemu.what, source: qemu.source } } : {}),
     mrtd: m.mrtd,
     ...(opts.outputFormat === 'base64' ? { mrtd_base64: base64 } : {}),
     records: { page_add: pageAdds, mr_extend: extendPages * 16 },
