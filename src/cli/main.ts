@@ -21,7 +21,11 @@ program
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // one style for every error line: commander's own ("error: ...") as gmemsim's
+    outputError: (s, write) => write(s.replace(/^error: /, 'gmemsim: ')),
+  });
 
 const profileOption = () =>
   new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
@@ -160,11 +164,13 @@ measure
   .option('--kernel <path>', 'kernel file whose hash the SEV hash table carries (measured direct boot)')
   .option('--initrd <path>', 'initrd file to hash (with --kernel)')
   .option('--append <cmdline>', 'kernel command line to hash (with --kernel)')
-  .option('--guest-features <value>', 'VMSA sev_features: 0x1 SNPActive, 0x21 with DebugSwap', '0x1')
+  .option('--guest-features <value>', 'VMSA sev_features: 0x1 SNPActive, 0x21 with DebugSwap (default: 0x1)')
   .option('--snp-ovmf-hash <hash>', 'precalculated OVMF hash (hex, from --mode snp:ovmf-hash): the firmware pages')
   .option('--svsm <path>', 'snp:svsm: the Coconut SVSM binary')
   .option('--vars-size <size>', 'snp:svsm: size of the OVMF_VARS file in bytes')
   .option('--vars-file <path>', 'snp:svsm: the OVMF_VARS file (its size is used)')
+  .option('--dump-vmsa', 'write the measured VMSAs to vmsa<N>.bin in the current directory (snp, snp:svsm)')
+  .option('-v, --verbose', "print 'Calculated SEV_SNP guest measurement: ...' as sev-snp-measure -v does")
   .addOption(
     new Option('--output-format <format>', 'how to print the digest (snp:ovmf-hash always prints hex)')
       .choices(['hex', 'base64'])

@@ -4,7 +4,7 @@
  * same names, values, defaults and refusals (cli.md), so that one command can replace the other.
  * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
  */
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import {
   CPU_SIGS,
   cpuSig,
@@ -18,6 +18,7 @@ import {
   type SnpVmmType,
   SnpVmmTypes,
   snpLaunchScenario,
+  snpVmsaPages,
 } from '../measure/snp.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
@@ -38,8 +39,10 @@ export interface MeasureSnpOptions {
   kernel?: string;
   initrd?: string;
   append?: string;
-  guestFeatures: string;
+  guestFeatures?: string;
   snpOvmfHash?: string;
+  dumpVmsa?: boolean;
+  verbose?: boolean;
   svsm?: string;
   varsSize?: string;
   varsFile?: string;
@@ -75,12 +78,13 @@ function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType):
   const model = parseNum('--vcpu-model', opts.vcpuModel);
   const stepping = parseNum('--vcpu-stepping', opts.vcpuStepping);
   const sig = parseNum('--vcpu-sig', opts.vcpuSig);
-  if (family) {
+  // 0 is a value (sev-snp-measure 8f2b337e: `is not None`), not a missing flag
+  if (family !== undefined) {
     if (model === undefined || stepping === undefined)
       throw new UsageError('--vcpu-family needs --vcpu-model and --vcpu-stepping');
     return cpuSig(family, model, stepping);
   }
-  if (sig) {
+  if (sig !== undefined) {
     if (sig > 0xffffffff) throw new UsageError(`--vcpu-sig ${opts.vcpuSig}: a CPUID signature is 32 bits`);
     return sig;
   }
@@ -109,6 +113,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     if (opts.append && !kernelPath) throw new UsageError('--kernel required when using --append');
     const n = parseNum('--vcpus', opts.vcpus);
     if (n === undefined) throw new UsageError(`missing --vcpus N in guest mode '${mode}'`);
+    if (n === 0) throw new UsageError(`--vcpus ${opts.vcpus}: a guest has at least one vCPU`);
     if (n > 1024) throw new UsageError(`--vcpus ${opts.vcpus}: at most 1024 vCPUs`);
     vcpus = n;
     if (!(SnpVmmTypes as readonly string[]).includes(opts.vmmType))
@@ -129,7 +134,21 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
       if (!opts.svsm) throw new UsageError('snp:svsm mode requires --svsm');
     }
   }
-  const guestFeatures = parseBig('--guest-features', opts.guestFeatures);
+  const guestFeatures = parseBig('--guest-features', opts.guestFeatures ?? '0x1');
+  const warnings: string[] = [];
+  // what sev-snp-measure ignores in snp:svsm (its SVSM VMSAs carry 0x1, no kernel hashes): a warning
+  let kernelGiven = kernelPath;
+  if (mode === 'snp:svsm') {
+    if (opts.guestFeatures !== undefined)
+      warnings.push(`snp:svsm ignores --guest-features ${opts.guestFeatures}: the SVSM VMSAs carry sev_features 0x1`);
+    if (kernelPath)
+      warnings.push(
+        `snp:svsm ignores --kernel${opts.initrd ? ', --initrd' : ''}${opts.append !== undefined ? ', --append' : ''}: the SVSM launch measures no kernel hashes`,
+      );
+    kernelGiven = undefined;
+  }
+  if (mode === 'snp:ovmf-hash' && opts.dumpVmsa)
+    warnings.push('snp:ovmf-hash measures no VMSA: --dump-vmsa writes nothing');
 
   const ovmfBytes = readInput('--ovmf', opts.ovmf);
   // the images' SHA-256 (in the emitted description) only when emitting: hashing them costs a tenth of a measurement
@@ -159,9 +178,9 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     guestFeatures,
     ...(mode !== 'snp:ovmf-hash' && opts.snpOvmfHash !== undefined ? { ovmfHash: opts.snpOvmfHash } : {}),
   };
-  if (mode !== 'snp:ovmf-hash' && kernelPath) {
+  if (mode !== 'snp:ovmf-hash' && kernelGiven) {
     inputs.kernel = {
-      kernel: readInput('--kernel', kernelPath),
+      kernel: readInput('--kernel', kernelGiven),
       ...(opts.initrd ? { initrd: readInput('--initrd', opts.initrd) } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
     };
@@ -178,6 +197,27 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     throw e;
   }
 
+  if (m.beyondKvm) {
+    warnings.push(
+      `${m.beyondKvm}; measured as sev-snp-measure does: the model ran the launch KVM takes up to the VMSAs, then its PSP measured ${vcpus} VMSA${vcpus === 1 ? '' : 's'} with sev_features ${`0x${guestFeatures.toString(16)}`}`,
+    );
+    if (opts.emitScenario !== undefined)
+      throw new UsageError(
+        `--emit-scenario ${opts.emitScenario}: ${m.beyondKvm}; the launch cannot be written as a scenario KVM would run`,
+      );
+  }
+  for (const w of warnings) process.stderr.write(`gmemsim: warning: ${w}\n`);
+  if (opts.dumpVmsa && m.plan.vcpus) {
+    const pages = snpVmsaPages(inputs, m.plan.eips);
+    pages.forEach((p, i) => {
+      try {
+        writeFileSync(`vmsa${i}.bin`, p);
+      } catch (e) {
+        throw new UsageError(`--dump-vmsa: cannot write vmsa${i}.bin: ${fsReason(e)}`);
+      }
+    });
+  }
+
   if (opts.emitScenario !== undefined) {
     // the same sequence, now with the digest its attest step must give
     await writeScenario(
@@ -188,7 +228,9 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
 
   const base64 = Buffer.from(fromHex(m.measurement)).toString('base64');
   // sev-snp-measure prints the OVMF hash in hex whatever --output-format says (the form --snp-ovmf-hash takes)
-  const printed = `${opts.outputFormat === 'base64' && mode !== 'snp:ovmf-hash' ? base64 : m.measurement}\n`;
+  const shown = opts.outputFormat === 'base64' && mode !== 'snp:ovmf-hash' ? base64 : m.measurement;
+  // sev-snp-measure -v names the mode (SevMode.name); snp:ovmf-hash prints the bare hash either way
+  const printed = `${opts.verbose && mode !== 'snp:ovmf-hash' ? `Calculated ${mode === 'snp' ? 'SEV_SNP' : 'SEV_SNP_SVSM'} guest measurement: ` : ''}${shown}\n`;
 
   // records per call, from the model: pages each SNP_LAUNCH_UPDATE took; the VMSAs are the rest of the PSP's updates
   const updatePages = m.plan.calls.map((c) =>
