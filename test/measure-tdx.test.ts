@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { runScenario } from '../src/scenario/run.ts';
 import { gmemsim, noStack } from './support/cli.ts';
 import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT } from './support/scenarios.ts';
+import { tdxByHand } from './support/tdx-by-hand.ts';
 
 /** measurement.md §4.1 (file sha256) and §4.5 (records, MRTD single-pass and two-pass) */
 const VECTORS = [
@@ -162,44 +162,7 @@ describe('OVMF footer table and TDVF metadata', () => {
     expect((err as Error).message).toMatch(re);
     expect((err as Error).message).not.toContain('\n');
   });
-  /**
-   * A second MRTD implementation (measurement.md §2.1), independent of the model: the TDVF sections
-   * read straight from the descriptor, every section populated in metadata order as QEMU's
-   * tdx_init_fw_mem_region does, MR.EXTEND iff attribute bit 0; PAGE.ADD / MR.EXTEND records hashed
-   * by node:crypto in one stream.
-   */
-  function mrtdByHand(img: Uint8Array, order: 'single-pass' | 'two-pass'): string {
-    const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
-    const h = createHash('sha384');
-    const rec = (tag: string, gpa: bigint) => {
-      const b = Buffer.alloc(128);
-      b.write(tag, 0, 'latin1');
-      b.writeBigUInt64LE(gpa, 16);
-      h.update(b);
-    };
-    const n = v.getUint32(DESC + 12, true);
-    for (let i = 0; i < n; i++) {
-      const off = v.getUint32(SEC(i), true);
-      const gpa = v.getBigUint64(SEC(i) + 8, true);
-      const pages = Number(v.getBigUint64(SEC(i) + 16, true) / 4096n);
-      const type = v.getUint32(SEC(i) + 24, true);
-      const extend = (v.getUint32(SEC(i) + 28, true) & 1) === 1;
-      const data = (p: number) =>
-        type <= 1 ? img.subarray(off + p * 4096, off + p * 4096 + 4096) : new Uint8Array(4096);
-      const ext = (p: number) => {
-        for (let c = 0; c < 16; c++) {
-          rec('MR.EXTEND', gpa + BigInt(p * 4096 + c * 256));
-          h.update(data(p).subarray(c * 256, c * 256 + 256));
-        }
-      };
-      for (let p = 0; p < pages; p++) {
-        rec('MEM.PAGE.ADD', gpa + BigInt(p * 4096));
-        if (extend && order === 'single-pass') ext(p);
-      }
-      if (extend && order === 'two-pass') for (let p = 0; p < pages; p++) ext(p);
-    }
-    return h.digest('hex');
-  }
+  const mrtdByHand = (img: Uint8Array, order: 'single-pass' | 'two-pass') => tdxByHand(img, DESC, order);
   it('the hand-made MRTD reproduces T2 (single- and two-pass)', () => {
     const img = firmware('OVMF.bookworm.fd');
     expect(mrtdByHand(img, 'single-pass')).toBe(VECTORS[1]['single-pass']);

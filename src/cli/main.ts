@@ -116,6 +116,11 @@ measure
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')
   .option('--explain', 'print a table of the measuring calls (section, GPA range, pages, records), then the MRTD')
+  .option(
+    '--expect <hex>',
+    'compare with this MRTD: MATCH, or MISMATCH and the launch variants that explain it (exit 0/1)',
+  )
+  .option('--report <file>', 'as --expect, with the MRTD of a TDREPORT_STRUCT or a TDX quote (v4, v5)')
   .action(async (opts: import('./measure.ts').MeasureTdxOptions) => {
     const { measureTdxCommand } = await import('./measure.ts');
     process.exitCode = await measureTdxCommand(opts);
@@ -179,6 +184,12 @@ measure
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the digest and every measuring call')
   .option('--explain', 'print a table of the measuring calls (type, GPA range, pages, records), then the digest')
+  .option(
+    '--expect <hex>',
+    'compare with this digest: MATCH, or MISMATCH and the launch variants that explain it (exit 0/1)',
+  )
+  .option('--report <file>', 'as --expect, with the MEASUREMENT of an SEV-SNP attestation report (v2, v3, v5)')
+  .option('--max-vcpus <n>', 'with --expect/--report: vCPU counts tried, 1..N (default 64)')
   .action(async (opts) => {
     const { measureSnpCommand } = await import('./measure-snp.ts');
     process.exitCode = await measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);

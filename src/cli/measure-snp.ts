@@ -25,6 +25,7 @@ import { fromHex } from '../util/hex.ts';
 import { fsReason, UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
 import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
+import { expectedMeasurement } from './measure-expect.ts';
 
 export interface MeasureSnpOptions {
   mode: string;
@@ -50,6 +51,9 @@ export interface MeasureSnpOptions {
   emitScenario?: string;
   json?: boolean;
   explain?: boolean;
+  expect?: string;
+  report?: string;
+  maxVcpus?: string;
 }
 
 /** sev-snp-measure's int(x, 0) (and int(x), with 0x accepted too); non-negative */
@@ -184,6 +188,29 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
       ...(opts.initrd ? { initrd: readInput('--initrd', opts.initrd) } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
     };
+  }
+
+  const expected = expectedMeasurement('snp', opts);
+  if (expected) {
+    if (opts.explain || opts.emitScenario !== undefined || opts.dumpVmsa)
+      throw new UsageError('--expect/--report prints a verdict: not with --explain, --emit-scenario or --dump-vmsa');
+    for (const w of warnings) process.stderr.write(`gmemsim: warning: ${w}\n`);
+    const maxVcpus = parseNum('--max-vcpus', opts.maxVcpus);
+    if (maxVcpus !== undefined && (maxVcpus < 1 || maxVcpus > 1024))
+      throw new UsageError(`--max-vcpus ${opts.maxVcpus}: 1 to 1024`);
+    const { diagnoseSnp, describeSnpLaunch } = await import('../measure/diagnose.ts');
+    const { printDiagnosis } = await import('./measure-expect.ts');
+    try {
+      const d = diagnoseSnp(inputs, expected.hex, nodeHost, maxVcpus ? { maxVcpus } : {});
+      return printDiagnosis(d, expected.from, describeSnpLaunch(inputs), opts.json);
+    } catch (e) {
+      if (e instanceof SnpLaunchError) {
+        const prefix =
+          e.source === 'ovmf' ? `--ovmf ${opts.ovmf}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
+        throw new UsageError(`${prefix}${e.message}`);
+      }
+      throw e;
+    }
   }
 
   let m: ReturnType<typeof measureSnp>;

@@ -6,6 +6,7 @@ import { fromHex } from '../util/hex.ts';
 import { UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
 import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
+import { expectedMeasurement } from './measure-expect.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -15,6 +16,8 @@ export interface MeasureTdxOptions {
   emitScenario?: string;
   json?: boolean;
   explain?: boolean;
+  expect?: string;
+  report?: string;
 }
 
 export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number> {
@@ -34,6 +37,21 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : (qemu?.order ?? 'single-pass');
   // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
   const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
+  const expected = expectedMeasurement('tdx', opts);
+  if (expected) {
+    if (opts.explain || opts.emitScenario !== undefined)
+      throw new UsageError('--expect/--report prints a verdict: not with --explain or --emit-scenario');
+    const { diagnoseTdx } = await import('../measure/diagnose.ts');
+    const { printDiagnosis } = await import('./measure-expect.ts');
+    try {
+      const d = diagnoseTdx(image, { firmwareFile, order }, expected.hex, nodeHost);
+      const launch = `${order} record order${qemu ? `, QEMU ${qemu.names[0]}` : ''}`;
+      return printDiagnosis(d, expected.from, launch, opts.json);
+    } catch (e) {
+      if (e instanceof FirmwareError) throw new UsageError(`--firmware ${opts.firmware}: ${e.message}`);
+      throw e;
+    }
+  }
   let m: ReturnType<typeof measureTdx>;
   try {
     m = measureTdx(image, { firmwareFile, order }, nodeHost);
