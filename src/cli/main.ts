@@ -194,6 +194,20 @@ measure
     const { measureSnpCommand } = await import('./measure-snp.ts');
     process.exitCode = await measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);
   });
+measure
+  .command('diff')
+  .description(
+    'two launches record by record: the first measured record where they part (GPA, type, section, call) and what follows',
+  )
+  .argument('<platform>', 'tdx or snp')
+  .argument('<options...>', "A's options (those of measure tdx|snp), then --vs and the options B changes")
+  .option('--context <n>', 'records shown after the first difference', '3')
+  .option('--json', 'print one JSON document')
+  .allowUnknownOption()
+  .action(async (platform: string, args: string[], opts: { json?: boolean; context?: string }) => {
+    const { measureDiffCommand } = await import('./measure-diff.ts');
+    process.exitCode = await measureDiffCommand(platform, args, opts);
+  });
 
 program
   .command('view')

@@ -98,15 +98,25 @@ function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType):
   return undefined;
 }
 
-export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number> {
+/** What the command line's options make of a launch: its inputs and what is warned about. */
+export interface SnpCommandInputs {
+  inputs: SnpLaunchInputs;
+  mode: SnpMode;
+  vcpus: number;
+  vmm: SnpVmmType;
+  vcpuSig: number | undefined;
+  varsSize: number | undefined;
+  guestFeatures: bigint;
+  ovmfBytes: Uint8Array;
+  svsm: SnpImage | undefined;
+  warnings: string[];
+}
+
+/** sev-snp-measure's checks, in its order (cli.py main), and the launch inputs (measure snp, measure diff) */
+export function snpCommandInputs(opts: MeasureSnpOptions): SnpCommandInputs {
   if (!(SnpModes as readonly string[]).includes(opts.mode))
     throw new UsageError(`--mode ${opts.mode}: expected ${SnpModes.join(', ')} (gmemsim models SEV-SNP launches only)`);
   const mode = opts.mode as SnpMode;
-  if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
-    throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
-  if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
-
-  // sev-snp-measure's checks, in its order (cli.py main)
   let vcpus = 0;
   let vmm: SnpVmmType = 'QEMU';
   let vcpuSig: number | undefined;
@@ -190,6 +200,16 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     };
   }
 
+  return { inputs, mode, vcpus, vmm, vcpuSig, varsSize, guestFeatures, ovmfBytes, svsm, warnings };
+}
+
+export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number> {
+  if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
+    throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
+  if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
+
+  const { inputs, mode, vcpus, vmm, vcpuSig, varsSize, guestFeatures, ovmfBytes, svsm, warnings } =
+    snpCommandInputs(opts);
   const expected = expectedMeasurement('snp', opts);
   if (expected) {
     if (opts.explain || opts.emitScenario !== undefined || opts.dumpVmsa)
