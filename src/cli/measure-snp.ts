@@ -5,6 +5,8 @@
  * Optionally writes the sequence as a scenario file whose attest step expects the same digest.
  */
 import { statSync, writeFileSync } from 'node:fs';
+// static, not lazy: a SnpLaunchError it throws must be this bundle's class (scripts/bundle.mjs)
+import { describeSnpLaunch, diagnoseSnp } from '../measure/diagnose.ts';
 import {
   CPU_SIGS,
   cpuSig,
@@ -25,7 +27,7 @@ import { fromHex } from '../util/hex.ts';
 import { fsReason, UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
 import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
-import { expectedMeasurement } from './measure-expect.ts';
+import { expectedMeasurement, printDiagnosis } from './measure-expect.ts';
 
 export interface MeasureSnpOptions {
   mode: string;
@@ -218,8 +220,6 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     const maxVcpus = parseNum('--max-vcpus', opts.maxVcpus);
     if (maxVcpus !== undefined && (maxVcpus < 1 || maxVcpus > 1024))
       throw new UsageError(`--max-vcpus ${opts.maxVcpus}: 1 to 1024`);
-    const { diagnoseSnp, describeSnpLaunch } = await import('../measure/diagnose.ts');
-    const { printDiagnosis } = await import('./measure-expect.ts');
     try {
       const d = diagnoseSnp(inputs, expected.hex, nodeHost, maxVcpus ? { maxVcpus } : {});
       return printDiagnosis(d, expected.from, describeSnpLaunch(inputs), opts.json);

@@ -1,3 +1,5 @@
+// static, not lazy: a FirmwareError it throws must be this bundle's class (scripts/bundle.mjs)
+import { diagnoseTdx } from '../measure/diagnose.ts';
 import { FirmwareError } from '../measure/ovmf.ts';
 import { qemuTdxNames, qemuTdxRow } from '../measure/qemu-versions.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
@@ -6,7 +8,7 @@ import { fromHex } from '../util/hex.ts';
 import { UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
 import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
-import { expectedMeasurement } from './measure-expect.ts';
+import { expectedMeasurement, printDiagnosis } from './measure-expect.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
@@ -41,8 +43,6 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
   if (expected) {
     if (opts.explain || opts.emitScenario !== undefined)
       throw new UsageError('--expect/--report prints a verdict: not with --explain or --emit-scenario');
-    const { diagnoseTdx } = await import('../measure/diagnose.ts');
-    const { printDiagnosis } = await import('./measure-expect.ts');
     try {
       const d = diagnoseTdx(image, { firmwareFile, order }, expected.hex, nodeHost);
       const launch = `${order} record order${qemu ? `, QEMU ${qemu.names[0]}` : ''}`;
