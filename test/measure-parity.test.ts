@@ -6,7 +6,7 @@
  * implementation checked against those vectors first.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -144,10 +144,62 @@ describe('sev-snp-measure flags', () => {
     ]);
   });
   it("commander's errors are in gmemsim's style too", () => {
-    const r = gmemsim('measure', 'snp', '--vcpus', '1');
+    const r = gmemsim('measure', 'tdx');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^gmemsim: required option '--ovmf <path>' not specified$/m);
+    expect(r.err).toMatch(/^gmemsim: required option '--firmware <path>' not specified$/m);
     expect(r.err).not.toMatch(/^error:/m);
     noStack(r.err);
+  });
+});
+
+describe('--snp-ovmf-hash without --ovmf: --ovmf-metadata (sev-snp-measure-go ovmf_img JSON)', () => {
+  // measurement.md §4.3: the bookworm metadata items, reset EIP, and each vector's seed
+  const doc = (seed?: string) =>
+    JSON.stringify({
+      MetadataItems: [
+        { GPA: '0x800000', SectionTypeInt: 1, Size: '0x9000' },
+        { GPA: '0x80a000', SectionTypeInt: 1, Size: '0x3000' },
+        { GPA: '0x80d000', SectionTypeInt: 2, Size: '0x1000' },
+        { GPA: '0x80e000', SectionTypeInt: 3, Size: '0x1000' },
+        { GPA: '0x80f000', SectionTypeInt: 1, Size: '0x11000' },
+      ],
+      ResetEIP: '0x80b004',
+      ...(seed ? { OVMFHash: seed } : {}),
+    });
+  const G = {
+    G1: [
+      'a58211791a556a630a4319dc9e2ea96cc0e9784dd9f20a4fadf81b26c98d163fcdcb6703884bbbb80d7b1de45b3d84d0',
+      '4c6e33087d08fa770259484dddbef367086a15c3e2cf10038dc97229d39c942671c2e22b300178f8de594a3f2fa59303',
+    ],
+    G2: [
+      '2027a27bb9f7acfd280e4c7bd68a73973b94bf0756e5b282e004b9395f597b8d0eb4defa7d8f6549375aa4d2b146f0f3',
+      'c2c84b9364fc9f0f54b04534768c860c6e0e386ad98b96e8b98eca46ac8971d05c531ba48373f054c880cfd1f4a0a84e',
+    ],
+  } as const;
+  const dir = mkdtempSync(join(tmpdir(), 'gmemsim-ovmf-metadata-'));
+  it('G1 from the document with its OVMFHash; G2 with --snp-ovmf-hash', () => {
+    const g1 = join(dir, 'g1.json');
+    writeFileSync(g1, doc(G.G1[0]));
+    const a = gmemsim('measure', 'snp', '--ovmf-metadata', g1, '--vcpus', '2', '--vmm-type', 'ec2_legacy');
+    expect([a.code, a.out, a.err]).toEqual([0, `${G.G1[1]}\n`, '']);
+    const bare = join(dir, 'bare.json');
+    writeFileSync(bare, doc());
+    const b = gmemsim(
+      ...['measure', 'snp', '--ovmf-metadata', bare, '--snp-ovmf-hash', G.G2[0], '--vcpus', '2'],
+      ...['--vmm-type', 'ec2_legacy'],
+    );
+    expect([b.code, b.out]).toEqual([0, `${G.G2[1]}\n`]);
+  });
+  it.each([
+    [
+      ['--snp-ovmf-hash', G.G1[0], '--vcpus', '1', '--vcpu-type', 'EPYC'],
+      /--snp-ovmf-hash without --ovmf needs --ovmf-metadata/,
+    ],
+    [['--vcpus', '1', '--vcpu-type', 'EPYC'], /^gmemsim: required option '--ovmf <path>' not specified$/m],
+  ])('without either: exit 2, one line (%#)', (args, re) => {
+    const r = gmemsim('measure', 'snp', ...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(re);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
   });
 });

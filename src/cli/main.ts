@@ -165,7 +165,14 @@ measure
     'type of guest VMM (QEMU, ec2, gce; ec2_legacy: ec2 with RDX 0, as before v0.0.13)',
     'QEMU',
   )
-  .requiredOption('--ovmf <path>', 'the OVMF firmware image, as QEMU -bios takes it (e.g. OVMF.amdsev.fd)')
+  .option(
+    '--ovmf <path>',
+    'the OVMF firmware image, as QEMU -bios takes it (e.g. OVMF.amdsev.fd); required unless --ovmf-metadata',
+  )
+  .option(
+    '--ovmf-metadata <json>',
+    "with --snp-ovmf-hash instead of --ovmf: the OVMF's SEV metadata and reset EIP (sev-snp-measure-go's ovmf_img JSON)",
+  )
   .option('--kernel <path>', 'kernel file whose hash the SEV hash table carries (measured direct boot)')
   .option('--initrd <path>', 'initrd file to hash (with --kernel)')
   .option('--append <cmdline>', 'kernel command line to hash (with --kernel)')

@@ -32,6 +32,7 @@ const SNP_FLAGS = new Set([
   'vcpu-stepping',
   'vmm-type',
   'ovmf',
+  'ovmf-metadata',
   'kernel',
   'initrd',
   'append',
@@ -93,12 +94,11 @@ function tdxLaunch(side: Side, label: string): MeasuredLaunch {
 async function snpLaunch(side: Side, label: string): Promise<MeasuredLaunch> {
   const opts: Record<string, string> = { mode: 'snp', vmmType: 'QEMU', outputFormat: 'hex' };
   for (const [k, v] of side) if (typeof v === 'string') opts[camel(k)] = v;
-  if (!opts.ovmf) throw new UsageError(`measure diff snp: ${label}: --ovmf is required`);
   const { snpCommandInputs } = await import('./measure-snp.ts');
   const c = snpCommandInputs(opts as unknown as MeasureSnpOptions);
   for (const w of c.warnings) process.stderr.write(`gmemsim: warning: ${label}: ${w}\n`);
   try {
-    return snpLaunchRecords(c.inputs, nodeHost, nodeSha384, `${opts.ovmf}, ${describeSnpLaunch(c.inputs)}`);
+    return snpLaunchRecords(c.inputs, nodeHost, nodeSha384, `${opts.ovmf ?? opts.ovmfMetadata}, ${describeSnpLaunch(c.inputs)}`);
   } catch (e) {
     if (e instanceof FirmwareError) throw new UsageError(`measure diff snp: ${label}: ${e.message}`);
     throw e;

@@ -7,6 +7,8 @@
 import { statSync, writeFileSync } from 'node:fs';
 // static, not lazy: a SnpLaunchError it throws must be this bundle's class (scripts/bundle.mjs)
 import { describeSnpLaunch, diagnoseSnp } from '../measure/diagnose.ts';
+import { FirmwareError } from '../measure/ovmf.ts';
+import { ovmfFromMetadata } from '../measure/ovmf-metadata.ts';
 import {
   CPU_SIGS,
   cpuSig,
@@ -38,7 +40,8 @@ export interface MeasureSnpOptions {
   vcpuModel?: string;
   vcpuStepping?: string;
   vmmType: string;
-  ovmf: string;
+  ovmf?: string;
+  ovmfMetadata?: string;
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -99,6 +102,9 @@ function vcpuSignature(opts: MeasureSnpOptions, mode: SnpMode, vmm: SnpVmmType):
     throw new UsageError(`missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '${mode}'`);
   return undefined;
 }
+
+const ovmfFlag = (o: MeasureSnpOptions) =>
+  o.ovmf !== undefined ? `--ovmf ${o.ovmf}` : `--ovmf-metadata ${o.ovmfMetadata}`;
 
 /** What the command line's options make of a launch: its inputs and what is warned about. */
 export interface SnpCommandInputs {
@@ -166,14 +172,43 @@ export function snpCommandInputs(opts: MeasureSnpOptions): SnpCommandInputs {
   if (mode === 'snp:ovmf-hash' && opts.dumpVmsa)
     warnings.push('snp:ovmf-hash measures no VMSA: --dump-vmsa writes nothing');
 
-  const ovmfBytes = readInput('--ovmf', opts.ovmf);
   // the images' SHA-256 (in the emitted description) only when emitting: hashing them costs a tenth of a measurement
   const emitting = opts.emitScenario !== undefined;
-  const ovmf: SnpImage = {
-    bytes: ovmfBytes,
-    file: firmwareRef(opts.ovmf, opts.emitScenario),
-    ...(emitting ? { about: aboutImage(opts.ovmf, ovmfBytes) } : {}),
-  };
+  let ovmfBytes: Uint8Array;
+  let ovmf: SnpImage;
+  let snpOvmfHash = opts.snpOvmfHash;
+  if (opts.ovmf !== undefined) {
+    if (opts.ovmfMetadata !== undefined) throw new UsageError('--ovmf and --ovmf-metadata cannot be combined');
+    ovmfBytes = readInput('--ovmf', opts.ovmf);
+    ovmf = {
+      bytes: ovmfBytes,
+      file: firmwareRef(opts.ovmf, opts.emitScenario),
+      ...(emitting ? { about: aboutImage(opts.ovmf, ovmfBytes) } : {}),
+    };
+  } else if (opts.ovmfMetadata !== undefined) {
+    // --snp-ovmf-hash without the image: its metadata as sev-snp-measure-go keeps it (ovmf-metadata.ts)
+    const flag = `--ovmf-metadata ${opts.ovmfMetadata}`;
+    if (mode !== 'snp') throw new UsageError(`${flag}: for --mode snp (${mode} measures the image itself)`);
+    if (kernelGiven) throw new UsageError(`${flag}: --kernel needs the OVMF image (its SEV hash table address)`);
+    if (emitting) throw new UsageError(`${flag}: --emit-scenario needs the OVMF image`);
+    let doc: ReturnType<typeof ovmfFromMetadata>;
+    try {
+      doc = ovmfFromMetadata(new TextDecoder().decode(readInput('--ovmf-metadata', opts.ovmfMetadata)));
+    } catch (e) {
+      if (e instanceof FirmwareError) throw new UsageError(`${flag}: ${e.message}`);
+      throw e;
+    }
+    snpOvmfHash ??= doc.ovmfHash;
+    if (snpOvmfHash === undefined)
+      throw new UsageError(`${flag}: no OVMFHash in it and no --snp-ovmf-hash: the firmware pages' digest is needed`);
+    ovmfBytes = doc.image;
+    ovmf = { bytes: doc.image, file: 'ovmf-metadata-stand-in.fd' };
+  } else
+    throw new UsageError(
+      opts.snpOvmfHash !== undefined
+        ? "--snp-ovmf-hash without --ovmf needs --ovmf-metadata FILE: the SEV metadata pages and the APs' reset EIP come from the firmware"
+        : "required option '--ovmf <path>' not specified",
+    );
   let svsm: SnpImage | undefined;
   if (mode === 'snp:svsm' && opts.svsm) {
     const b = readInput('--svsm', opts.svsm);
@@ -192,7 +227,7 @@ export function snpCommandInputs(opts: MeasureSnpOptions): SnpCommandInputs {
     ...(vcpuSig !== undefined ? { vcpuSig } : {}),
     vmmType: vmm,
     guestFeatures,
-    ...(mode !== 'snp:ovmf-hash' && opts.snpOvmfHash !== undefined ? { ovmfHash: opts.snpOvmfHash } : {}),
+    ...(mode !== 'snp:ovmf-hash' && snpOvmfHash !== undefined ? { ovmfHash: snpOvmfHash } : {}),
   };
   if (mode !== 'snp:ovmf-hash' && kernelGiven) {
     inputs.kernel = {
@@ -225,8 +260,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
       return printDiagnosis(d, expected.from, describeSnpLaunch(inputs), opts.json);
     } catch (e) {
       if (e instanceof SnpLaunchError) {
-        const prefix =
-          e.source === 'ovmf' ? `--ovmf ${opts.ovmf}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
+        const prefix = e.source === 'ovmf' ? `${ovmfFlag(opts)}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
         throw new UsageError(`${prefix}${e.message}`);
       }
       throw e;
@@ -238,7 +272,7 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     m = measureSnp(inputs, nodeHost);
   } catch (e) {
     if (e instanceof SnpLaunchError) {
-      const prefix = e.source === 'ovmf' ? `--ovmf ${opts.ovmf}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
+      const prefix = e.source === 'ovmf' ? `${ovmfFlag(opts)}: ` : e.source === 'svsm' ? `--svsm ${opts.svsm}: ` : '';
       throw new UsageError(`${prefix}${e.message}`);
     }
     throw e;
@@ -319,7 +353,9 @@ export async function measureSnpCommand(opts: MeasureSnpOptions): Promise<number
     format: 'gmemsim-measure/1',
     platform: 'snp',
     mode,
-    firmware: imageFacts(opts.ovmf, ovmfBytes),
+    ...(opts.ovmf !== undefined
+      ? { firmware: imageFacts(opts.ovmf, ovmfBytes) }
+      : { ovmf_metadata: opts.ovmfMetadata }),
     ...(svsm && opts.svsm ? { svsm: { ...imageFacts(opts.svsm, svsm.bytes), vars_size: varsSize } } : {}),
     profile: m.result.profile,
     ...(mode === 'snp:ovmf-hash'
