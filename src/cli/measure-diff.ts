@@ -98,7 +98,12 @@ async function snpLaunch(side: Side, label: string): Promise<MeasuredLaunch> {
   const c = snpCommandInputs(opts as unknown as MeasureSnpOptions);
   for (const w of c.warnings) process.stderr.write(`gmemsim: warning: ${label}: ${w}\n`);
   try {
-    return snpLaunchRecords(c.inputs, nodeHost, nodeSha384, `${opts.ovmf ?? opts.ovmfMetadata}, ${describeSnpLaunch(c.inputs)}`);
+    return snpLaunchRecords(
+      c.inputs,
+      nodeHost,
+      nodeSha384,
+      `${opts.ovmf ?? opts.ovmfMetadata}, ${describeSnpLaunch(c.inputs)}`,
+    );
   } catch (e) {
     if (e instanceof FirmwareError) throw new UsageError(`measure diff snp: ${label}: ${e.message}`);
     throw e;
