@@ -9,6 +9,7 @@ import type { SnpLaunchInputs } from '../src/measure/snp.ts';
 import { nodeHost, nodeSha384 } from '../src/node/host.ts';
 import { gmemsim } from './support/cli.ts';
 import { FIRMWARE, firmware } from './support/firmware.ts';
+import { ROOT } from './support/scenarios.ts';
 
 const T2 = {
   single: '4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47',
@@ -102,6 +103,23 @@ describe('the command line', () => {
     const same = gmemsim('measure', 'diff', 'tdx', '--firmware', B, '--vs', '--qemu-version', '10.1');
     expect(same.code).toBe(0);
     expect(same.out).toMatch(/same measurement\n$/);
+  });
+  it("--vs-scenario: against a scenario file's attest step (the hand-written S5), each record traced to its step", () => {
+    const S4 = 'e1e1ca029dd7973ab9513295be68198472dcd4fc834bd9af9b63f6e8a1674dbf281a9278a4a2ebe0eed9f22adbcd0e2b';
+    const S5 = '19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d';
+    const r = gmemsim(
+      ...['measure', 'diff', 'snp', '--ovmf', join(FIRMWARE, 'fixtures/ovmf_AmdSev_suffix.bin'), '--vcpus', '1'],
+      ...['--vcpu-type', 'EPYC-v4', '--guest-features', '0x21', '--json'],
+      ...['--vs-scenario', join(ROOT, 'test/scenarios/snp-vectors/s05-no-kernel-gf1.yaml')],
+    );
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out);
+    expect([doc.a.measurement, doc.b.measurement]).toEqual([S4, S5]);
+    expect(doc.common_records).toBe(32);
+    expect(doc.first_difference.b).toMatchObject({ page_type: 'VMSA' });
+    expect(doc.first_difference.b.call).toMatch(
+      /^scenario step \d+ \(KVM_MEMORY_ENCRYPT_OP KVM_SEV_SNP_LAUNCH_FINISH\)$/,
+    );
   });
   it('no --vs, or an unknown option: exit 2, one line', () => {
     const r = gmemsim('measure', 'diff', 'tdx', '--firmware', B);

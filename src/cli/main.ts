@@ -209,9 +209,13 @@ measure
   .argument('<platform>', 'tdx or snp')
   .argument('<options...>', "A's options (those of measure tdx|snp), then --vs and the options B changes")
   .option('--context <n>', 'records shown after the first difference', '3')
+  .option(
+    '--vs-scenario <file>',
+    "B is this scenario file's launch (its attest step), e.g. one --emit-scenario wrote and then edited",
+  )
   .option('--json', 'print one JSON document')
   .allowUnknownOption()
-  .action(async (platform: string, args: string[], opts: { json?: boolean; context?: string }) => {
+  .action(async (platform: string, args: string[], opts: { json?: boolean; context?: string; vsScenario?: string }) => {
     const { measureDiffCommand } = await import('./measure-diff.ts');
     process.exitCode = await measureDiffCommand(platform, args, opts);
   });

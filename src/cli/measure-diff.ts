@@ -9,6 +9,7 @@ import {
   describeRecord,
   diffLaunches,
   type MeasuredLaunch,
+  scenarioLaunchRecords,
   snpLaunchRecords,
   tdxLaunchRecords,
 } from '../measure/diff.ts';
@@ -113,20 +114,43 @@ async function snpLaunch(side: Side, label: string): Promise<MeasuredLaunch> {
 export interface MeasureDiffOptions {
   json?: boolean;
   context?: string;
+  /** B is this scenario file's launch (its last attest step) instead of options after --vs */
+  vsScenario?: string;
+}
+
+/** B from a scenario file: the records its run hashed, each traced to its step */
+async function scenarioLaunch(platform: 'tdx' | 'snp', file: string): Promise<MeasuredLaunch> {
+  const { loadFiles } = await import('./common.ts');
+  const [scenario] = loadFiles([file]);
+  try {
+    return scenarioLaunchRecords(scenario!, platform, nodeHost, nodeSha384, `scenario ${file}`);
+  } catch (e) {
+    if (e instanceof FirmwareError) throw new UsageError(`--vs-scenario ${file}: ${e.message}`);
+    throw e;
+  }
 }
 
 export async function measureDiffCommand(platform: string, args: string[], opts: MeasureDiffOptions): Promise<number> {
   if (platform !== 'tdx' && platform !== 'snp') throw new UsageError(`measure diff ${platform}: expected tdx or snp`);
   const vs = args.indexOf('--vs');
-  if (vs < 0) throw new UsageError(`measure diff ${platform}: give the options of A, then --vs and what B changes`);
-  const a = parseSide(platform, args.slice(0, vs), 'A');
-  const bOwn = parseSide(platform, args.slice(vs + 1), 'B');
+  if (vs < 0 && opts.vsScenario === undefined)
+    throw new UsageError(
+      `measure diff ${platform}: give the options of A, then --vs and what B changes (or --vs-scenario FILE)`,
+    );
+  if (vs >= 0 && opts.vsScenario !== undefined) throw new UsageError('--vs and --vs-scenario cannot be combined');
+  const a = parseSide(platform, vs < 0 ? args : args.slice(0, vs), 'A');
+  const bOwn = vs < 0 ? new Map() : parseSide(platform, args.slice(vs + 1), 'B');
   const b: Side = new Map([...a, ...bOwn]);
   const context = Number(opts.context ?? '3');
   if (!Number.isInteger(context) || context < 0 || context > 100)
     throw new UsageError(`--context ${opts.context}: 0 to 100`);
-  const [la, lb] =
-    platform === 'tdx' ? [tdxLaunch(a, 'A'), tdxLaunch(b, 'B')] : [await snpLaunch(a, 'A'), await snpLaunch(b, 'B')];
+  const la = platform === 'tdx' ? tdxLaunch(a, 'A') : await snpLaunch(a, 'A');
+  const lb =
+    opts.vsScenario !== undefined
+      ? await scenarioLaunch(platform, opts.vsScenario)
+      : platform === 'tdx'
+        ? tdxLaunch(b, 'B')
+        : await snpLaunch(b, 'B');
   const d = diffLaunches(la, lb);
   if (opts.json) {
     const j = (r: MeasuredLaunch['records'][number] | undefined) =>

@@ -8,8 +8,11 @@
  */
 import { createKernel } from '../core/index.ts';
 import type { Sha384, Sha384Factory } from '../core/ports.ts';
-import type { Host } from '../scenario/run.ts';
+import { EncryptCmd } from '../core/uapi.ts';
+import type { Scenario } from '../scenario/load.ts';
+import { type Host, runScenario } from '../scenario/run.ts';
 import { hex0x as hex, toHex } from '../util/hex.ts';
+import { FirmwareError } from './ovmf.ts';
 import { measureSnp, type SnpCall, type SnpLaunchInputs } from './snp.ts';
 import { describeSection } from './tdvf.ts';
 import { measureTdx, type TdxLaunchOptions, type TdxPopulateCall } from './tdx.ts';
@@ -213,4 +216,94 @@ export function describeRecord(r: LaunchRecord): string {
         ? `TDH.MEM.PAGE.ADD of ${hex(r.gpa)}`
         : `PAGE_INFO ${r.pageType} at ${hex(r.gpa)}`;
   return `#${r.index + 1} ${what}, from ${r.call}`;
+}
+
+/**
+ * The records of a scenario file's launch (the `attest` step's measurement), each traced to the
+ * scenario step during which the model hashed it: for `measure diff ... --vs-scenario FILE`.
+ */
+export function scenarioLaunchRecords(
+  scenario: Scenario,
+  platform: 'tdx' | 'snp',
+  host: Host,
+  sha: Sha384Factory,
+  description: string,
+): MeasuredLaunch {
+  let stepNo = -1;
+  const streamSteps: [number, number][] = []; // [byte offset, step]
+  const infoSteps: number[] = [];
+  const rec = recordingHost(host, sha);
+  let streamBytes = 0;
+  const stepHost: Host = {
+    ...rec.host,
+    createKernel: (profile, knobs) => {
+      const k = rec.host.createKernel(profile, knobs);
+      const step = k.step.bind(k);
+      k.step = (op, inject) => {
+        stepNo++;
+        const before = rec.stream.length;
+        const infos = rec.pageInfos.length;
+        const out = step(op, inject);
+        for (let i = before; i < rec.stream.length; i++) {
+          streamSteps.push([streamBytes, stepNo]);
+          streamBytes += rec.stream[i]!.length;
+        }
+        for (let i = infos; i < rec.pageInfos.length; i++) infoSteps.push(stepNo);
+        return out;
+      };
+      return k;
+    },
+  };
+  const result = runScenario(scenario, stepHost);
+  const attest = [...result.steps].reverse().find((s) => s.op.op === 'attest');
+  const measurement = attest?.outcome.out[platform === 'tdx' ? 'mrtd' : 'measurement'];
+  if (typeof measurement !== 'string')
+    throw new FirmwareError(
+      `the scenario has no attest step that gives ${platform === 'tdx' ? 'an MRTD' : 'a launch digest'}`,
+    );
+  const stepName = (i: number) => {
+    const s = result.steps[i];
+    if (!s) return 'no step';
+    const op = s.op;
+    const id =
+      op.op === 'KVM_MEMORY_ENCRYPT_OP'
+        ? ` ${Object.entries(EncryptCmd).find(([, v]) => BigInt(v as number) === op.id)?.[0] ?? op.id}`
+        : '';
+    return `scenario step ${i + 1} (${op.op}${id})`;
+  };
+  if (platform === 'snp') {
+    const records = rec.pageInfos.map((p, index): LaunchRecord => {
+      const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      return {
+        index,
+        kind: 'PAGE_INFO',
+        gpa: v.getBigUint64(0x68, true),
+        pageType: PAGE_TYPES[p[0x62]!] ?? `type ${p[0x62]}`,
+        call: stepName(infoSteps[index]!),
+        body: p.subarray(0x30),
+      };
+    });
+    return { measurement, records, description };
+  }
+  const bytes = concat(rec.stream);
+  const view = new DataView(bytes.buffer);
+  const dec = new TextDecoder();
+  const records: LaunchRecord[] = [];
+  let seg = 0;
+  for (let at = 0; at < bytes.length; ) {
+    while (seg + 1 < streamSteps.length && streamSteps[seg + 1]![0] <= at) seg++;
+    const tag = dec.decode(bytes.subarray(at, at + 16)).replace(/\0+$/, '');
+    if (tag !== TAG_ADD && tag !== TAG_EXTEND)
+      throw new Error(`Model invariant violated: MRTD record ${JSON.stringify(tag)}`);
+    const len = tag === TAG_EXTEND ? 384 : 128;
+    records.push({
+      index: records.length,
+      kind: tag,
+      gpa: view.getBigUint64(at + 16, true),
+      call: stepName(streamSteps[seg]?.[1] ?? -1),
+      body: bytes.subarray(at, at + len),
+    });
+    at += len;
+  }
+  return { measurement, records, description };
 }
