@@ -11,7 +11,9 @@
  *     `node bin/gmemsim.js measure ...` beside `node bench/floor.mjs ...`, goal ×1.3. Both run the
  *     built code (dist/: compiled modules in-process, the bundle for processes); the bench builds it
  *     when src/ is newer.
- * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4 only.
+ *  5. gmemsim measure --expect with a full diagnosis on the largest images, beside a plain measure
+ *     (goal ×2), in-process and as whole processes.
+ * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4, `-- expect` part 5.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -456,7 +458,118 @@ if (part('model')) {
     ]);
   }
 }
+/**
+ * 5. --expect with a full diagnosis (issue 15): a digest no launch variant reaches, so every variant
+ * is tried, on the largest images, beside a plain measurement of the same launch; in-process (dist/)
+ * and as whole processes. Goal: within 2× of the plain measurement.
+ */
+async function expectRows(): Promise<string[][]> {
+  ensureDist();
+  const { measureSnp } = await fromDist<typeof import('../src/measure/snp.ts')>('measure/snp.js');
+  const { measureTdx } = await fromDist<typeof import('../src/measure/tdx.ts')>('measure/tdx.js');
+  const { diagnoseSnp, diagnoseTdx } =
+    await fromDist<typeof import('../src/measure/diagnose.ts')>('measure/diagnose.js');
+  const { nodeHost } = await fromDist<typeof import('../src/node/host.ts')>('node/host.js');
+  const out: string[][] = [];
+  const NONE = 'ab'.repeat(48);
+  const sev = readFileSync(join(FIRMWARE, 'OVMF.amdsev.fd'));
+  const tdx = readFileSync(join(FIRMWARE, 'OVMF.inteltdx.ms.fd'));
+  const inputs = {
+    mode: 'snp',
+    ovmf: { bytes: sev, file: 'OVMF.amdsev.fd' },
+    vcpus: 4,
+    vcpuSig: 0x800f12,
+    vmmType: 'QEMU',
+    guestFeatures: 1n,
+  } as const;
+  let tried = 0;
+  let runs = 0;
+  const cases = [
+    {
+      label: 'measure snp OVMF.amdsev.fd, 4 vCPUs: --expect, full diagnosis (vCPUs 1..64), in-process',
+      plain: () => measureSnp(inputs, nodeHost).measurement,
+      expect: () => {
+        const d = diagnoseSnp(inputs, NONE, nodeHost);
+        tried = d.tried;
+        runs = d.modelRuns;
+        return d.measured;
+      },
+      note: () => `${tried} variants compared, ${runs} launches through the model`,
+    },
+    {
+      label: 'measure tdx OVMF.inteltdx.ms.fd: --expect, full diagnosis, in-process',
+      plain: () => measureTdx(tdx, { firmwareFile: 'OVMF.inteltdx.ms.fd', order: 'single-pass' }, nodeHost).mrtd,
+      expect: () => {
+        const d = diagnoseTdx(tdx, { firmwareFile: 'OVMF.inteltdx.ms.fd', order: 'single-pass' }, NONE, nodeHost);
+        tried = d.tried;
+        runs = d.modelRuns;
+        return d.measured;
+      },
+      note: () => `${tried} variants, ${runs} launches through the model (no PAGE.AUG section: 2 record orders)`,
+    },
+  ];
+  const RUNS = 11;
+  for (const c of cases) {
+    for (let i = 0; i < 10; i++) if (c.plain() !== c.expect()) throw new Error(`bench: ${c.label}: digests differ`);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      a.push(time(c.expect)[0]);
+      b.push(time(c.plain)[0]);
+    }
+    const m = median(a);
+    const f = median(b);
+    out.push([
+      c.label,
+      `${fmt(m, 2)} ms`,
+      `plain ${fmt(f, 2)} ms`,
+      `×${fmt(m / f, 2)} of plain (goal ≤ ×2)`,
+      `median of ${RUNS}; ${c.note()}`,
+    ]);
+  }
+  const SPAWNS = 5;
+  const run = (args: string[]) => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const ms = performance.now() - t0;
+    if (r.status !== 0 && r.status !== 1)
+      throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return ms;
+  };
+  const snpCli = [
+    'measure',
+    'snp',
+    '--vcpus',
+    '4',
+    '--vcpu-type',
+    'EPYC-v4',
+    '--ovmf',
+    join(FIRMWARE, 'OVMF.amdsev.fd'),
+  ];
+  const bin = join(ROOT, 'bin', 'gmemsim.js');
+  const a: number[] = [];
+  const b: number[] = [];
+  run([bin, ...snpCli]);
+  for (let i = 0; i < SPAWNS; i++) {
+    a.push(run([bin, ...snpCli, '--expect', NONE]));
+    b.push(run([bin, ...snpCli]));
+  }
+  out.push([
+    'measure snp OVMF.amdsev.fd, 4 vCPUs: --expect, full diagnosis, whole process',
+    `${fmt(median(a))} ms`,
+    `plain ${fmt(median(b))} ms`,
+    `×${fmt(median(a) / median(b), 2)} of plain (goal ≤ ×2)`,
+    `median of ${SPAWNS} spawns of node bin/gmemsim.js`,
+  ]);
+  return out;
+}
+
 if (part('measure')) rows.push(...(await measureRows()));
+if (part('expect')) rows.push(...(await expectRows()));
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 process.stdout.write(

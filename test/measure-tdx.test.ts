@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FirmwareError, guidBytes, guidString, parseOvmfTable } from '../src/measure/ovmf.ts';
+import { QEMU_TDX_VERSIONS } from '../src/measure/qemu-versions.ts';
 import { parseTdvf, TDX_METADATA_OFFSET_GUID } from '../src/measure/tdvf.ts';
 import { measureTdx, type TdxMeasureOrder } from '../src/measure/tdx.ts';
 import { nodeFileReader, nodeHost } from '../src/node/host.ts';
@@ -11,6 +12,7 @@ import { runScenario } from '../src/scenario/run.ts';
 import { gmemsim, noStack } from './support/cli.ts';
 import { FIRMWARE, firmware, sha256 } from './support/firmware.ts';
 import { failures, ROOT } from './support/scenarios.ts';
+import { tdxByHand } from './support/tdx-by-hand.ts';
 
 /** measurement.md §4.1 (file sha256) and §4.5 (records, MRTD single-pass and two-pass) */
 const VECTORS = [
@@ -160,9 +162,34 @@ describe('OVMF footer table and TDVF metadata', () => {
     expect((err as Error).message).toMatch(re);
     expect((err as Error).message).not.toContain('\n');
   });
-  it('gives a PAGE.AUG section no KVM_TDX_INIT_MEM_REGION and no record', () => {
+  const mrtdByHand = (img: Uint8Array, order: 'single-pass' | 'two-pass') => tdxByHand(img, DESC, order);
+  it('the hand-made MRTD reproduces T2 (single- and two-pass)', () => {
+    const img = firmware('OVMF.bookworm.fd');
+    expect(mrtdByHand(img, 'single-pass')).toBe(VECTORS[1]['single-pass']);
+    expect(mrtdByHand(img, 'two-pass')).toBe(VECTORS[1]['two-pass']);
+  });
+  it('populates a PAGE.AUG section as QEMU does (tdx_init_fw_mem_region looks only at MR.EXTEND)', () => {
+    // BFV with MR.EXTEND | PAGE.AUG, and a TEMP_MEM with PAGE.AUG only: QEMU (every version read,
+    // qemu-versions.ts) issues the same calls as without the attribute
+    const both = edited((v) => v.setUint32(SEC(0) + 28, 3, true));
+    const m = measureTdx(both, { firmwareFile: 'x.fd', order: 'single-pass' }, nodeHost);
+    expect(m.plan.calls.map((c) => [c.section.index, c.measured])).toEqual([
+      [0, true],
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, false],
+      [5, false],
+    ]);
+    expect(m.mrtd).toBe(mrtdByHand(both, 'single-pass'));
+    const augOnly = edited((v) => v.setUint32(SEC(5) + 28, 2, true));
+    expect(measureTdx(augOnly, { firmwareFile: 'x.fd', order: 'two-pass' }, nodeHost).mrtd).toBe(
+      mrtdByHand(augOnly, 'two-pass'),
+    );
+  });
+  it("pageAug 'skip' gives a PAGE.AUG section no KVM_TDX_INIT_MEM_REGION and no record", () => {
     const img = edited((v) => v.setUint32(SEC(5) + 28, 2, true));
-    const m = measureTdx(img, { firmwareFile: 'x.fd', order: 'single-pass' }, nodeHost);
+    const m = measureTdx(img, { firmwareFile: 'x.fd', order: 'single-pass', pageAug: 'skip' }, nodeHost);
     expect(m.plan.calls.map((c) => c.section.index)).toEqual([0, 1, 2, 3, 4]);
     expect(m.plan.skipped.map((s) => s.index)).toEqual([5]);
     expect(m.mrtd).not.toBe(VECTORS[1]['single-pass']);
@@ -217,12 +244,44 @@ describe('the emitted scenario', () => {
 
 describe('gmemsim measure tdx', () => {
   const T1 = join(FIRMWARE, 'OVMF.inteltdx.ms.fd');
+  const T2 = join(FIRMWARE, 'OVMF.bookworm.fd');
   it('prints the 96 hex digits and a newline only, deterministically', () => {
     const a = gmemsim('measure', 'tdx', '--firmware', T1);
     expect(a.code).toBe(0);
     expect(a.out).toBe(`${VECTORS[0]['single-pass']}\n`);
     expect(a.err).toBe('');
     expect(gmemsim('measure', 'tdx', '--firmware', T1).out).toBe(a.out);
+  });
+  it('--qemu-version picks the record order of that QEMU (two-pass for the 8.2 TDX builds), as data with sources', () => {
+    for (const [v, order] of [
+      ['8.2', 'two-pass'],
+      ['8.2.2', 'two-pass'],
+      ['8.1-tdx', 'single-pass'],
+      ['9.0-tdx', 'single-pass'],
+      ['10.1', 'single-pass'],
+      ['11.0', 'single-pass'],
+    ] as const) {
+      const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', v);
+      expect([v, r.code, r.out]).toEqual([v, 0, `${VECTORS[1][order]}\n`]);
+    }
+    for (const row of QEMU_TDX_VERSIONS) {
+      expect(row.source.length).toBeGreaterThan(0);
+      for (const s of row.source) expect(s.commit).toMatch(/^[0-9a-f]{40}$/);
+    }
+  });
+  it.each([
+    ['9.1', /--qemu-version 9\.1: not a QEMU with TDX that gmemsim knows/],
+    ['banana', /--qemu-version banana: not a QEMU with TDX/],
+  ])('--qemu-version %s: one line, exit 2', (v, re) => {
+    const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', v);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(re);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+  it('--two-pass-add-pages with a single-pass --qemu-version is a contradiction', () => {
+    const r = gmemsim('measure', 'tdx', '--firmware', T2, '--qemu-version', '10.1', '--two-pass-add-pages');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^gmemsim: --two-pass-add-pages contradicts --qemu-version 10\.1/);
   });
   it('--output-format base64 with --two-pass-add-pages', () => {
     const r = gmemsim('measure', 'tdx', '--firmware', T1, '--two-pass-add-pages', '--output-format', 'base64');

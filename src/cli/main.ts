@@ -23,7 +23,11 @@ program
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // one style for every error line: commander's own ("error: ...") as gmemsim's
+    outputError: (s, write) => write(s.replace(/^error: /, 'gmemsim: ')),
+  });
 
 const profileOption = () =>
   new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
@@ -131,10 +135,19 @@ measure
   .description("the MRTD of a TD that QEMU launches on this TDVF firmware (QEMU's KVM_TDX_INIT_MEM_REGION sequence)")
   .requiredOption('--firmware <path>', 'the TDVF firmware image, as QEMU -bios takes it (e.g. OVMF.inteltdx.fd)')
   .option('--two-pass-add-pages', 'record order of QEMU 8.x TDX builds (KVM TDX v19): PAGE.ADDs of a section first')
+  .option(
+    '--qemu-version <v>',
+    "the QEMU that launches the TD (8.2, 9.0-tdx, 10.1, ...): its record order (README's QEMU table)",
+  )
   .addOption(new Option('--output-format <format>', 'how to print the MRTD').choices(['hex', 'base64']).default('hex'))
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the MRTD and every KVM_TDX_INIT_MEM_REGION call')
   .option('--explain', 'print a table of the measuring calls (section, GPA range, pages, records), then the MRTD')
+  .option(
+    '--expect <hex>',
+    'compare with this MRTD: MATCH, or MISMATCH and the launch variants that explain it (exit 0/1)',
+  )
+  .option('--report <file>', 'as --expect, with the MRTD of a TDREPORT_STRUCT or a TDX quote (v4, v5)')
   .action(async (opts: import('./measure.ts').MeasureTdxOptions) => {
     const { measureTdxCommand } = await import('./measure.ts');
     process.exitCode = await measureTdxCommand(opts);
@@ -179,15 +192,24 @@ measure
     'type of guest VMM (QEMU, ec2, gce; ec2_legacy: ec2 with RDX 0, as before v0.0.13)',
     'QEMU',
   )
-  .requiredOption('--ovmf <path>', 'the OVMF firmware image, as QEMU -bios takes it (e.g. OVMF.amdsev.fd)')
+  .option(
+    '--ovmf <path>',
+    'the OVMF firmware image, as QEMU -bios takes it (e.g. OVMF.amdsev.fd); required unless --ovmf-metadata',
+  )
+  .option(
+    '--ovmf-metadata <json>',
+    "with --snp-ovmf-hash instead of --ovmf: the OVMF's SEV metadata and reset EIP (sev-snp-measure-go's ovmf_img JSON)",
+  )
   .option('--kernel <path>', 'kernel file whose hash the SEV hash table carries (measured direct boot)')
   .option('--initrd <path>', 'initrd file to hash (with --kernel)')
   .option('--append <cmdline>', 'kernel command line to hash (with --kernel)')
-  .option('--guest-features <value>', 'VMSA sev_features: 0x1 SNPActive, 0x21 with DebugSwap', '0x1')
+  .option('--guest-features <value>', 'VMSA sev_features: 0x1 SNPActive, 0x21 with DebugSwap (default: 0x1)')
   .option('--snp-ovmf-hash <hash>', 'precalculated OVMF hash (hex, from --mode snp:ovmf-hash): the firmware pages')
   .option('--svsm <path>', 'snp:svsm: the Coconut SVSM binary')
   .option('--vars-size <size>', 'snp:svsm: size of the OVMF_VARS file in bytes')
   .option('--vars-file <path>', 'snp:svsm: the OVMF_VARS file (its size is used)')
+  .option('--dump-vmsa', 'write the measured VMSAs to vmsa<N>.bin in the current directory (snp, snp:svsm)')
+  .option('-v, --verbose', "print 'Calculated SEV_SNP guest measurement: ...' as sev-snp-measure -v does")
   .addOption(
     new Option('--output-format <format>', 'how to print the digest (snp:ovmf-hash always prints hex)')
       .choices(['hex', 'base64'])
@@ -196,9 +218,33 @@ measure
   .option('--emit-scenario <file>', 'also write the sequence as a scenario file (replay it with gmemsim run)')
   .option('--json', 'print one JSON document: the digest and every measuring call')
   .option('--explain', 'print a table of the measuring calls (type, GPA range, pages, records), then the digest')
+  .option(
+    '--expect <hex>',
+    'compare with this digest: MATCH, or MISMATCH and the launch variants that explain it (exit 0/1)',
+  )
+  .option('--report <file>', 'as --expect, with the MEASUREMENT of an SEV-SNP attestation report (v2, v3, v5)')
+  .option('--max-vcpus <n>', 'with --expect/--report: vCPU counts tried, 1..N (default 64)')
   .action(async (opts) => {
     const { measureSnpCommand } = await import('./measure-snp.ts');
     process.exitCode = await measureSnpCommand(opts as import('./measure-snp.ts').MeasureSnpOptions);
+  });
+measure
+  .command('diff')
+  .description(
+    'two launches record by record: the first measured record where they part (GPA, type, section, call) and what follows',
+  )
+  .argument('<platform>', 'tdx or snp')
+  .argument('<options...>', "A's options (those of measure tdx|snp), then --vs and the options B changes")
+  .option('--context <n>', 'records shown after the first difference', '3')
+  .option(
+    '--vs-scenario <file>',
+    "B is this scenario file's launch (its attest step), e.g. one --emit-scenario wrote and then edited",
+  )
+  .option('--json', 'print one JSON document')
+  .allowUnknownOption()
+  .action(async (platform: string, args: string[], opts: { json?: boolean; context?: string; vsScenario?: string }) => {
+    const { measureDiffCommand } = await import('./measure-diff.ts');
+    process.exitCode = await measureDiffCommand(platform, args, opts);
   });
 
 program

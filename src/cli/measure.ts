@@ -1,28 +1,57 @@
+// static, not lazy: a FirmwareError it throws must be this bundle's class (scripts/bundle.mjs)
+import { diagnoseTdx } from '../measure/diagnose.ts';
 import { FirmwareError } from '../measure/ovmf.ts';
+import { qemuTdxNames, qemuTdxRow } from '../measure/qemu-versions.ts';
 import { measureTdx, type TdxMeasureOrder, tdxLaunchScenario } from '../measure/tdx.ts';
 import { nodeHost } from '../node/host.ts';
 import { fromHex } from '../util/hex.ts';
 import { UsageError } from './errors.ts';
 import type { ExplainRow } from './explain.ts';
 import { aboutImage, firmwareRef, imageFacts, readInput, writeScenario } from './measure-common.ts';
+import { expectedMeasurement, printDiagnosis } from './measure-expect.ts';
 
 export interface MeasureTdxOptions {
   firmware: string;
   twoPassAddPages?: boolean;
+  qemuVersion?: string;
   outputFormat: string;
   emitScenario?: string;
   json?: boolean;
   explain?: boolean;
+  expect?: string;
+  report?: string;
 }
 
 export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number> {
   if (opts.outputFormat !== 'hex' && opts.outputFormat !== 'base64')
     throw new UsageError(`--output-format ${opts.outputFormat}: expected hex or base64`);
   if (opts.explain && opts.json) throw new UsageError('--explain and --json cannot be combined');
+  const qemu = opts.qemuVersion === undefined ? undefined : qemuTdxRow(opts.qemuVersion);
+  if (opts.qemuVersion !== undefined && !qemu)
+    throw new UsageError(
+      `--qemu-version ${opts.qemuVersion}: not a QEMU with TDX that gmemsim knows (${qemuTdxNames().join(', ')}, or any release from 10.1 on)`,
+    );
+  if (qemu && opts.twoPassAddPages && qemu.order !== 'two-pass')
+    throw new UsageError(
+      `--two-pass-add-pages contradicts --qemu-version ${opts.qemuVersion}, which adds and extends page by page (single-pass)`,
+    );
   const image = readInput('--firmware', opts.firmware);
-  const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : 'single-pass';
+  const order: TdxMeasureOrder = opts.twoPassAddPages ? 'two-pass' : (qemu?.order ?? 'single-pass');
   // the image's SHA-256 only for what shows it (hashing 4 MiB is a tenth of a measurement)
   const firmwareFile = firmwareRef(opts.firmware, opts.emitScenario);
+  const expected = expectedMeasurement('tdx', opts);
+  if (expected) {
+    if (opts.explain || opts.emitScenario !== undefined)
+      throw new UsageError('--expect/--report prints a verdict: not with --explain or --emit-scenario');
+    try {
+      const d = diagnoseTdx(image, { firmwareFile, order }, expected.hex, nodeHost);
+      const launch = `${order} record order${qemu ? `, QEMU ${qemu.names[0]}` : ''}`;
+      return printDiagnosis(d, expected.from, launch, opts.json);
+    } catch (e) {
+      if (e instanceof FirmwareError) throw new UsageError(`--firmware ${opts.firmware}: ${e.message}`);
+      throw e;
+    }
+  }
   let m: ReturnType<typeof measureTdx>;
   try {
     m = measureTdx(image, { firmwareFile, order }, nodeHost);
@@ -83,6 +112,7 @@ export async function measureTdxCommand(opts: MeasureTdxOptions): Promise<number
     firmware: imageFacts(opts.firmware, image),
     profile: m.result.profile,
     order,
+    ...(qemu ? { qemu_version: { row: qemu.names[0], what: qemu.what, source: qemu.source } } : {}),
     mrtd: m.mrtd,
     ...(opts.outputFormat === 'base64' ? { mrtd_base64: base64 } : {}),
     records: { page_add: pageAdds, mr_extend: extendPages * 16 },

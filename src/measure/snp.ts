@@ -10,8 +10,10 @@
  * hashing goes through the scenario runner's host port.
  */
 
-import { INITIAL_VMSA_GPA } from '../core/snp/psp.ts';
-import { BSP_RESET_EIP, cpuSignature } from '../core/snp/vmsa.ts';
+import type { Sha384Factory } from '../core/ports.ts';
+import { INITIAL_VMSA_GPA, Psp, SNP_PAGE_TYPE } from '../core/snp/psp.ts';
+import { SUPPORTED_VMSA_FEATURES } from '../core/snp/state.ts';
+import { BSP_RESET_EIP, buildVmsa, cpuSignature } from '../core/snp/vmsa.ts';
 import { EncryptCmd, Prot, SnpPageType, VmType } from '../core/uapi.ts';
 import { cpuidEntry, expectOk, fileData, hexData, int, ref, ScenarioBuilder } from '../scenario/build.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -293,8 +295,6 @@ function layout(inp: SnpLaunchInputs, sha256: (b: Uint8Array) => Uint8Array): La
   }
 
   // snp
-  if ((inp.guestFeatures & 1n) === 0n)
-    refuse(`guest features ${hex(inp.guestFeatures)} lack bit 0 (SNPActive): KVM sets it in every SNP guest's VMSA`);
   if (inp.ovmfHash !== undefined && !/^[0-9a-fA-F]{96}$/.test(inp.ovmfHash))
     refuse(`--snp-ovmf-hash ${inp.ovmfHash}: a launch digest is 96 hex digits`);
   const resetEip = blame('ovmf', () => sevEsResetEip(ovmf));
@@ -587,6 +587,49 @@ export function snpLaunchScenario(
   };
 }
 
+/**
+ * Why KVM would not launch a guest with these VMSA sev_features (undefined when it would): KVM sets
+ * SNPActive (bit 0) in every SNP guest's VMSA, and KVM_SEV_INIT2 takes only the vmsa_features the
+ * host offers (snp.init2Features: DebugSwap 0x20, Secure TSC 0x200). sev-snp-measure puts any value
+ * in the VMSA.
+ */
+export function guestFeaturesBeyondKvm(gf: bigint): string | undefined {
+  if ((gf & 1n) === 0n)
+    return `guest features ${hex(gf)} lack bit 0 (SNPActive), which KVM sets in every SNP guest's VMSA`;
+  const extra = gf & ~(1n | SUPPORTED_VMSA_FEATURES);
+  if (extra)
+    return `guest features ${hex(gf)} carry ${hex(extra)}, which KVM_SEV_INIT2 refuses as vmsa_features (snp.init2Features: the host offers DebugSwap 0x20 and Secure TSC 0x200)`;
+  return undefined;
+}
+
+/** The guest features KVM offers: SNPActive with any of DebugSwap and Secure TSC. */
+export const KVM_GUEST_FEATURES: readonly bigint[] = [0x1n, 0x21n, 0x201n, 0x221n];
+
+/** One VMSA page per vCPU as KVM's SNP_LAUNCH_FINISH measures it (the model's buildVmsa), BSP first. */
+export function snpVmsaPages(
+  inp: Pick<SnpLaunchInputs, 'mode' | 'vmmType' | 'vcpuSig' | 'guestFeatures'>,
+  eips: readonly number[],
+): Uint8Array[] {
+  const svsm = inp.mode === 'snp:svsm';
+  return eips.map((eip) =>
+    buildVmsa({
+      eip,
+      signature: inp.vcpuSig ?? 0,
+      sevFeatures: svsm ? 1n : inp.guestFeatures,
+      vmm: svsm ? 'svsm' : inp.vmmType === 'ec2_legacy' ? 'ec2' : inp.vmmType,
+      ec2LegacyRdx: !svsm && inp.vmmType === 'ec2_legacy',
+    }),
+  );
+}
+
+/** LD after `pages` VMSAs from `ld`, by the model's PSP (PAGE_INFO type VMSA at KVM's INITIAL_VMSA_GPA). */
+export function measureVmsas(ld: Uint8Array, pages: readonly Uint8Array[], sha: Sha384Factory): Uint8Array {
+  const psp = new Psp(sha);
+  psp.ld = Uint8Array.from(ld);
+  for (const p of pages) psp.launchUpdate(SNP_PAGE_TYPE.VMSA, INITIAL_VMSA_GPA, p);
+  return psp.ld;
+}
+
 /** The result of running the launch sequence through the model. */
 export interface SnpMeasurement {
   /** 96 hex digits */
@@ -595,6 +638,12 @@ export interface SnpMeasurement {
   result: RunResult;
   /** PAGE_INFO records the model's PSP took (SNP_LAUNCH_UPDATE pages and VMSAs) */
   pspUpdates: number;
+  /**
+   * Set when KVM would not launch the guest with these guest features (guestFeaturesBeyondKvm):
+   * the model ran the launch KVM takes, up to the VMSAs, and the VMSAs with the given sev_features
+   * were measured after it by the model's PSP, as sev-snp-measure computes them.
+   */
+  beyondKvm?: string;
 }
 
 /** The name the generated scenario runs under (its `{ file }` data is relative to it). */
@@ -608,8 +657,36 @@ export function hostSha256(host: Host): (b: Uint8Array) => Uint8Array {
  * Check the inputs, build the launch sequence as scenario steps, run them through the model, and
  * read the launch digest from the attest step. Inputs sev-snp-measure, QEMU or KVM would refuse are
  * a FirmwareError naming the reason (an image, a section, or the refused call with its rule).
+ * Guest features KVM would not take (guestFeaturesBeyondKvm) are measured as sev-snp-measure does,
+ * and the result says why KVM would not launch it (`beyondKvm`).
  */
 export function measureSnp(inp: SnpLaunchInputs, host: Host): SnpMeasurement {
+  const beyond = inp.mode === 'snp' ? guestFeaturesBeyondKvm(inp.guestFeatures) : undefined;
+  if (!beyond) return runLaunch(inp, host);
+  // the launch KVM takes, finished with no vCPUs: its digest is the one before the VMSAs
+  const pre = runLaunch({ ...inp, vcpus: 0, guestFeatures: 1n }, host);
+  const resetEip = blame('ovmf', () => sevEsResetEip(parseSevFirmware(inp.ovmf.bytes, 'OVMF')));
+  if (inp.vcpus > 1 && resetEip === 0)
+    throw new SnpLaunchError(`the OVMF SEV-ES reset block gives AP reset EIP 0: ${inp.vcpus} vCPUs need one`, 'ovmf');
+  const eips = Array.from({ length: inp.vcpus }, (_, i) => (i === 0 ? BSP_RESET_EIP : resetEip));
+  const ld = measureVmsas(fromHex(pre.measurement), snpVmsaPages(inp, eips), pre.result.kernel.sha384);
+  const plan: SnpLaunchPlan = {
+    ...pre.plan,
+    vcpus: inp.vcpus,
+    eips,
+    sevFeatures: inp.guestFeatures,
+    calls: pre.plan.calls.map((c) => (c.call === 'KVM_SEV_SNP_LAUNCH_FINISH' ? { ...c, pages: inp.vcpus } : c)),
+  };
+  return {
+    measurement: toHex(ld),
+    plan,
+    result: pre.result,
+    pspUpdates: pre.pspUpdates + inp.vcpus,
+    beyondKvm: beyond,
+  };
+}
+
+function runLaunch(inp: SnpLaunchInputs, host: Host): SnpMeasurement {
   const plan = snpLaunchScenario(inp, hostSha256(host));
   const result = runScenario(plan.scenario, host);
   const refusal = launchRefusal(result, (step) => {

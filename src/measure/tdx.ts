@@ -38,6 +38,12 @@ export interface TdxLaunchOptions {
   mrtd?: string;
   /** one line about the firmware for the description (name, size, sha256) */
   about?: string;
+  /**
+   * Sections with the PAGE.AUG attribute: 'populate' (every QEMU read, qemu-versions.ts: no attribute
+   * but MR.EXTEND is looked at, so they get their KVM_TDX_INIT_MEM_REGION like any other), or 'skip'
+   * (no call, no record: how gmemsim measured them before, and a diagnosis variant). Default 'populate'.
+   */
+  pageAug?: 'populate' | 'skip';
 }
 
 /** One KVM_TDX_INIT_MEM_REGION of the sequence. */
@@ -58,7 +64,7 @@ export interface TdxLaunchPlan {
   calls: TdxPopulateCall[];
   /** index of the attest step */
   attestStep: number;
-  /** sections that get no KVM_TDX_INIT_MEM_REGION (PAGE.AUG) */
+  /** sections that get no KVM_TDX_INIT_MEM_REGION (PAGE.AUG, with pageAug 'skip') */
   skipped: TdvfSection[];
 }
 
@@ -104,8 +110,9 @@ function bufferName(s: TdvfSection): string {
 export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): TdxLaunchPlan {
   const b = new ScenarioBuilder();
   const add = b.add.bind(b);
-  const populated = meta.sections.filter((s) => (s.attributes & TDVF_ATTR_PAGE_AUG) === 0);
-  const skipped = meta.sections.filter((s) => (s.attributes & TDVF_ATTR_PAGE_AUG) !== 0);
+  const skipAug = (s: TdvfSection) => opts.pageAug === 'skip' && (s.attributes & TDVF_ATTR_PAGE_AUG) !== 0;
+  const populated = meta.sections.filter((s) => !skipAug(s));
+  const skipped = meta.sections.filter(skipAug);
   const firmwareSize = opts.firmware.length;
   const fwLength = roundUp(BigInt(firmwareSize));
   const vm = ref('vm');
@@ -127,7 +134,12 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
   ];
   if (skipped.length)
     desc.push(
-      `PAGE.AUG sections get no KVM_TDX_INIT_MEM_REGION (added lazily, not measured): ${skipped.map((s) => `${s.index} (${s.type})`).join(', ')}.`,
+      `PAGE.AUG sections get no KVM_TDX_INIT_MEM_REGION here (not QEMU's behaviour; added lazily, not measured): ${skipped.map((s) => `${s.index} (${s.type})`).join(', ')}.`,
+    );
+  const aug = populated.filter((s) => (s.attributes & TDVF_ATTR_PAGE_AUG) !== 0);
+  if (aug.length)
+    desc.push(
+      `PAGE.AUG sections are populated like the others, as QEMU's tdx_init_fw_mem_region does (it looks only at MR.EXTEND): ${aug.map((s) => `${s.index} (${s.type})`).join(', ')}.`,
     );
   if (opts.about) desc.push(`Firmware: ${opts.about.split(/\s+/).join(' ')}`);
 
@@ -180,7 +192,7 @@ export function tdxLaunchScenario(meta: TdvfMetadata, opts: TdxLaunchOptions): T
   b.comment('tdx_finalize_vm: qemu_ram_mmap for each TD_HOB and TEMP_MEM section');
   for (const s of meta.sections) {
     if (s.type !== 'TD_HOB' && s.type !== 'TEMP_MEM') continue;
-    if ((s.attributes & TDVF_ATTR_PAGE_AUG) !== 0) continue;
+    if (skipAug(s)) continue;
     add(
       'mmap',
       { length: s.memoryDataSize, prot: PROT_RW, flags: MapFlag.MAP_PRIVATE | MapFlag.MAP_ANONYMOUS },
