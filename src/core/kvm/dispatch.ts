@@ -22,6 +22,7 @@ import type { FileObject, Vcpu, Vm } from '../state.ts';
 import { KVM_API_VERSION } from '../uapi.ts';
 import { setMemoryAttributes } from './attributes.ts';
 import { setUserMemoryRegion } from './memslot.ts';
+import { guestAccept, guestAccess, guestMapGpa, kvmRunGuest } from './run.ts';
 import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
 
 export const R = defineRules('fd', 'syscall', {
@@ -221,7 +222,10 @@ export const handlers: HandlerTable = {
     return 'out' in t ? t.out : fail(R.fileIoctlUnknown);
   },
   KVM_MEMORY_ENCRYPT_OP: memEncOp,
-  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRun(k, v), false),
+  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRunGuest(k, v, op.hypercall_ret, () => kvmRun(k, v)), false),
+  guest_access: (k, op) => onVcpu(k, op.fd, (v) => guestAccess(k, v, op), false),
+  guest_map_gpa: (k, op) => onVcpu(k, op.fd, (v) => guestMapGpa(k, v, op.gpa, Number(op.npages), op.to !== 0n), false),
+  guest_accept: (k, op) => onVcpu(k, op.fd, (v) => guestAccept(k, v, op.gpa, Number(op.npages)), false),
   KVM_PRE_FAULT_MEMORY: (k, op) => onVcpu(k, op.fd, (v) => preFaultMemory(k, v, op)),
   mmap: sysMmap,
   munmap: sysMunmap,

@@ -4,8 +4,9 @@ import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
+import { R as RunR, snpRuntime } from './runtime.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
-import { measuredOf, newSnp, rmpOf, snpOf } from './state.ts';
+import { measuredOf, newSnp, rmpOf, snpOf, validatedOf } from './state.ts';
 
 export const R = defineRules('snp.arch', 'SEV-SNP', {
   vcpuIoctl: {
@@ -35,12 +36,13 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
 });
 
 /** every SEV-SNP rule set (the catalogue lists them) */
-export const snpRuleSets = [R, SevR];
+export const snpRuleSets = [R, SevR, RunR];
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {
     vm.arch = newSnp(k);
   },
+  runtime: snpRuntime,
   memEncOp(k, op, vm, vcpu) {
     if (vcpu) return fail(R.vcpuIoctl);
     return sevMemEncOp(k, op, vm);
@@ -55,10 +57,12 @@ export const snpArch: ArchOps = {
     const rmp = rmpOf(snp, inode);
     for (const [s, e] of rmp.within(start, end)) inode.undefinedContent.add(s, e);
     rmp.delete(start, end);
+    validatedOf(snp, inode).delete(start, end);
     measuredOf(snp, inode).delete(start, end);
   },
   gmemInvalidate(_k, inode, start, end) {
     rmpOf(snpOf(inode.vm), inode).delete(start, end);
+    validatedOf(snpOf(inode.vm), inode).delete(start, end);
     measuredOf(snpOf(inode.vm), inode).delete(start, end);
   },
   preRun(_k, vcpu) {

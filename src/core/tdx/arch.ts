@@ -6,6 +6,7 @@ import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { gmemIndex, type Vm } from '../state.ts';
 import { R as ImrR } from './init_mem_region.ts';
+import { R as RunR, tdxRuntime } from './runtime.ts';
 import { isSharedGfn, newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
 import { tdxVmIoctl, R as VmR } from './vm.ts';
@@ -37,7 +38,7 @@ export const R = defineRules('tdx', 'TDX', {
 });
 
 /** every TDX rule set (the catalogue lists them) */
-export const tdxRuleSets = [R, VmR, VcpuR, ImrR];
+export const tdxRuleSets = [R, VmR, VcpuR, ImrR, RunR];
 
 const isGfnAlias = (vm: Vm, gfn: number): boolean => isSharedGfn(tdxOf(vm), gfn);
 
@@ -76,6 +77,7 @@ export const tdxArch: ArchOps = {
     return isGfnAlias(vm, baseGfn + npages - 1) ? R.gfnAlias : null;
   },
   gfnAlias: isGfnAlias,
+  runtime: tdxRuntime,
   mapPrivate(_k, vm, _inode, gfn, end) {
     // tdx_sept_set_private_spte on a RUNNABLE TD: TDH.MEM.PAGE.AUG for what the S-EPT does not map yet
     tdxOf(vm).module.pageAug(gfn, end);
