@@ -34,6 +34,8 @@ export interface ArchOps {
    * index `index`, already allocated and cleared
    */
   mapPrivate?(k: Kernel, vm: Vm, inode: GmemInode, gfn: number, end: number, index: number): void;
+  /** a private GFN is already mapped for the guest (TDX: in the S-EPT; SNP: assigned in the RMP) */
+  privateMapped?(vm: Vm, inode: GmemInode, index: number, gfn: number): boolean;
   /** the GFN is an alias of another (TDX: the shared bit set), kvm_is_gfn_alias */
   gfnAlias?(vm: Vm, gfn: number): boolean;
   /** checks before entering the guest (KVM_RUN) */

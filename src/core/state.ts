@@ -22,6 +22,8 @@ export class GmemInode {
   readonly content = new Map<number, Uint8Array>();
   /** pages whose host-visible bytes are firmware-dependent (after the guest used them privately) */
   readonly undefinedContent = new RangeSet();
+  /** pages whose bytes the guest reads are not defined (SNP: host plaintext read through the guest's key) */
+  readonly guestUndefined = new RangeSet();
   /** indices the guest wrote while private (their contents are the guest's secret) */
   readonly guestWritten = new RangeSet();
   /** long-term pins (GUP) of the folio at each index */

@@ -215,22 +215,16 @@ function faultGfn(k: Kernel, v: Vcpu, gfn: number, isPrivate: boolean, write: bo
     const inode = slot.gmem.inode;
     if (!inode) return { kind: 'exit', outcome: memoryFault(v, R.privateGmemGone, gfn, isPrivate, action) };
     const index = gmemIndex(slot, gfn);
-    const fresh = !inode.allocated.has(index);
     getFolio(inode, index, true);
-    if (isPrivate && (fresh || !isMapped(k, vm, gfn))) k.arch(vm)?.mapPrivate?.(k, vm, inode, gfn, gfn + 1, index);
+    const arch = k.arch(vm);
+    if (isPrivate && !arch?.privateMapped?.(vm, inode, index, gfn))
+      arch?.mapPrivate?.(k, vm, inode, gfn, gfn + 1, index);
     return { kind: 'gmem', inode, index };
   }
   const addr = Number(slot.userspaceAddr) + (gfn - slot.baseGfn) * PAGE_SIZE;
   const r = faultIn(k, addr, write);
   if (!('kind' in r)) return { kind: 'exit', outcome: memoryFault(v, R.sharedHvaFault, gfn, false, action) };
   return { kind: 'hva', addr };
-}
-
-/** the arch has the private GFN mapped (TDX S-EPT; SNP pages are mapped whenever assigned) */
-function isMapped(k: Kernel, vm: Vm, gfn: number): boolean {
-  const d = vm.arch;
-  if (d?.kind === 'tdx') return (d as unknown as { module: { mapped(g: number): boolean } }).module.mapped(gfn);
-  return k.arch(vm) === undefined;
 }
 
 /** checks before entering the guest (KVM_RUN's own) */
@@ -260,6 +254,7 @@ function doAccess(k: Kernel, v: Vcpu, a: Extract<GuestAction, { kind: 'access' }
     const src = a.data ?? new Uint8Array(len);
     if (b.kind === 'gmem') {
       writePage(b.inode, b.index, off, src, len);
+      if (len === PAGE_SIZE) b.inode.guestUndefined.delete(b.index);
       if (isPrivate) b.inode.guestWritten.add(b.index);
       else b.inode.guestWritten.delete(b.index);
     } else {
@@ -276,7 +271,8 @@ function doAccess(k: Kernel, v: Vcpu, a: Extract<GuestAction, { kind: 'access' }
   let undefinedBytes = false;
   if (b.kind === 'gmem') {
     bytes = pageBytes(b.inode, b.index).slice(off, off + len);
-    undefinedBytes = b.inode.undefinedContent.has(b.index);
+    // the guest's view: private pages read as the guest wrote them; a shared page as the host does
+    undefinedBytes = isPrivate ? b.inode.guestUndefined.has(b.index) : b.inode.undefinedContent.has(b.index);
   } else {
     const ref = faultIn(k, b.addr, false);
     bytes = 'kind' in ref ? readRef(ref, k.mm).slice(off, off + len) : new Uint8Array(len);

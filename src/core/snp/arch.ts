@@ -43,13 +43,20 @@ export const snpArch: ArchOps = {
     vm.arch = newSnp(k);
   },
   runtime: snpRuntime,
+  privateMapped: (vm, inode, index) => rmpOf(snpOf(vm), inode).has(index),
   memEncOp(k, op, vm, vcpu) {
     if (vcpu) return fail(R.vcpuIoctl);
     return sevMemEncOp(k, op, vm);
   },
   mapPrivate(_k, vm, inode, gfn, end, index) {
     // kvm_gmem_prepare → sev_gmem_prepare: rmp_make_private of each page (assigned, not validated)
-    rmpOf(snpOf(vm), inode).add(index, index + (end - gfn));
+    const snp = snpOf(vm);
+    if (snp.psp.state === 'RUNNING') {
+      // at run time, bytes the host left in the page in plaintext read through the guest's key as
+      // ciphertext: not defined (only the guest's own writes from now on are)
+      for (let i = index; i < index + (end - gfn); i++) if (inode.content.has(i)) inode.guestUndefined.add(i);
+    }
+    rmpOf(snp, inode).add(index, index + (end - gfn));
   },
   makeShared(_k, inode, start, end) {
     // kvm_arch_gmem_make_shared: RMP → shared; what the guest left there is ciphertext to the host

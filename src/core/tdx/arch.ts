@@ -78,6 +78,7 @@ export const tdxArch: ArchOps = {
   },
   gfnAlias: isGfnAlias,
   runtime: tdxRuntime,
+  privateMapped: (vm, _inode, _index, gfn) => tdxOf(vm).module.mapped(gfn),
   mapPrivate(_k, vm, _inode, gfn, end) {
     // tdx_sept_set_private_spte on a RUNNABLE TD: TDH.MEM.PAGE.AUG for what the S-EPT does not map yet
     tdxOf(vm).module.pageAug(gfn, end);
