@@ -54,6 +54,8 @@ export interface GuestRuntime {
   view(vm: Vm, gpa: bigint, privateBit: boolean): { gfn: number; private: boolean };
   /** the most pages one KVM_EXIT_HYPERCALL covers (TDX splits MapGPA into 2 MiB chunks) */
   readonly mapGpaChunk: number;
+  /** the guest's private contents stay readable across a conversion by design (SW_PROTECTED in place) */
+  readonly preservesContents: boolean;
   /** the rules of the first exit of a request and of each further chunk */
   readonly exitRule: Rule;
   readonly nextRule: Rule;

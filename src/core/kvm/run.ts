@@ -150,6 +150,7 @@ const swRuntime: GuestRuntime = {
     return { gfn: Number(gpa / 4096n), private: false };
   },
   mapGpaChunk: Number.MAX_SAFE_INTEGER,
+  preservesContents: true,
   exitRule: R.hcExit,
   nextRule: R.hcExit,
   mapGpaAttrs: (toPrivate) =>
@@ -170,7 +171,8 @@ const swRuntime: GuestRuntime = {
   },
 };
 
-function runtimeOf(k: Kernel, vm: Vm): GuestRuntime | null {
+/** the vendor's run-time behaviour of a VM (SW_PROTECTED: the generic one) */
+export function runtimeOf(k: Kernel, vm: Vm): GuestRuntime | null {
   return k.arch(vm)?.runtime ?? (vm.type === VmType.KVM_X86_SW_PROTECTED_VM ? swRuntime : null);
 }
 

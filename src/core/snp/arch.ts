@@ -65,11 +65,14 @@ export const snpArch: ArchOps = {
     for (const [s, e] of rmp.within(start, end)) inode.undefinedContent.add(s, e);
     rmp.delete(start, end);
     validatedOf(snp, inode).delete(start, end);
+    // what the guest wrote privately is ciphertext to the host now, not its plaintext
+    inode.guestWritten.delete(start, end);
     measuredOf(snp, inode).delete(start, end);
   },
-  gmemInvalidate(_k, inode, start, end) {
+  gmemInvalidate(k, inode, start, end) {
     rmpOf(snpOf(inode.vm), inode).delete(start, end);
-    validatedOf(snpOf(inode.vm), inode).delete(start, end);
+    // rmp_make_shared of the freed page: the hardware clears the Validated bit with the assignment
+    if (k.safeguard('rmp-reclaim')) validatedOf(snpOf(inode.vm), inode).delete(start, end);
     measuredOf(snpOf(inode.vm), inode).delete(start, end);
   },
   preRun(_k, vcpu) {

@@ -70,6 +70,7 @@ export const snpRuntime: GuestRuntime = {
     return { gfn: Number(gpa / 4096n), private: privateBit };
   },
   mapGpaChunk: Number.MAX_SAFE_INTEGER,
+  preservesContents: false,
   exitRule: R.pscExit,
   nextRule: R.pscExit,
   mapGpaAttrs: (toPrivate) =>

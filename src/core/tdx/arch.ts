@@ -2,6 +2,7 @@
 
 import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
+import { clearFolios } from '../guest_memfd/folio.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { gmemIndex, type Vm } from '../state.ts';
@@ -56,7 +57,7 @@ export const tdxArch: ArchOps = {
   memEncOp(k, op, vm, vcpu) {
     return vcpu ? tdxVcpuIoctl(k, op, vm, vcpu) : tdxVmIoctl(k, op, vm);
   },
-  zap(_k, vm, start, end, filter) {
+  zap(k, vm, start, end, filter) {
     if (!filter.private) return;
     const td = tdxOf(vm);
     for (const [s, e] of td.module.remove(start, end)) {
@@ -67,6 +68,9 @@ export const tdxArch: ArchOps = {
         const inode = slot?.gmem?.inode;
         if (slot && inode) {
           const i0 = gmemIndex(slot, gfn);
+          // tdx_quirk_reset_paddr after TDH.MEM.PAGE.REMOVE (tdx_sept_remove_leaf_spte): what the guest wrote at run time is gone
+          if (k.safeguard('clear-on-remove'))
+            for (const [a, b] of [...inode.guestWritten.within(i0, i0 + (stop - gfn))]) clearFolios(inode, a, b);
           inode.undefinedContent.add(i0, i0 + (stop - gfn));
         }
         gfn = stop;

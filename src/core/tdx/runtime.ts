@@ -78,7 +78,8 @@ export const R = defineRules('tdx.run', 'guest_map_gpa', {
   },
   pendingVe: {
     op: 'guest_access',
-    reason: 'a private access to a page in the PENDING state (augmented, not accepted): a #VE in the guest, no exit',
+    reason:
+      'a private access to a page in the PENDING state (augmented, not accepted): a #VE in the guest, no exit (a TD without ATTRIBUTES.SEPT_VE_DISABLE; with it the TDX module exits and KVM marks the VM dead, tdx_handle_ept_violation, not modelled)',
     cite: {
       repo: 'intel/tdx-module',
       path: 'src/td_transitions/td_exit.c',
@@ -98,6 +99,7 @@ export const tdxRuntime: GuestRuntime = {
     return { gfn, private: !shared };
   },
   mapGpaChunk: 512,
+  preservesContents: false,
   exitRule: R.mapGpaExit,
   nextRule: R.mapGpaNext,
   mapGpaAttrs: (toPrivate) =>
