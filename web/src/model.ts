@@ -200,6 +200,7 @@ export const FILE_TRACKS: readonly Track[] = [
   { bit: BIT.PINNED, name: 'pinned' },
   { bit: BIT.POPULATED, name: 'populated' },
   { bit: BIT.MEASURED, name: 'measured' },
+  { bit: BIT.ACCEPTED, name: 'accepted' },
   { bit: BIT.UNDEFINED, name: 'undefined' },
 ];
 
@@ -208,6 +209,7 @@ export const GPA_TRACKS: readonly Track[] = [
   { bit: BIT.PRIVATE, name: 'private' },
   { bit: BIT.POPULATED, name: 'populated' },
   { bit: BIT.MEASURED, name: 'measured' },
+  { bit: BIT.ACCEPTED, name: 'accepted' },
 ];
 
 export const tracksOf = (kind: SpaceKind): readonly Track[] => (kind === 'file' ? FILE_TRACKS : GPA_TRACKS);
