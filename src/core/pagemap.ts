@@ -156,8 +156,7 @@ export function snapshot(k: Kernel): Snapshot {
 
 /** the GFNs the guest has accepted in [s, e): ADDED at build time, or ACCEPTED after PAGE.AUG */
 function* acceptedWithin(td: TdxVm, s: number, e: number): Generator<[number, number]> {
-  for (const [a, b, v] of td.module.sept.segments(s, e))
-    if (v === SEPT_ADDED || v === SEPT_ACCEPTED) yield [a, b];
+  for (const [a, b, v] of td.module.sept.segments(s, e)) if (v === SEPT_ADDED || v === SEPT_ACCEPTED) yield [a, b];
 }
 
 /** the S-EPT's mapped GFNs (ADDED or AUGMENTED) in [s, e) */
