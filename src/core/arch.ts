@@ -67,6 +67,8 @@ export interface GuestRuntime {
   complete(ret: bigint, done: boolean): { status: string; rule: Rule } | { fail: Rule } | null;
   /** the guest accepts one private page that KVM has mapped: its status, and whether it was newly accepted */
   accept(k: Kernel, vm: Vm, inode: GmemInode, index: number, gfn: number): { status: string; rule: Rule };
+  /** the guest wrote a private page: what was recorded of it at launch no longer describes it (legitimately) */
+  guestWrote?(vm: Vm, gfn: number): void;
   /** a private access to a mapped page the guest has not accepted: what the guest gets instead */
   unaccepted(k: Kernel, vm: Vm, inode: GmemInode, index: number, gfn: number): { status: string; rule: Rule } | null;
 }

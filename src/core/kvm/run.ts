@@ -257,8 +257,10 @@ function doAccess(k: Kernel, v: Vcpu, a: Extract<GuestAction, { kind: 'access' }
     if (b.kind === 'gmem') {
       writePage(b.inode, b.index, off, src, len);
       if (len === PAGE_SIZE) b.inode.guestUndefined.delete(b.index);
-      if (isPrivate) b.inode.guestWritten.add(b.index);
-      else b.inode.guestWritten.delete(b.index);
+      if (isPrivate) {
+        b.inode.guestWritten.add(b.index);
+        rt.guestWrote?.(v.vm, view.gfn);
+      } else b.inode.guestWritten.delete(b.index);
     } else {
       const ref = faultIn(k, b.addr, true);
       if ('kind' in ref && ref.kind === 'anon') {

@@ -127,6 +127,12 @@ export const tdxRuntime: GuestRuntime = {
     inode.guestWritten.delete(index);
     return { status: 'TDX_SUCCESS', rule: R.accepted };
   },
+  guestWrote(vm, gfn) {
+    // the launch record of the page (measured-equals-guest) is about the host's bytes, not the guest's
+    const m = tdxOf(vm).module;
+    m.added.delete(gfn);
+    if (m.addedZero.runCount) m.addedZero.delete(gfn);
+  },
   unaccepted(_k, vm, _inode, _index, gfn) {
     return tdxOf(vm).module.sept.get(gfn) === SEPT_AUGMENTED ? { status: '#VE', rule: R.pendingVe } : null;
   },
