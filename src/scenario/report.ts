@@ -238,6 +238,8 @@ export function runJson(res: RunResult) {
         ...(r.outcome.out.undefinedBytes ? { undefined_bytes: true } : {}),
         ...(r.outcome.out.mrtd ? { mrtd: r.outcome.out.mrtd } : {}),
         ...(r.outcome.out.measurement ? { measurement: r.outcome.out.measurement } : {}),
+        ...(r.outcome.out.exit ? { exit: formatExit(r.outcome.out.exit) } : {}),
+        ...(r.outcome.out.guest ? { guest: r.outcome.out.guest } : {}),
       },
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
       ...(r.step.expect ? { expect_ok: r.ok, checks: r.checks } : {}),
