@@ -365,6 +365,12 @@ export const OpDecls = {
     result: '0',
     fields: { addr: req(addr('first address')), length: req(u64('bytes')) },
   },
+  fork: {
+    class: 'process',
+    doc: "fork(2): a child process with a copy of the mappings (a MAP_SHARED guest_memfd mapping stays the file's); steps run in it with `as_process: HANDLE`",
+    result: 'the child pid (1000 + n; the VMM is 1000)',
+    fields: {},
+  },
   read: {
     class: 'syscall',
     doc: 'read(2) at the file position (0: gmemsim keeps no position)',

@@ -127,6 +127,8 @@ export class Vm {
   preFaultAllowed: boolean;
   /** KVM_BUG_ON fired: most ioctls now fail -EIO */
   bugged = false;
+  /** the process that created the VM (kvm->mm): VM and vCPU ioctls from another are EIO */
+  ownerProc = 0;
   /** KVM_CAP_EXIT_HYPERCALL: the hypercalls that exit to userspace (kvm->arch.hypercall_exit_enabled) */
   hypercallExitEnabled = 0n;
   arch: ArchVm | null = null;

@@ -341,6 +341,7 @@ export function emitScenario(s: Scenario, opts: EmitOptions = {}): string {
       for (const [k, v] of args) out.push(`      ${k}: ${v}`);
     }
     if (step.as !== undefined) out.push(`    as: ${emitString(step.as)}`);
+    if (step.as_process !== undefined) out.push(`    as_process: ${emitString(step.as_process)}`);
     if (step.inject !== undefined) out.push(`    inject: ${emitInject(step.inject)}`);
     if (step.expect !== undefined) out.push(`    expect: ${emitExpect(step.expect)}`);
     if (step.note !== undefined) out.push(`    note: ${emitQuoted(step.note)}`);

@@ -150,7 +150,7 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
     for (const r of res.steps) {
       const mark = r.step.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
       const num = String(r.step.index + 1).padStart(3);
-      const call = formatCall(r.step);
+      const call = `${r.step.as_process ? `[${r.step.as_process}] ` : ''}${formatCall(r.step)}`;
       const result = formatResult(r);
       const col = r.outcome.errno || r.outcome.signal ? c.yellow : (x: string) => x;
       lines.push(`${mark}${num} ${call.padEnd(width)} ${col(result)}`);

@@ -92,7 +92,13 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
   for (const step of s.steps) {
     const op = lowerStep(step, handles, s);
     const inject = step.inject ? lowerInject(step.inject) : {};
+    // as_process: the step runs in a forked process (its pid is the handle's value, 1000 + index)
+    if (step.as_process !== undefined) {
+      const pid = Number(handles.get(step.as_process) ?? 1000n) - 1000;
+      k.current = pid >= 0 && pid < k.procs.length ? pid : 0;
+    }
     const outcome = k.step(op, inject);
+    k.current = 0;
     const violations = checkInv ? checkInvariants(k) : [];
     const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };
     if (opts.trace) {

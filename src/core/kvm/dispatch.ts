@@ -121,6 +121,19 @@ export const R = defineRules('fd', 'syscall', {
       "the VMM's reset register state of the vCPU (KVM_SET_SREGS/REGS/FPU/XCRS), which SNP_LAUNCH_FINISH syncs into its VMSA",
     cite: cite.linux('arch/x86/kvm/svm/sev.c', 'sev_es_sync_vmsa'),
   },
+  otherMm: {
+    op: 'VM and vCPU ioctls',
+    errno: 'EIO',
+    reason: 'the calling process is not the one that created the VM (kvm->mm != current->mm), e.g. a forked child',
+    cite: cite.kvm('kvm_vm_ioctl'),
+    confidence: 'inferred',
+  },
+  forked: {
+    op: 'fork',
+    reason: "a child process with a copy of the parent's mappings; a MAP_SHARED guest_memfd mapping is the same file",
+    cite: cite.linux('kernel/fork.c', 'dup_mmap'),
+    confidence: 'inferred',
+  },
   attestNone: {
     op: 'attest',
     errno: 'EINVAL',
@@ -146,6 +159,8 @@ function target(k: Kernel, fd: bigint, allowed: ('kvm' | 'vm' | 'vcpu')[]): Targ
             ? R.devIoctlUnknown
             : R.fileIoctlUnknown,
     );
+  if ((f.kind === 'vm' || f.kind === 'vcpu') && (f.kind === 'vm' ? f.vm : f.vcpu.vm).ownerProc !== k.current)
+    return { out: fail(R.otherMm) };
   if (f.kind === 'vm' && allowed.includes('vm')) return f.vm.bugged ? { out: fail(R.vmDead) } : { vm: f.vm };
   if (f.kind === 'vcpu' && allowed.includes('vcpu'))
     return f.vcpu.vm.bugged ? { out: fail(R.vmDead) } : { vcpu: f.vcpu };
@@ -296,6 +311,7 @@ export const handlers: HandlerTable = {
     if (f.kind === 'gmem') gmemPut(k, f.inode);
     return ok(R.closed);
   },
+  fork: (k) => ok(R.forked, 1000 + k.fork()),
   set_vcpu_reset: (k, op) => {
     const f = k.file(op.fd);
     if (!f) return fail(R.badFd);

@@ -165,6 +165,7 @@ export function createVm(k: Kernel, op: Extract<Op, { op: 'KVM_CREATE_VM' }>): O
   const t = op.type;
   if (t >= 32n || ((SUPPORTED_VM_TYPES >> Number(t)) & 1) === 0) return fail(R.badType);
   const vm = new Vm(k.vms.length, Number(t) as VmTypeNum);
+  vm.ownerProc = k.current;
   k.vms.push(vm);
   k.arch(vm)?.initVm(k, vm);
   return ok(R.vmCreated, k.installFd({ kind: 'vm', vm }));
