@@ -40,7 +40,7 @@ describe('gmemsim explore', () => {
 
   for (const sg of safeguards) {
     it(`finds ${sg.protects} broken with safeguard ${sg.name} off, and the counterexample replays`, async () => {
-      const c = cfg({ knobs: { safeguards: { [sg.name]: false } } });
+      const c = cfg({ ...sg.explore, knobs: { safeguards: { [sg.name]: false } } });
       const { outcome, explorer } = await explore(c, make, null);
       const v = outcome.violations.find((x) => x.invariant === sg.protects);
       expect(v, `violations: ${JSON.stringify(outcome.violations)}`).toBeDefined();

@@ -22,7 +22,7 @@ describe('what cannot run here is skipped with the reason', () => {
   it('pin, attest, KVM_RUN and a TDX/SEV struct', () => {
     expect(encode({ op: 'pin', addr: 0n, length: 1n }, host)).toHaveProperty('skip');
     expect(encode({ op: 'attest', fd: 5n }, host)).toHaveProperty('skip');
-    expect(encode({ op: 'KVM_RUN', fd: 6n }, host)).toHaveProperty('skip');
+    expect(encode({ op: 'KVM_RUN', hypercall_ret: 0n, fd: 6n }, host)).toHaveProperty('skip');
     const enc = {
       op: 'KVM_MEMORY_ENCRYPT_OP' as const,
       fd: 5n,

@@ -216,7 +216,7 @@ function materialize(k: Kernel, t: Tmpl): Op {
     case 'attest':
       return { op: 'attest', fd: vm };
     case 'run':
-      return { op: 'KVM_RUN', fd: vcpu };
+      return { op: 'KVM_RUN', fd: vcpu, hypercall_ret: 0n };
     case 'prefault':
       return { op: 'KVM_PRE_FAULT_MEMORY', fd: vcpu, gpa: BigInt(t.b) * P, size: BigInt(1 + (t.c % 3)) * P, flags: 0n };
     default: {

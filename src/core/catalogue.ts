@@ -7,6 +7,7 @@ import { R as gmemPopulate } from './guest_memfd/populate.ts';
 import { R as vmAttr } from './kvm/attributes.ts';
 import { R as dispatch } from './kvm/dispatch.ts';
 import { R as memslot } from './kvm/memslot.ts';
+import { R as run } from './kvm/run.ts';
 import { R as vm } from './kvm/vm.ts';
 import { R as mm } from './mm/syscalls.ts';
 import type { Rule } from './rule.ts';
@@ -15,6 +16,7 @@ import { tdxRuleSets } from './tdx/arch.ts';
 
 const sets: Record<string, Rule>[] = [
   vm,
+  run,
   memslot,
   vmAttr,
   gmemCreate,

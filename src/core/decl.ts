@@ -44,6 +44,8 @@ export type FieldKind =
   | { readonly t: 'enum'; readonly table: NameTable }
   /** a list of integers */
   | { readonly t: 'u64list' }
+  /** true or false */
+  | { readonly t: 'bool' }
   /** bytes: { hex } | { fill, length } | { text } | { file, offset, length } */
   | { readonly t: 'data' }
   /** CPUID entries (struct kvm_cpuid_entry2): a list, or a struct kvm_cpuid2 { nent, entries } */
@@ -82,6 +84,8 @@ export type OpClass =
   | 'process'
   /** a verifier's view: the launch measurement */
   | 'verifier'
+  /** what the guest does, executed as the KVM_RUN it causes (docs/scenario-extensions.md) */
+  | 'guest'
   /** gmemsim's own (documented in docs/scenario-extensions.md) */
   | 'extension';
 
@@ -107,6 +111,7 @@ const flags = (table: NameTable, doc: string, o: Opts = {}) => field({ t: 'flags
 const en = (table: NameTable, doc: string, o: Opts = {}) => field({ t: 'enum', table } as const, doc, o);
 const list = (doc: string) => field({ t: 'u64list' } as const, doc);
 const data = (doc: string, o: Opts = {}) => field({ t: 'data' } as const, doc, o);
+const bool = (doc: string, o: Opts = {}) => field({ t: 'bool' } as const, doc, o);
 const req = <K extends FieldKind>(f: Decl<K>): Decl<K> => ({ ...f, required: true });
 
 const REGION_FIELDS = {
@@ -120,6 +125,15 @@ const REGION_FIELDS = {
 
 /** VMM types of `set_vcpu_reset` (the reset register state a VMM gives a vCPU). */
 export const VmmType = { QEMU: 0, ec2: 1, gce: 2, ec2_legacy: 3, svsm: 4 } as const;
+
+/** `guest_map_gpa.to`: the side the guest asks a range to become (MapGPA / Page State Change). */
+export const MapGpaTo = { shared: 0, private: 1 } as const;
+
+/**
+ * `KVM_RUN.hypercall_ret`: what the VMM leaves in run->hypercall.ret before re-entering after a
+ * KVM_EXIT_HYPERCALL (KVM zeroes it at the exit). Positive errno values, as TDX's completion reads them.
+ */
+export const HypercallRet = { OK: 0, EAGAIN: 11, EINVAL: 22 } as const;
 
 /** Fields of a CPUID entry (struct kvm_cpuid_entry2). */
 export const CpuidFields = ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const;
@@ -249,9 +263,53 @@ export const OpDecls = {
   },
   KVM_RUN: {
     class: 'ioctl',
-    doc: 'enter the guest: the checks KVM makes before it runs guest code',
-    result: '0 when they pass (gmemsim runs no guest code)',
-    fields: { fd: fd('the vCPU') },
+    doc: 'enter the guest: the checks KVM makes before it runs guest code; after an exit, complete it (complete_userspace_io) and resume what the guest was doing',
+    result:
+      '0, or -1 EFAULT with a KVM_EXIT_MEMORY_FAULT exit; run->exit_reason and the exit fields are in the outcome',
+    fields: {
+      fd: fd('the vCPU'),
+      hypercall_ret: en(
+        HypercallRet,
+        'run->hypercall.ret as the VMM leaves it before re-entering after KVM_EXIT_HYPERCALL: 0, EAGAIN (retry) or EINVAL (refuse); KVM zeroed it at the exit',
+      ),
+    },
+  },
+  guest_access: {
+    class: 'guest',
+    doc: 'the guest reads or writes guest memory (the KVM_RUN during which it does)',
+    result: '0 and the bytes read; or -1 EFAULT with KVM_EXIT_MEMORY_FAULT; or 0 with another exit',
+    fields: {
+      fd: fd('the vCPU'),
+      gpa: addr('the guest physical address (a TD may set its shared bit to access the shared alias)'),
+      size: req(u64('bytes, within one page')),
+      write: bool('a write (true) or a read (false)'),
+      private: bool(
+        'the guest view: TD = the shared bit is clear, SNP = the C-bit is set; ignored for KVM_X86_SW_PROTECTED_VM (the memory attributes decide)',
+        { default: 1n },
+      ),
+      data: data('the bytes a write stores (absent: zeros of size)'),
+    },
+  },
+  guest_map_gpa: {
+    class: 'guest',
+    doc: 'the guest asks for a GPA range to become private or shared: TDG.VP.VMCALL<MapGPA> (TD), a GHCB Page State Change (SNP), the KVM_HC_MAP_GPA_RANGE hypercall (SW_PROTECTED)',
+    result: '0 with KVM_EXIT_HYPERCALL (nr KVM_HC_MAP_GPA_RANGE), or 0 with no exit when KVM answers the guest itself',
+    fields: {
+      fd: fd('the vCPU'),
+      gpa: addr('first GPA (without the TD shared bit: `to` says the side)'),
+      npages: req(u64('pages')),
+      to: req(en(MapGpaTo, 'private or shared')),
+    },
+  },
+  guest_accept: {
+    class: 'guest',
+    doc: 'the guest accepts private pages: TDG.MEM.PAGE.ACCEPT (TD; KVM maps the page with TDH.MEM.PAGE.AUG on the EPT violation), PVALIDATE (SNP; KVM assigns the page in the RMP on the nested page fault)',
+    result: '0; or -1 EFAULT with KVM_EXIT_MEMORY_FAULT when the page is not private in the attributes',
+    fields: {
+      fd: fd('the vCPU'),
+      gpa: addr('first GPA'),
+      npages: u64('pages', { default: 1n }),
+    },
   },
   KVM_PRE_FAULT_MEMORY: {
     class: 'ioctl',
@@ -306,6 +364,12 @@ export const OpDecls = {
     doc: 'drop a long-term pin',
     result: '0',
     fields: { addr: req(addr('first address')), length: req(u64('bytes')) },
+  },
+  fork: {
+    class: 'process',
+    doc: "fork(2): a child process with a copy of the mappings (a MAP_SHARED guest_memfd mapping stays the file's); steps run in it with `as_process: HANDLE`",
+    result: 'the child pid (1000 + n; the VMM is 1000)',
+    fields: {},
   },
   read: {
     class: 'syscall',

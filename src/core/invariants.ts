@@ -6,6 +6,7 @@
 
 import { pageBytes, ZERO_PAGE } from './guest_memfd/folio.ts';
 import type { Kernel } from './kernel.ts';
+import { runtimeOf } from './kvm/run.ts';
 import type { SnpVm } from './snp/state.ts';
 import { gmemIndex } from './state.ts';
 import type { TdxVm } from './tdx/state.ts';
@@ -175,6 +176,46 @@ invariants.push(
       for (const x of audits(k))
         if ((x.a.addsAfterFinalize ?? x.a.addsAfterFinish ?? 0) > 0)
           return `${x.kind} ${x.vm}: a page was added after the launch was sealed`;
+      return null;
+    },
+  },
+);
+
+invariants.push(
+  {
+    name: 'converted-contents-stay-private',
+    item: 11,
+    description:
+      "what the guest wrote to a private page never reaches the host after the page converts to shared, except where the guest's contents are preserved by design (KVM_X86_SW_PROTECTED_VM in place)",
+    check(k) {
+      for (const inode of k.inodes) {
+        if (inode.guestWritten.runCount === 0) continue;
+        const rt = runtimeOf(k, inode.vm);
+        if (!rt || rt.preservesContents) continue;
+        for (const [s, e] of inode.guestWritten.runs())
+          for (let i = s; i < e; i++)
+            if (k.gmemIndexShared(inode, i) && inode.allocated.has(i))
+              return `guest_memfd ${inode.id} index ${i} is shared and still holds what the guest wrote privately`;
+      }
+      return null;
+    },
+  },
+  {
+    name: 'accepted-stays-accepted',
+    item: 12,
+    description:
+      'a page the guest accepted is never silently replaced: an SNP page Validated in the RMP is assigned to the guest (a new page at its GPA must be validated again)',
+    check(k) {
+      for (const vm of k.vms) {
+        if (vm.arch?.kind !== 'snp') continue;
+        const snp = vm.arch as SnpVm;
+        for (const [id, v] of snp.validated) {
+          const rmp = snp.rmp.get(id);
+          for (const [s, e] of v.runs())
+            for (let i = s; i < e; i++)
+              if (!rmp?.has(i)) return `SNP guest ${vm.id}: guest_memfd ${id} index ${i} is Validated but not assigned`;
+        }
+      }
       return null;
     },
   },

@@ -36,7 +36,9 @@ export class Kernel {
   readonly knobs: Knobs;
   readonly host: HostConfig;
   readonly sha384: Sha384Factory;
-  readonly mm: AddressSpace;
+  /** the processes (fork): index 0 is the VMM; `current` is the one the step runs in */
+  readonly procs: AddressSpace[] = [];
+  current = 0;
   readonly vms: Vm[] = [];
   readonly inodes: GmemInode[] = [];
   private readonly fds = new Map<number, FileObject>();
@@ -57,9 +59,23 @@ export class Kernel {
     this.sha384 = opts.sha384;
     this.handlers = opts.handlers;
     this.archOps = opts.arch;
-    this.mm = new AddressSpace();
+    this.procs.push(new AddressSpace());
     this.fds.set(KVM_FD, { kind: 'kvm' });
     this.fds.set(SEV_FD, { kind: 'sev' });
+  }
+
+  /** the address space of the current process */
+  get mm(): AddressSpace {
+    return this.procs[this.current]!;
+  }
+
+  /** fork(2): a copy of the current process's mappings (guest_memfd mappings stay the same file); its index */
+  fork(): number {
+    const child = deepClone(this.mm, new Map(), new Set<unknown>(this.inodes));
+    child.anonPins.clear();
+    for (const v of child.vmas) if (v.inode) v.inode.refs++;
+    this.procs.push(child);
+    return this.procs.length - 1;
   }
 
   /** An independent copy of the whole state (the explorer branches with it). */

@@ -59,11 +59,13 @@ export type FieldValue<K extends FieldKind> = K extends { t: 'u64' | 'fd' | 'add
     ? bigint[]
     : K extends { t: 'data' }
       ? Data
-      : K extends { t: 'cpuid' }
-        ? CpuidEntry[]
-        : K extends { t: 'encdata' }
-          ? bigint | StructValue
-          : never;
+      : K extends { t: 'bool' }
+        ? boolean
+        : K extends { t: 'cpuid' }
+          ? CpuidEntry[]
+          : K extends { t: 'encdata' }
+            ? bigint | StructValue
+            : never;
 
 type FieldsOf<F> = {
   -readonly [K in keyof F]: F[K] extends { kind: infer T extends FieldKind } ? FieldValue<T> : never;
@@ -85,13 +87,15 @@ export type SubCmdStruct<S extends SubCmdName> = (typeof SubCmdDecls)[S] extends
   : never;
 
 const zeroOf = (kind: FieldKind): unknown =>
-  kind.t === 'u64list'
-    ? []
-    : kind.t === 'cpuid'
-      ? { nent: 0n, padding: 0n, entries: [] }
-      : kind.t === 'data'
-        ? { kind: 'bytes', bytes: new Uint8Array(0) }
-        : 0n;
+  kind.t === 'bool'
+    ? false
+    : kind.t === 'u64list'
+      ? []
+      : kind.t === 'cpuid'
+        ? { nent: 0n, padding: 0n, entries: [] }
+        : kind.t === 'data'
+          ? { kind: 'bytes', bytes: new Uint8Array(0) }
+          : 0n;
 
 /**
  * The data of a KVM_MEMORY_ENCRYPT_OP as sub-command S's struct, typed: every declared field
@@ -123,6 +127,7 @@ export function makeOp<N extends OpName>(name: N, given: Partial<OpArgs<N>>): Ex
   const g = given as Record<string, unknown>;
   for (const [field, f] of Object.entries(OpDecls[name].fields as Record<string, FieldDecl>)) {
     if (g[field] !== undefined) out[field] = g[field];
+    else if (f.kind.t === 'bool') out[field] = typeof f.default === 'bigint' && f.default !== 0n;
     else if (f.default === 'kvm') out[field] = 3n;
     else if (f.default === 'sev') out[field] = 4n;
     else if (f.default === 'none') out[field] = (1n << 64n) - 1n;

@@ -18,6 +18,27 @@ export interface Out {
   measurement?: string;
   /** pages a populate call completed, for traces */
   pages?: number;
+  /** KVM_RUN (and the guest operations): what it left in struct kvm_run */
+  exit?: RunExit;
+  /** what the guest itself saw (a TDVMCALL status, a PSC result, #VE): not part of struct kvm_run */
+  guest?: string;
+}
+
+/** run->exit_reason and the exit's fields (struct kvm_run memory_fault / hypercall) */
+export interface RunExit {
+  readonly reason: number;
+  /** memory_fault.flags (KVM_MEMORY_EXIT_FLAG_*) or hypercall.flags */
+  readonly flags?: bigint;
+  /** memory_fault.gpa */
+  readonly gpa?: bigint;
+  /** memory_fault.size */
+  readonly size?: bigint;
+  /** hypercall.nr */
+  readonly nr?: bigint;
+  /** hypercall.args[0..2] */
+  readonly args?: readonly bigint[];
+  /** hypercall.ret as KVM left it (0) */
+  readonly ret?: bigint;
 }
 
 export interface Outcome {

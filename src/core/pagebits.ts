@@ -8,4 +8,6 @@ export const PAGE = {
   HOST_MAPPED: 32,
   UNDEFINED: 64,
   IN_MEMSLOT: 128,
+  /** a private page the guest accepted (TDX: added at build time or TDG.MEM.PAGE.ACCEPT; SNP: Validated in the RMP) */
+  ACCEPTED: 256,
 } as const;

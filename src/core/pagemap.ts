@@ -8,6 +8,7 @@ import { PAGE } from './pagebits.ts';
 import type { RangeMap, RangeSet } from './ranges.ts';
 import type { SnpVm } from './snp/state.ts';
 import type { GmemInode } from './state.ts';
+import { SEPT_ACCEPTED, SEPT_ADDED } from './tdx/module.ts';
 import type { TdxVm } from './tdx/state.ts';
 import { GuestMemfdFlag, KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.ts';
 
@@ -106,6 +107,7 @@ export function snapshot(k: Kernel): Snapshot {
       sources.push(
         viaBindings(inode, PAGE.POPULATED, (s, e) => septWithin(td, s, e)),
         viaBindings(inode, PAGE.MEASURED, (s, e) => td.module.measured.within(s, e)),
+        viaBindings(inode, PAGE.ACCEPTED, (s, e) => acceptedWithin(td, s, e)),
       );
     } else if (arch?.kind === 'snp') {
       const snp = arch as SnpVm;
@@ -113,6 +115,8 @@ export function snapshot(k: Kernel): Snapshot {
       const meas = snp.measured.get(inode.id);
       if (rmp) sources.push(setSource(PAGE.POPULATED, rmp));
       if (meas) sources.push(setSource(PAGE.MEASURED, meas));
+      const val = snp.validated.get(inode.id);
+      if (val) sources.push(setSource(PAGE.ACCEPTED, val));
     }
     files.set(inode.id, { pages: inode.npages, released: inode.released, runs: sweep(inode.npages, sources) });
   }
@@ -138,6 +142,7 @@ export function snapshot(k: Kernel): Snapshot {
       sources.push(
         { bit: PAGE.POPULATED, runs: [...td.module.sept.runs()].map(([a, b]) => [a, b]) },
         setSource(PAGE.MEASURED, td.module.measured),
+        { bit: PAGE.ACCEPTED, runs: [...acceptedWithin(td, 0, Number.MAX_SAFE_INTEGER)] },
       );
     }
     let limit = 0;
@@ -147,6 +152,11 @@ export function snapshot(k: Kernel): Snapshot {
     gpa.set(vm.id, { runs });
   }
   return { files, gpa };
+}
+
+/** the GFNs the guest has accepted in [s, e): ADDED at build time, or ACCEPTED after PAGE.AUG */
+function* acceptedWithin(td: TdxVm, s: number, e: number): Generator<[number, number]> {
+  for (const [a, b, v] of td.module.sept.segments(s, e)) if (v === SEPT_ADDED || v === SEPT_ACCEPTED) yield [a, b];
 }
 
 /** the S-EPT's mapped GFNs (ADDED or AUGMENTED) in [s, e) */

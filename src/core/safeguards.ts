@@ -7,6 +7,8 @@ import { type Cite, cite } from './rule.ts';
 
 export interface Safeguard {
   readonly name: string;
+  /** where the explorer finds it broken when not at its default bounds (VM kind, depth) */
+  readonly explore?: { readonly vm?: 'tdx' | 'snp' | 'sw-protected'; readonly depth?: number; readonly pages?: number };
   /** the invariant that breaks without it */
   readonly protects: string;
   readonly description: string;
@@ -51,6 +53,22 @@ export const safeguards: readonly Safeguard[] = [
     description:
       'population commands fail once the launch is sealed (TDX RUNNABLE → -EINVAL; SNP firmware past LAUNCH)',
     cite: cite.tdx('tdx_vcpu_unlocked_ioctl'),
+  },
+  {
+    name: 'clear-on-remove',
+    protects: 'converted-contents-stay-private',
+    description:
+      'a private page removed from a TD (TDH.MEM.PAGE.REMOVE on a conversion to shared or a punch) is reset before the host gets it back (tdx_quirk_reset_paddr)',
+    cite: cite.kxTdx('tdx_sept_remove_leaf_spte'),
+    explore: { vm: 'tdx', depth: 5, pages: 1 },
+  },
+  {
+    name: 'rmp-reclaim',
+    protects: 'accepted-stays-accepted',
+    description:
+      'a guest_memfd page freed from an SNP guest (punch hole, release) returns to the hypervisor in the RMP, which clears its Validated bit (sev_gmem_invalidate)',
+    cite: cite.kxSev('sev_gmem_invalidate'),
+    explore: { vm: 'snp', depth: 4 },
   },
 ];
 

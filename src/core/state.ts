@@ -22,6 +22,10 @@ export class GmemInode {
   readonly content = new Map<number, Uint8Array>();
   /** pages whose host-visible bytes are firmware-dependent (after the guest used them privately) */
   readonly undefinedContent = new RangeSet();
+  /** pages whose bytes the guest reads are not defined (SNP: host plaintext read through the guest's key) */
+  readonly guestUndefined = new RangeSet();
+  /** indices the guest wrote while private (their contents are the guest's secret) */
+  readonly guestWritten = new RangeSet();
   /** long-term pins (GUP) of the folio at each index */
   readonly pins = new Map<number, number>();
   /** pins of folios that were truncated out of the file (the host still holds those pages) */
@@ -90,6 +94,23 @@ export interface Vcpu {
   reset?: { vmm: 'QEMU' | 'ec2' | 'gce' | 'ec2_legacy' | 'svsm'; eip: number };
   /** SEV-ES/SNP: the VMSA was measured and encrypted (guest_state_protected) */
   guestStateProtected?: boolean;
+  /** run time (core/kvm/run.ts): the exit KVM_RUN last left in struct kvm_run, and what re-entry completes */
+  run?: VcpuRun;
+}
+
+/** A guest operation the vCPU re-executes on the next KVM_RUN (after a KVM_EXIT_MEMORY_FAULT). */
+export type GuestAction =
+  | { kind: 'access'; gpa: bigint; size: number; write: boolean; private: boolean; data: Uint8Array | null }
+  | { kind: 'accept'; gpa: bigint; npages: number };
+
+export interface VcpuRun {
+  /** run->exit_reason etc. of the last exit, null when the last KVM_RUN left none */
+  exit: import('./outcome.ts').RunExit | null;
+  /** what the next KVM_RUN completes: a MapGPA/PSC the VMM is answering, or an access to retry */
+  pending:
+    | { kind: 'map_gpa'; next: number; end: number; toPrivate: boolean; chunk: number }
+    | { kind: 'retry'; action: GuestAction }
+    | null;
 }
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */
@@ -106,6 +127,10 @@ export class Vm {
   preFaultAllowed: boolean;
   /** KVM_BUG_ON fired: most ioctls now fail -EIO */
   bugged = false;
+  /** the process that created the VM (kvm->mm): VM and vCPU ioctls from another are EIO */
+  ownerProc = 0;
+  /** KVM_CAP_EXIT_HYPERCALL: the hypercalls that exit to userspace (kvm->arch.hypercall_exit_enabled) */
+  hypercallExitEnabled = 0n;
   arch: ArchVm | null = null;
 
   readonly id: number;

@@ -41,6 +41,7 @@ export const Cap = {
   KVM_CAP_NR_MEMSLOTS: 10,
   KVM_CAP_MAX_VCPUS: 66,
   KVM_CAP_SPLIT_IRQCHIP: 121,
+  KVM_CAP_EXIT_HYPERCALL: 201,
   KVM_CAP_MAX_VCPU_ID: 128,
   KVM_CAP_USER_MEMORY2: 231,
   KVM_CAP_MEMORY_FAULT_INFO: 232,
@@ -217,3 +218,37 @@ export function flagNames(table: Record<string, bigint>, value: bigint, strip = 
   if (rest !== 0n) parts.push(`0x${rest.toString(16)}`);
   return parts.join('|');
 }
+
+/** struct kvm_run exit reasons (KVM_EXIT_*) the run-time model produces. */
+export const ExitReason = {
+  KVM_EXIT_HYPERCALL: 3,
+  KVM_EXIT_MMIO: 6,
+  KVM_EXIT_SHUTDOWN: 8,
+  KVM_EXIT_SYSTEM_EVENT: 24,
+  KVM_EXIT_MEMORY_FAULT: 39,
+} as const;
+
+/** run->memory_fault.flags */
+export const MemoryExitFlag = {
+  KVM_MEMORY_EXIT_FLAG_PRIVATE: 1n << 3n,
+} as const;
+
+/** hypercall numbers (include/uapi/linux/kvm_para.h) */
+export const HypercallNr = {
+  KVM_HC_MAP_GPA_RANGE: 12,
+} as const;
+export const KVM_HC_MAP_GPA_RANGE = 12;
+/** KVM_EXIT_HYPERCALL_VALID_MASK: the hypercalls KVM_CAP_EXIT_HYPERCALL may route to userspace */
+export const KVM_EXIT_HYPERCALL_VALID_MASK = 1n << 12n;
+
+/** KVM_HC_MAP_GPA_RANGE attributes (args[2]) */
+export const MapGpaRangeAttr = {
+  KVM_MAP_GPA_RANGE_PAGE_SZ_4K: 0n,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M: 1n,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G: 2n,
+  KVM_MAP_GPA_RANGE_DECRYPTED: 0n,
+  KVM_MAP_GPA_RANGE_ENCRYPTED: 1n << 4n,
+} as const;
+
+/** run->hypercall.flags */
+export const KVM_EXIT_HYPERCALL_LONG_MODE = 1n;

@@ -42,12 +42,17 @@ export function canonical(k: Kernel): string {
     for (const [s, e] of inode.allocated.runs())
       for (let i = s; i < e; i++) pages.push(`${i}:${fnv(pageBytes(inode, i))}`);
     out.push(
-      `g${inode.id}|r${inode.refs}${inode.released ? 'x' : ''}|a${mapRuns(inode.attrs)}|p${pages.join(',')}|u${runs(inode.undefinedContent)}|h${runs(inode.hostMapped)}|n${[...inode.pins].sort().join(',')}|b${inode.bindings.map((b) => `${b.slot.id}@${b.start}`).join(',')}`,
+      `g${inode.id}|r${inode.refs}${inode.released ? 'x' : ''}|a${mapRuns(inode.attrs)}|p${pages.join(',')}|u${runs(inode.undefinedContent)}|w${runs(inode.guestWritten)}|q${runs(inode.guestUndefined)}|h${runs(inode.hostMapped)}|n${[...inode.pins].sort().join(',')}|b${inode.bindings.map((b) => `${b.slot.id}@${b.start}`).join(',')}`,
     );
   }
   for (const vm of k.vms) {
+    for (const v of vm.vcpus)
+      if (v.run)
+        out.push(
+          `vcpu${v.id}|${JSON.stringify(v.run, (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? fnv(x) : x))}`,
+        );
     out.push(
-      `vm${vm.id}|m${mapRuns(vm.memAttrs)}|s${vm.memslots.map((s) => `${s.id}:${s.baseGfn}+${s.npages}:${s.gmem ? (s.gmem.inode?.id ?? 'closed') : '-'}`).join(',')}|${vm.preFaultAllowed ? 'P' : ''}${vm.bugged ? 'B' : ''}`,
+      `vm${vm.id}|hc${vm.hypercallExitEnabled}|m${mapRuns(vm.memAttrs)}|s${vm.memslots.map((s) => `${s.id}:${s.baseGfn}+${s.npages}:${s.gmem ? (s.gmem.inode?.id ?? 'closed') : '-'}`).join(',')}|${vm.preFaultAllowed ? 'P' : ''}${vm.bugged ? 'B' : ''}`,
     );
     if (vm.arch?.kind === 'tdx') {
       const td = vm.arch as TdxVm;
@@ -58,8 +63,9 @@ export function canonical(k: Kernel): string {
     if (vm.arch?.kind === 'snp') {
       const snp = vm.arch as SnpVm;
       const rmp = [...snp.rmp].map(([id, r]) => `${id}:${runs(r)}`).join(';');
+      const val = [...snp.validated].map(([id, r]) => `${id}:${runs(r)}`).join(';');
       out.push(
-        `snp|${snp.active}|${snp.context}|${snp.psp.state}|${toHex(snp.psp.ld)}|${rmp}|${Object.values(snp.psp.audit_).join(',')}`,
+        `snp|${snp.active}|${snp.context}|${snp.psp.state}|${toHex(snp.psp.ld)}|${rmp}|v${val}|${Object.values(snp.psp.audit_).join(',')}`,
       );
     }
   }

@@ -7,6 +7,7 @@
 import type { Kernel } from '../core/kernel.ts';
 import type { Op } from '../core/ops.ts';
 import {
+  Cap,
   EncryptCmd,
   FallocFlag,
   GuestMemfdFlag,
@@ -71,6 +72,9 @@ export function setup(vm: VmKind, pages: number, inPlace: boolean): Setup {
     b.add('KVM_CREATE_VCPU', { fd: ref('vm'), id: 0n }, { as: 'vcpu' });
     enc('vm', EncryptCmd.KVM_SEV_SNP_LAUNCH_START, { policy: 0x30000n });
   }
+  if (vm === 'sw-protected') b.add('KVM_CREATE_VCPU', { fd: ref('vm'), id: 0n }, { as: 'vcpu' });
+  // the VMM handles the guest's conversion requests (KVM_HC_MAP_GPA_RANGE exits)
+  b.add('KVM_ENABLE_CAP', { fd: ref('vm'), cap: BigInt(Cap.KVM_CAP_EXIT_HYPERCALL), args: [1n << 12n] });
   // INIT_SHARED exists for private-memory VMs only with in-place conversion
   const gmemFlags =
     vm === 'sw-protected' || inPlace
@@ -110,7 +114,11 @@ export interface AlphabetOptions {
   inPlace: boolean;
 }
 
-/** The actions: conversions, stores, loads, punch-hole, pins, pre-fault, populate with each source kind, finalize, close. */
+/**
+ * The actions: conversions, stores, loads, punch-hole, pins, pre-fault, populate with each source
+ * kind, finalize, close; and the guest's (each the KVM_RUN it causes): a private write, an accept, a
+ * request to make a page shared, and the VMM's re-entry answering a request.
+ */
 export function alphabet(o: AlphabetOptions): Action[] {
   const a: Action[] = [];
   const b = new ScenarioBuilder();
@@ -145,6 +153,16 @@ export function alphabet(o: AlphabetOptions): Action[] {
     });
     act(`p${i}:pin`, 'pin', { addr: ref('map', off), length: P });
     act(`p${i}:unpin`, 'unpin', { addr: ref('map', off), length: P });
+    act(`p${i}:guest-write`, 'guest_access', {
+      fd: ref('vcpu'),
+      gpa: off,
+      size: 16n,
+      write: true,
+      private: true,
+      data: { form: 'fill', fill: 0xc0 + i, length: 16n },
+    });
+    if (o.vm !== 'sw-protected') act(`p${i}:guest-accept`, 'guest_accept', { fd: ref('vcpu'), gpa: off, npages: 1n });
+    act(`p${i}:guest-map-shared`, 'guest_map_gpa', { fd: ref('vcpu'), gpa: off, npages: 1n, to: 0n });
     if (o.vm === 'sw-protected') continue;
     act(`p${i}:prefault`, 'KVM_PRE_FAULT_MEMORY', { fd: ref('vcpu'), gpa: off, size: P });
     const sources: [string, Value][] = [
@@ -174,6 +192,7 @@ export function alphabet(o: AlphabetOptions): Action[] {
     act('finalize', 'KVM_MEMORY_ENCRYPT_OP', { fd: ref('vm'), id: BigInt(EncryptCmd.KVM_TDX_FINALIZE_VM) });
   if (o.vm === 'snp')
     act('finish', 'KVM_MEMORY_ENCRYPT_OP', { fd: ref('vm'), id: BigInt(EncryptCmd.KVM_SEV_SNP_LAUNCH_FINISH) });
+  act('run', 'KVM_RUN', { fd: ref('vcpu'), hypercall_ret: 0n });
   act('close(gmem)', 'close', { fd: ref('gmem') });
   return a;
 }

@@ -39,6 +39,7 @@ export interface StepMeta {
   expect?: Expect;
   inject?: InjectSpec;
   note?: string;
+  as_process?: string;
 }
 
 /** Steps in order, with the comment lines an emitted file puts before them. */
@@ -61,6 +62,7 @@ export class ScenarioBuilder {
     if (meta.expect !== undefined) step.expect = meta.expect;
     if (meta.inject !== undefined) step.inject = meta.inject;
     if (meta.note !== undefined) step.note = meta.note;
+    if (meta.as_process !== undefined) step.as_process = meta.as_process;
     if (this.pending.length) {
       this.comments.set(index, this.pending);
       this.pending = [];

@@ -7,7 +7,16 @@
  * launch as steps and write it out with this only when asked to.
  */
 import type { KernelSection, Scenario, Step } from './load.ts';
-import type { CpuidEntryExpr, CpuidStruct, DataExpr, Expect, Expr, InjectSpec, Value } from './schema.ts';
+import {
+  type CpuidEntryExpr,
+  type CpuidStruct,
+  type DataExpr,
+  ExitReason,
+  type Expect,
+  type Expr,
+  type InjectSpec,
+  type Value,
+} from './schema.ts';
 import { selectorText } from './select.ts';
 import { CpuidFields, EncStructs, type FieldKind, type NameTable, OpSpecs } from './spec.ts';
 
@@ -161,6 +170,8 @@ function emitField(kind: FieldKind, v: Value, encId?: bigint): string {
     case 'flags':
     case 'enum':
       return typeof v === 'bigint' ? emitNames(v, kind.table, kind.t === 'flags') : emitRaw(v);
+    case 'bool':
+      return String(v);
     case 'u64list':
       return Array.isArray(v) ? list((v as bigint[]).map(emitRaw)) : emitRaw(v);
     case 'data':
@@ -237,8 +248,21 @@ function emitExpect(e: Expect): string {
         pairs.push([k, typeof e.error === 'bigint' ? emitInt(e.error) : emitString(e.error!)]);
         break;
       case 'bytes':
-        pairs.push([k, emitData(e.bytes as DataExpr)]);
+      case 'read':
+        pairs.push([k, emitData(e[k] as DataExpr)]);
         break;
+      case 'exit': {
+        const x = e.exit!;
+        const ex: [string, string][] = [['reason', emitNames(x.reason, ExitReason, false)]];
+        if (x.flags !== undefined) ex.push(['flags', emitInt(x.flags)]);
+        if (x.gpa !== undefined) ex.push(['gpa', emitExpr(x.gpa)]);
+        if (x.size !== undefined) ex.push(['size', emitInt(x.size)]);
+        if (x.nr !== undefined) ex.push(['nr', emitInt(x.nr)]);
+        if (x.args !== undefined) ex.push(['args', list(x.args.map(emitInt))]);
+        if (x.ret !== undefined) ex.push(['ret', emitInt(x.ret)]);
+        pairs.push([k, flow(ex)]);
+        break;
+      }
       case 'mrtd':
       case 'measurement':
         pairs.push([k, emitQuoted(e[k]!)]);
@@ -321,6 +345,7 @@ export function emitScenario(s: Scenario, opts: EmitOptions = {}): string {
       for (const [k, v] of args) out.push(`      ${k}: ${v}`);
     }
     if (step.as !== undefined) out.push(`    as: ${emitString(step.as)}`);
+    if (step.as_process !== undefined) out.push(`    as_process: ${emitString(step.as_process)}`);
     if (step.inject !== undefined) out.push(`    inject: ${emitInject(step.inject)}`);
     if (step.expect !== undefined) out.push(`    expect: ${emitExpect(step.expect)}`);
     if (step.expectBy !== undefined) {

@@ -157,6 +157,11 @@ export function scenarioJsonSchema(): Json {
       inject: { $ref: '#/$defs/inject', description: 'make the environment misbehave for this step' },
       note: { type: 'string', description: 'free text, printed with the step' },
       only,
+      as_process: {
+        type: 'string',
+        pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+        description: 'run the step in the process a fork bound to this handle (default: the VMM)',
+      },
     };
     for (const k of StepMetaKeys) if (!(k in meta)) meta[k] = {};
     return {

@@ -63,6 +63,8 @@ export interface Step {
   expect?: Expect;
   inject?: InjectSpec;
   note?: string;
+  /** the handle of the forked process the step runs in */
+  as_process?: string;
   /** `expect: { by_profile: ... }`: the expectation depends on the run's kernel */
   expectBy?: ExpectByProfile;
   /** `only:` the runs this step belongs to (empty: none); absent: every run */
@@ -450,6 +452,13 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     if (obj.note !== undefined) {
       if (typeof obj.note !== 'string') issue(path, 'note: expected text', 'note');
       else step.note = obj.note;
+    }
+    if (obj.as_process !== undefined) {
+      if (typeof obj.as_process !== 'string' || !HANDLE_NAME.test(obj.as_process))
+        issue(path, 'as_process: expected the handle a fork step bound', 'as_process');
+      else if (!bound.has(obj.as_process))
+        issue(path, `as_process: handle ${obj.as_process} is not bound by an earlier step`, 'as_process');
+      else step.as_process = obj.as_process;
     }
     // handles must be bound by an earlier step
     const refs: [Expr, Path][] = [];

@@ -52,6 +52,7 @@ const copyEntries = (list: CpuidEntryExpr[]): CpuidEntry[] => list.map((e) => ({
 /** What an absent field holds (decl.ts FieldDefault); `lengthOf` counts a sibling's entries. */
 function absent(f: FieldDecl, args: Record<string, Value>): unknown {
   const d = f.default;
+  if (f.kind.t === 'bool') return typeof d === 'bigint' && d !== 0n;
   if (d === 'kvm') return BigInt(KVM_FD);
   if (d === 'sev') return BigInt(SEV_FD);
   if (d === 'none') return U64(-1n);
@@ -72,6 +73,8 @@ function zero(kind: FieldKind): unknown {
       return { kind: 'bytes', bytes: new Uint8Array(0) };
     case 'encdata':
       return {};
+    case 'bool':
+      return false;
     default:
       return 0n;
   }

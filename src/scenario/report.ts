@@ -1,10 +1,11 @@
 /** Rendering of run results: the strace-like step table and the JSON document. */
 import pc from 'picocolors';
+import type { RunExit } from '../core/outcome.ts';
 import { formatCite, type Rule } from '../core/rule.ts';
-import { flagNames, nameOf } from '../core/uapi.ts';
+import { ExitReason as ExitReasonTable, flagNames, nameOf } from '../core/uapi.ts';
 import { toHex } from '../util/hex.ts';
 import type { Step } from './load.ts';
-import { describeBytes, describeData, hex, type RunResult, type StepResult } from './run.ts';
+import { describeBytes, describeData, exitName, hex, type RunResult, type StepResult } from './run.ts';
 import type { CpuidEntryExpr, DataExpr, Expr, Value } from './schema.ts';
 import { EncStructs, type FieldKind, type FieldSpec, OpSpecs } from './spec.ts';
 
@@ -22,6 +23,7 @@ function fmtExpr(e: Expr): string {
 }
 
 function fmtValue(v: Value, kind: FieldKind): string {
+  if (typeof v === 'boolean') return String(v);
   if (isExpr(v)) return fmtExpr(v);
   if (typeof v === 'bigint') {
     if (kind.t === 'flags') {
@@ -104,9 +106,25 @@ export function formatResult(r: StepResult): string {
     extra.push(`st_size=${hex(o.out.st_size)} st_blksize=${hex(o.out.st_blksize ?? 0n)}`);
   if (o.out.bytes)
     extra.push(`bytes: ${describeBytes(o.out.bytes)}${o.out.undefinedBytes ? ' (firmware-dependent)' : ''}`);
+  if (o.out.exit) extra.push(formatExit(o.out.exit));
+  if (o.out.guest) extra.push(`guest: ${o.out.guest}`);
   if (o.out.mrtd) extra.push(`mrtd=${o.out.mrtd}`);
   if (o.out.measurement) extra.push(`measurement=${o.out.measurement}`);
   return extra.length ? `${s}  ${extra.join('  ')}` : s;
+}
+
+/** struct kvm_run after the call, e.g. KVM_EXIT_MEMORY_FAULT {flags=PRIVATE, gpa=0x1000, size=0x1000} */
+export function formatExit(x: RunExit): string {
+  const f: string[] = [];
+  if (x.reason === ExitReasonTable.KVM_EXIT_MEMORY_FAULT) {
+    f.push(`flags=${x.flags ? 'PRIVATE' : '0'}`, `gpa=${hex(x.gpa ?? 0n)}`, `size=${hex(x.size ?? 0n)}`);
+  } else if (x.reason === ExitReasonTable.KVM_EXIT_HYPERCALL) {
+    f.push(
+      `nr=${x.nr === 12n ? 'KVM_HC_MAP_GPA_RANGE' : hex(x.nr ?? 0n)}`,
+      `args=[${(x.args ?? []).map(hex).join(', ')}]`,
+    );
+  } else if (x.gpa !== undefined) f.push(`gpa=${hex(x.gpa)}`);
+  return `${exitName(BigInt(x.reason))} {${f.join(', ')}}`;
 }
 
 export function formatRule(rule: Rule, cause?: Rule): string {
@@ -139,7 +157,7 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
       origin = r.step.origin;
       const mark = r.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
       const num = String(r.step.index + 1).padStart(3);
-      const call = formatCall(r.step);
+      const call = `${r.step.as_process ? `[${r.step.as_process}] ` : ''}${formatCall(r.step)}`;
       const result = formatResult(r);
       const col = r.outcome.errno || r.outcome.signal ? c.yellow : (x: string) => x;
       lines.push(`${mark}${num} ${call.padEnd(width)} ${col(result)}`);
@@ -238,6 +256,8 @@ export function runJson(res: RunResult) {
         ...(r.outcome.out.undefinedBytes ? { undefined_bytes: true } : {}),
         ...(r.outcome.out.mrtd ? { mrtd: r.outcome.out.mrtd } : {}),
         ...(r.outcome.out.measurement ? { measurement: r.outcome.out.measurement } : {}),
+        ...(r.outcome.out.exit ? { exit: formatExit(r.outcome.out.exit) } : {}),
+        ...(r.outcome.out.guest ? { guest: r.outcome.out.guest } : {}),
       },
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),
       ...(r.expect ? { expect_ok: r.ok, checks: r.checks } : {}),

@@ -10,7 +10,7 @@ import { FwError } from '../core/snp/psp.ts';
 import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
 import { dataBytes, evalExpr, isExpr, lowerInject, lowerStep } from './lower.ts';
-import type { DataExpr, Expect, Expr } from './schema.ts';
+import { type DataExpr, ExitReason, type Expect, type Expr } from './schema.ts';
 import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
@@ -110,7 +110,13 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     const expect = expectFor(step, profile, k.knobs);
     const op = lowerStep(step, handles, s);
     const inject = step.inject ? lowerInject(step.inject) : {};
+    // as_process: the step runs in a forked process (its pid is the handle's value, 1000 + index)
+    if (step.as_process !== undefined) {
+      const pid = Number(handles.get(step.as_process) ?? 1000n) - 1000;
+      k.current = pid >= 0 && pid < k.procs.length ? pid : 0;
+    }
     const outcome = k.step(op, inject);
+    k.current = 0;
     const violations = checkInv ? checkInvariants(k) : [];
     const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };
     if (opts.trace) {
@@ -233,6 +239,41 @@ function checkExpect(e: Expect, o: Outcome, op: Op, handles: Map<string, bigint>
     if (want === undefined) add('error', `unknown firmware error ${e.error}`, gotS);
     else add('error', hex(want), gotS);
   }
+  if (e.exit !== undefined) {
+    const x = o.out.exit;
+    add('exit.reason', exitName(e.exit.reason), exitName(x ? BigInt(x.reason) : 0n));
+    if (e.exit.flags !== undefined)
+      add('exit.flags', hex(e.exit.flags), x?.flags === undefined ? '(none)' : hex(x.flags));
+    if (e.exit.gpa !== undefined)
+      add('exit.gpa', hex(evalExpr(e.exit.gpa, handles)), x?.gpa === undefined ? '(none)' : hex(x.gpa));
+    if (e.exit.size !== undefined) add('exit.size', hex(e.exit.size), x?.size === undefined ? '(none)' : hex(x.size));
+    if (e.exit.nr !== undefined) add('exit.nr', hex(e.exit.nr), x?.nr === undefined ? '(none)' : hex(x.nr));
+    if (e.exit.args !== undefined) {
+      const got = (x?.args ?? []).slice(0, e.exit.args.length);
+      add('exit.args', e.exit.args.map(hex).join(','), got.map(hex).join(',') || '(none)');
+    }
+    if (e.exit.ret !== undefined) add('exit.ret', hex(e.exit.ret), x?.ret === undefined ? '(none)' : hex(x.ret));
+  }
+  if (e.guest !== undefined) add('guest', e.guest, o.out.guest ?? '(nothing)');
+  if (e.read !== undefined) {
+    const got = o.out.bytes;
+    const b = e.read as DataExpr;
+    if (!got) add('read', describeData(b), `(nothing read: ${actual})`);
+    else {
+      const d = b.form === 'sha256' || b.form === 'sha384' ? undefined : dataBytes(b, s);
+      const want = d ? (d.kind === 'bytes' ? d.bytes : new Uint8Array(Number(d.length)).fill(d.byte)) : undefined;
+      const eq = want
+        ? want.length === got.length && want.every((v, i) => v === got[i])
+        : (b.form === 'sha256' ? host.sha256(got) : host.sha384(got)) ===
+          (b.form === 'sha256' ? b.sha256 : b.form === 'sha384' ? b.sha384 : '');
+      checks.push({
+        what: 'read',
+        expected: describeData(b),
+        actual: eq ? describeData(b) : describeBytes(got),
+        ok: eq,
+      });
+    }
+  }
   if (e.mrtd !== undefined) add('mrtd', e.mrtd, o.out.mrtd ?? `(none: ${actual})`);
   if (e.measurement !== undefined) add('measurement', e.measurement, o.out.measurement ?? `(none: ${actual})`);
   if (e.bytes !== undefined) {
@@ -254,6 +295,12 @@ function checkExpect(e: Expect, o: Outcome, op: Op, handles: Map<string, bigint>
     }
   }
   return checks;
+}
+
+/** an exit reason's name (KVM_EXIT_NONE: none) */
+export function exitName(v: bigint): string {
+  for (const [n, x] of Object.entries(ExitReason)) if (BigInt(x) === v) return n;
+  return `exit ${v}`;
 }
 
 export function describeData(d: DataExpr): string {

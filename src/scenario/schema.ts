@@ -18,6 +18,23 @@ import { HostPresetNames } from '../core/host.ts';
 import { describeKind } from '../core/knobs.ts';
 import type { CpuidEntry, Inject } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
+import {
+  ExitReason as ExitReasonTable,
+  HypercallNr,
+  KVM_EXIT_HYPERCALL_LONG_MODE,
+  MapGpaRangeAttr,
+  MemoryExitFlag,
+} from '../core/uapi.ts';
+
+/** exit reasons a scenario may name: the uAPI's, and KVM_EXIT_NONE for "no exit" */
+export const ExitReason = { KVM_EXIT_NONE: 0, ...ExitReasonTable } as const;
+const ExitFlagNames = { ...MemoryExitFlag, KVM_EXIT_HYPERCALL_LONG_MODE } as const;
+const MapGpaRangeAttrNames = {
+  KVM_MAP_GPA_RANGE_ENCRYPTED: MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M: MapGpaRangeAttr.KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G: MapGpaRangeAttr.KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+} as const;
+
 import { isSafeguard } from '../core/safeguards.ts';
 import { cpuidEntry as cpuidEntryOf } from './build.ts';
 import { CpuidFields, type FieldKind, type NameTable } from './spec.ts';
@@ -115,7 +132,7 @@ export const cpuidListSchema = z.array(cpuidEntry);
 /** kvm_cpuid2 as a struct field: { entries: [...], nent? } */
 export const cpuid2Schema = z.strictObject({ nent: u64.optional(), padding: u64.optional(), entries: cpuidListSchema });
 
-export type Value = bigint | Expr | bigint[] | DataExpr | CpuidEntryExpr[] | StructExpr | CpuidStruct;
+export type Value = boolean | bigint | Expr | bigint[] | DataExpr | CpuidEntryExpr[] | StructExpr | CpuidStruct;
 export type CpuidStruct = { nent: bigint | undefined; padding: bigint; entries: CpuidEntryExpr[] };
 export interface StructExpr {
   [field: string]: Value;
@@ -134,6 +151,8 @@ export function fieldSchema(kind: FieldKind): z.ZodType<unknown> {
       return enumSchema(kind.table);
     case 'u64list':
       return z.array(u64);
+    case 'bool':
+      return z.boolean({ error: 'expected true or false' });
     case 'data':
       return dataSchema;
     case 'cpuid':
@@ -245,6 +264,26 @@ export const expectObjectSchema = z.strictObject({
   st_blksize: u64.describe('fstat st_blksize').optional(),
   mrtd: hex96.describe('attest of a TD: the MRTD, 96 hex digits').optional(),
   measurement: hex96.describe('attest of an SNP guest: the launch digest, 96 hex digits').optional(),
+  exit: z
+    .strictObject({
+      reason: enumSchema(ExitReason).describe('run->exit_reason (KVM_EXIT_*)'),
+      flags: flagsSchema(ExitFlagNames).describe('memory_fault.flags or hypercall.flags').optional(),
+      gpa: expr.describe('memory_fault.gpa').optional(),
+      size: u64.describe('memory_fault.size').optional(),
+      nr: enumSchema(HypercallNr).describe('hypercall.nr').optional(),
+      args: z
+        .array(z.union([u64, flagsSchema(MapGpaRangeAttrNames)]))
+        .describe('hypercall.args[0..]: as many as given are compared')
+        .optional(),
+      ret: u64.describe('hypercall.ret as KVM left it').optional(),
+    })
+    .describe('what KVM_RUN (or a guest operation) left in struct kvm_run; reason KVM_EXIT_NONE: no exit')
+    .optional(),
+  read: expectDataSchema.describe('the bytes the guest read (guest_access with write: false)').optional(),
+  guest: z
+    .string()
+    .describe('what the guest itself saw: a TDVMCALL status, a PSC result, PVALIDATE/ACCEPT status, #VE/#VC')
+    .optional(),
   rule: z.string().describe('the rule that decided the result (gmemsim rules)').optional(),
   /** gmemsim extension: after this step the named invariant (kvm-uapi-spec.md §6) is broken */
   violates: z.string().describe('after this step the named invariant (kvm-uapi-spec.md §6) is broken').optional(),

@@ -35,4 +35,4 @@ for (const d of Object.values(SubCmdDecls)) {
   };
 }
 
-export const StepMetaKeys = ['as', 'expect', 'inject', 'note'] as const;
+export const StepMetaKeys = ['as', 'as_process', 'expect', 'inject', 'note'] as const;

@@ -148,10 +148,12 @@ export function stepStatus(s: StepDoc): StepStatus {
 /** What userspace saw, as strace prints it: `= 0`, `= -1 EIO`, `--- SIGBUS ---`. */
 export function resultText(s: StepDoc): string {
   if (s.signal) return `--- ${s.signal} ---`;
-  if (s.errno) return `= -1 ${s.errno}`;
+  // what KVM_RUN (or a guest operation) left in struct kvm_run, and what the guest saw
+  const run = `${typeof s.out?.exit === 'string' ? `  ${s.out.exit}` : ''}${typeof s.out?.guest === 'string' ? `  guest: ${s.out.guest}` : ''}`;
+  if (s.errno) return `= -1 ${s.errno}${run}`;
   const r = s.ret;
-  if (typeof r === 'string') return `= ${r}`;
-  return `= ${r > 0xffff ? `0x${r.toString(16)}` : String(r)}`;
+  if (typeof r === 'string') return `= ${r}${run}`;
+  return `= ${r > 0xffff ? `0x${r.toString(16)}` : String(r)}${run}`;
 }
 
 export function formatCite(c: CiteDoc): string {
@@ -200,6 +202,7 @@ export const FILE_TRACKS: readonly Track[] = [
   { bit: BIT.PINNED, name: 'pinned' },
   { bit: BIT.POPULATED, name: 'populated' },
   { bit: BIT.MEASURED, name: 'measured' },
+  { bit: BIT.ACCEPTED, name: 'accepted' },
   { bit: BIT.UNDEFINED, name: 'undefined' },
 ];
 
@@ -208,6 +211,7 @@ export const GPA_TRACKS: readonly Track[] = [
   { bit: BIT.PRIVATE, name: 'private' },
   { bit: BIT.POPULATED, name: 'populated' },
   { bit: BIT.MEASURED, name: 'measured' },
+  { bit: BIT.ACCEPTED, name: 'accepted' },
 ];
 
 export const tracksOf = (kind: SpaceKind): readonly Track[] => (kind === 'file' ? FILE_TRACKS : GPA_TRACKS);

@@ -90,6 +90,8 @@ export function clearFolio(inode: GmemInode, index: number): void {
   inode.content.delete(index);
   inode.uptodate.add(index);
   inode.undefinedContent.delete(index);
+  if (inode.guestUndefined.runCount) inode.guestUndefined.delete(index);
+  if (inode.guestWritten.runCount) inode.guestWritten.delete(index);
 }
 
 /** clearFolio for every index of [start, end) */
@@ -99,6 +101,8 @@ export function clearFolios(inode: GmemInode, start: number, end: number): void 
   } else for (let i = start; i < end; i++) inode.content.delete(i);
   inode.uptodate.add(start, end);
   inode.undefinedContent.delete(start, end);
+  if (inode.guestUndefined.runCount) inode.guestUndefined.delete(start, end);
+  if (inode.guestWritten.runCount) inode.guestWritten.delete(start, end);
 }
 
 /** The bytes of an allocated page. */
@@ -143,6 +147,8 @@ export function truncatePages(inode: GmemInode, start: number, end: number): voi
   inode.allocated.delete(start, end);
   inode.uptodate.delete(start, end);
   inode.undefinedContent.delete(start, end);
+  if (inode.guestUndefined.runCount) inode.guestUndefined.delete(start, end);
+  if (inode.guestWritten.runCount) inode.guestWritten.delete(start, end);
   inode.hostMapped.delete(start, end);
   // a pinned folio leaves the file but lives on, held by its pin; a new folio at the index is not pinned
   for (const [i, n] of [...inode.pins]) {

@@ -22,6 +22,7 @@ import type { FileObject, Vcpu, Vm } from '../state.ts';
 import { KVM_API_VERSION, SevCmd, VmType } from '../uapi.ts';
 import { setMemoryAttributes } from './attributes.ts';
 import { setUserMemoryRegion } from './memslot.ts';
+import { guestAccept, guestAccess, guestMapGpa, kvmRunGuest } from './run.ts';
 import { checkExtension, createVcpu, createVm, enableCap, kvmRun, preFaultMemory, setCpuid2 } from './vm.ts';
 
 export const R = defineRules('fd', 'syscall', {
@@ -135,6 +136,19 @@ export const R = defineRules('fd', 'syscall', {
       "the VMM's reset register state of the vCPU (KVM_SET_SREGS/REGS/FPU/XCRS), which SNP_LAUNCH_FINISH syncs into its VMSA",
     cite: cite.linux('arch/x86/kvm/svm/sev.c', 'sev_es_sync_vmsa'),
   },
+  otherMm: {
+    op: 'VM and vCPU ioctls',
+    errno: 'EIO',
+    reason: 'the calling process is not the one that created the VM (kvm->mm != current->mm), e.g. a forked child',
+    cite: cite.kvm('kvm_vm_ioctl'),
+    confidence: 'inferred',
+  },
+  forked: {
+    op: 'fork',
+    reason: "a child process with a copy of the parent's mappings; a MAP_SHARED guest_memfd mapping is the same file",
+    cite: cite.linux('kernel/fork.c', 'dup_mmap'),
+    confidence: 'inferred',
+  },
   attestNone: {
     op: 'attest',
     errno: 'EINVAL',
@@ -160,6 +174,8 @@ function target(k: Kernel, fd: bigint, allowed: ('kvm' | 'vm' | 'vcpu')[]): Targ
             ? R.devIoctlUnknown
             : R.fileIoctlUnknown,
     );
+  if ((f.kind === 'vm' || f.kind === 'vcpu') && (f.kind === 'vm' ? f.vm : f.vcpu.vm).ownerProc !== k.current)
+    return { out: fail(R.otherMm) };
   if (f.kind === 'vm' && allowed.includes('vm')) return f.vm.bugged ? { out: fail(R.vmDead) } : { vm: f.vm };
   if (f.kind === 'vcpu' && allowed.includes('vcpu'))
     return f.vcpu.vm.bugged ? { out: fail(R.vmDead) } : { vcpu: f.vcpu };
@@ -248,7 +264,10 @@ export const handlers: HandlerTable = {
     return 'out' in t ? t.out : fail(R.fileIoctlUnknown);
   },
   KVM_MEMORY_ENCRYPT_OP: memEncOp,
-  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRun(k, v), false),
+  KVM_RUN: (k, op) => onVcpu(k, op.fd, (v) => kvmRunGuest(k, v, op.hypercall_ret, () => kvmRun(k, v)), false),
+  guest_access: (k, op) => onVcpu(k, op.fd, (v) => guestAccess(k, v, op), false),
+  guest_map_gpa: (k, op) => onVcpu(k, op.fd, (v) => guestMapGpa(k, v, op.gpa, Number(op.npages), op.to !== 0n), false),
+  guest_accept: (k, op) => onVcpu(k, op.fd, (v) => guestAccept(k, v, op.gpa, Number(op.npages)), false),
   KVM_PRE_FAULT_MEMORY: (k, op) => onVcpu(k, op.fd, (v) => preFaultMemory(k, v, op)),
   mmap: sysMmap,
   munmap: sysMunmap,
@@ -319,6 +338,7 @@ export const handlers: HandlerTable = {
     if (f.kind === 'gmem') gmemPut(k, f.inode);
     return ok(R.closed);
   },
+  fork: (k) => ok(R.forked, 1000 + k.fork()),
   set_vcpu_reset: (k, op) => {
     const f = k.file(op.fd);
     if (!f) return fail(R.badFd);

@@ -11,6 +11,7 @@ import { Commits, cite, defineRules, type Rule } from '../rule.ts';
 import { gmemIndex, type Memslot, type Vcpu, Vm } from '../state.ts';
 import {
   Cap,
+  KVM_EXIT_HYPERCALL_VALID_MASK,
   KVM_MAX_CPUID_ENTRIES,
   KVM_MAX_IRQ_ROUTES,
   KVM_MAX_VCPU_IDS,
@@ -20,6 +21,7 @@ import {
   type VmTypeNum,
 } from '../uapi.ts';
 import { supportedVmAttributes } from './attributes.ts';
+import { R as RunR } from './run.ts';
 
 /** The modelled host offers every x86 VM type (a real host has TDX or SNP, not both). */
 export const SUPPORTED_VM_TYPES = 0b111111;
@@ -171,6 +173,7 @@ export function createVm(k: Kernel, op: Extract<Op, { op: 'KVM_CREATE_VM' }>): O
   // kvm_caps.supported_vm_types: what this host's build and vendor module offer (host.ts)
   if (t >= 32n || ((k.host.vmTypes >> Number(t)) & 1) === 0) return fail(R.badType);
   const vm = new Vm(k.vms.length, Number(t) as VmTypeNum);
+  vm.ownerProc = k.current;
   k.vms.push(vm);
   k.arch(vm)?.initVm(k, vm);
   return ok(R.vmCreated, k.installFd({ kind: 'vm', vm }));
@@ -200,6 +203,8 @@ export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
     case Cap.KVM_CAP_PRE_FAULT_MEMORY:
       // x86 reports tdp_enabled
       return k.host.tdp ? 1 : 0;
+    case Cap.KVM_CAP_EXIT_HYPERCALL:
+      return Number(KVM_EXIT_HYPERCALL_VALID_MASK);
     case Cap.KVM_CAP_MEMORY_ATTRIBUTES:
       // without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES the cap is not reported
       return k.host.memoryAttributes ? supportedVmAttributes(k, vm) : 0;
@@ -220,6 +225,12 @@ export function checkExtension(k: Kernel, vm: Vm | null, op: Extract<Op, { op: '
 
 export function enableCap(_k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_ENABLE_CAP' }>): Outcome {
   if (op.flags !== 0n) return fail(R.enableCapFlags);
+  if (op.cap === BigInt(Cap.KVM_CAP_EXIT_HYPERCALL)) {
+    const mask = op.args[0] ?? 0n;
+    if ((mask & ~KVM_EXIT_HYPERCALL_VALID_MASK) !== 0n) return fail(RunR.capExitHypercallMask);
+    vm.hypercallExitEnabled = mask;
+    return ok(RunR.capExitHypercall);
+  }
   if (op.cap !== BigInt(Cap.KVM_CAP_SPLIT_IRQCHIP)) return fail(R.enableCapUnknown);
   const pins = op.args[0] ?? 0n;
   if (pins > BigInt(KVM_MAX_IRQ_ROUTES)) return fail(R.splitIrqchipRoutes);

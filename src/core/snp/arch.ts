@@ -4,8 +4,9 @@ import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
+import { R as RunR, snpRuntime } from './runtime.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
-import { measuredOf, newSnp, rmpOf, snpOf } from './state.ts';
+import { measuredOf, newSnp, rmpOf, snpOf, validatedOf } from './state.ts';
 
 export const R = defineRules('snp.arch', 'SEV-SNP', {
   vcpuIoctl: {
@@ -35,19 +36,27 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
 });
 
 /** every SEV-SNP rule set (the catalogue lists them) */
-export const snpRuleSets = [R, SevR];
+export const snpRuleSets = [R, SevR, RunR];
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {
     vm.arch = newSnp(k);
   },
+  runtime: snpRuntime,
+  privateMapped: (vm, inode, index) => rmpOf(snpOf(vm), inode).has(index),
   memEncOp(k, op, vm, vcpu) {
     if (vcpu) return fail(R.vcpuIoctl);
     return sevMemEncOp(k, op, vm);
   },
   mapPrivate(_k, vm, inode, gfn, end, index) {
     // kvm_gmem_prepare → sev_gmem_prepare: rmp_make_private of each page (assigned, not validated)
-    rmpOf(snpOf(vm), inode).add(index, index + (end - gfn));
+    const snp = snpOf(vm);
+    if (snp.psp.state === 'RUNNING') {
+      // at run time, bytes the host left in the page in plaintext read through the guest's key as
+      // ciphertext: not defined (only the guest's own writes from now on are)
+      for (let i = index; i < index + (end - gfn); i++) if (inode.content.has(i)) inode.guestUndefined.add(i);
+    }
+    rmpOf(snp, inode).add(index, index + (end - gfn));
   },
   makeShared(_k, inode, start, end) {
     // kvm_arch_gmem_make_shared: RMP → shared; what the guest left there is ciphertext to the host
@@ -55,10 +64,15 @@ export const snpArch: ArchOps = {
     const rmp = rmpOf(snp, inode);
     for (const [s, e] of rmp.within(start, end)) inode.undefinedContent.add(s, e);
     rmp.delete(start, end);
+    validatedOf(snp, inode).delete(start, end);
+    // what the guest wrote privately is ciphertext to the host now, not its plaintext
+    inode.guestWritten.delete(start, end);
     measuredOf(snp, inode).delete(start, end);
   },
-  gmemInvalidate(_k, inode, start, end) {
+  gmemInvalidate(k, inode, start, end) {
     rmpOf(snpOf(inode.vm), inode).delete(start, end);
+    // rmp_make_shared of the freed page: the hardware clears the Validated bit with the assignment
+    if (k.safeguard('rmp-reclaim')) validatedOf(snpOf(inode.vm), inode).delete(start, end);
     measuredOf(snpOf(inode.vm), inode).delete(start, end);
   },
   preRun(_k, vcpu) {

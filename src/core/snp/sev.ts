@@ -14,7 +14,15 @@ import type { Vm } from '../state.ts';
 import { SevCmd } from '../uapi.ts';
 import { correctCpuidPage } from './cpuid.ts';
 import { FwError, fwErrorByName, INITIAL_VMSA_GPA, SNP_PAGE_TYPE } from './psp.ts';
-import { measuredOf, rmpOf, type SnpVm, SUPPORTED_VMSA_FEATURES, SVM_SEV_FEAT_SNP_ACTIVE, snpOf } from './state.ts';
+import {
+  measuredOf,
+  rmpOf,
+  type SnpVm,
+  SUPPORTED_VMSA_FEATURES,
+  SVM_SEV_FEAT_SNP_ACTIVE,
+  snpOf,
+  validatedOf,
+} from './state.ts';
 import { BSP_RESET_EIP, buildVmsa } from './vmsa.ts';
 
 const OP = 'KVM_MEMORY_ENCRYPT_OP (SEV)';
@@ -453,17 +461,20 @@ function postPopulate(
   }
   // rmp_make_private, then the firmware's SNP_LAUNCH_UPDATE
   rmp.add(p.index);
+  validatedOf(snp, p.inode).add(p.index); // SNP_LAUNCH_UPDATE leaves the page validated
   const gpa = BigInt(p.gfn) * 4096n;
   const inj = k.inject.snp_fw_error_at_page;
   if (k.file(sevFd)?.kind !== 'sev') {
     // the firmware command is issued through sev_fd: -EBADF, the page is reclaimed
     rmp.delete(p.index);
+    validatedOf(snp, p.inode).delete(p.index);
     return kerr(R.badSevFd);
   }
   const fwFails =
     (inj !== undefined && inj.page === k.stepPages) || (snp.psp.state !== 'LAUNCH' && k.safeguard('finalized-lock'));
   if (fwFails) {
     rmp.delete(p.index); // snp_page_reclaim
+    validatedOf(snp, p.inode).delete(p.index);
     if (type === SNP_PAGE_TYPE.CPUID && inj && fwErrorCode(k) === FwError.INVALID_PARAM && srcRef && bytes)
       writeRef(k, srcRef, correctCpuidPage(bytes));
     return kerr(R.fwError);

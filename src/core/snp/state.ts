@@ -18,6 +18,8 @@ export interface SnpVm extends ArchVm {
   readonly rmp: Map<number, RangeSet>;
   /** pages whose contents went into the launch digest (NORMAL), per inode id */
   readonly measured: Map<number, RangeSet>;
+  /** RMP Validated bit: pages the guest PVALIDATEd (or SNP_LAUNCH_UPDATE added), per inode id */
+  readonly validated: Map<number, RangeSet>;
 }
 
 /** the VMM's reset state of a vCPU, which KVM syncs into the VMSA (set_vcpu_reset) */
@@ -47,11 +49,16 @@ export function newSnp(k: Kernel): SnpVm {
     psp: new Psp(k.sha384),
     rmp: new Map(),
     measured: new Map(),
+    validated: new Map(),
   };
 }
 
 export function rmpOf(snp: SnpVm, inode: GmemInode): RangeSet {
   return setOf(snp.rmp, inode.id);
+}
+
+export function validatedOf(snp: SnpVm, inode: GmemInode): RangeSet {
+  return setOf(snp.validated, inode.id);
 }
 
 export function measuredOf(snp: SnpVm, inode: GmemInode): RangeSet {

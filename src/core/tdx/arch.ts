@@ -2,10 +2,12 @@
 
 import { toHex } from '../../util/hex.ts';
 import type { ArchOps } from '../arch.ts';
+import { clearFolios } from '../guest_memfd/folio.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { gmemIndex, type Vm } from '../state.ts';
 import { R as ImrR } from './init_mem_region.ts';
+import { R as RunR, tdxRuntime } from './runtime.ts';
 import { isSharedGfn, newTdx, tdxOf } from './state.ts';
 import { tdxVcpuIoctl, R as VcpuR } from './vcpu.ts';
 import { tdxVmIoctl, R as VmR } from './vm.ts';
@@ -37,7 +39,7 @@ export const R = defineRules('tdx', 'TDX', {
 });
 
 /** every TDX rule set (the catalogue lists them) */
-export const tdxRuleSets = [R, VmR, VcpuR, ImrR];
+export const tdxRuleSets = [R, VmR, VcpuR, ImrR, RunR];
 
 const isGfnAlias = (vm: Vm, gfn: number): boolean => isSharedGfn(tdxOf(vm), gfn);
 
@@ -55,7 +57,7 @@ export const tdxArch: ArchOps = {
   memEncOp(k, op, vm, vcpu) {
     return vcpu ? tdxVcpuIoctl(k, op, vm, vcpu) : tdxVmIoctl(k, op, vm);
   },
-  zap(_k, vm, start, end, filter) {
+  zap(k, vm, start, end, filter) {
     if (!filter.private) return;
     const td = tdxOf(vm);
     for (const [s, e] of td.module.remove(start, end)) {
@@ -66,6 +68,9 @@ export const tdxArch: ArchOps = {
         const inode = slot?.gmem?.inode;
         if (slot && inode) {
           const i0 = gmemIndex(slot, gfn);
+          // tdx_quirk_reset_paddr after TDH.MEM.PAGE.REMOVE (tdx_sept_remove_leaf_spte): what the guest wrote at run time is gone
+          if (k.safeguard('clear-on-remove'))
+            for (const [a, b] of [...inode.guestWritten.within(i0, i0 + (stop - gfn))]) clearFolios(inode, a, b);
           inode.undefinedContent.add(i0, i0 + (stop - gfn));
         }
         gfn = stop;
@@ -76,6 +81,8 @@ export const tdxArch: ArchOps = {
     return isGfnAlias(vm, baseGfn + npages - 1) ? R.gfnAlias : null;
   },
   gfnAlias: isGfnAlias,
+  runtime: tdxRuntime,
+  privateMapped: (vm, _inode, _index, gfn) => tdxOf(vm).module.mapped(gfn),
   mapPrivate(_k, vm, _inode, gfn, end) {
     // tdx_sept_set_private_spte on a RUNNABLE TD: TDH.MEM.PAGE.AUG for what the S-EPT does not map yet
     tdxOf(vm).module.pageAug(gfn, end);

@@ -14,6 +14,8 @@ export const TDX_EXTENDMR_CHUNKSIZE = 256;
 /** S-EPT leaf states of a private GFN */
 export const SEPT_ADDED = 1;
 export const SEPT_AUGMENTED = 2;
+/** an augmented page the guest accepted (TDG.MEM.PAGE.ACCEPT) */
+export const SEPT_ACCEPTED = 3;
 
 /** a record's first 128 bytes: its tag, then zeros (the GPA goes at 0x10) */
 function header(tag: string): Uint8Array {

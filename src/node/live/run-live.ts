@@ -284,6 +284,15 @@ export function encode(op: Op, host: HostFile): Encoded {
       return { skip: 'attest reads a TDX/SNP launch measurement (TDX/SNP only)', kind: 'attest' };
     case 'set_vcpu_reset':
       return { skip: 'set_vcpu_reset is a gmemsim summary of a VMM vCPU reset, not one call', kind: 'set_vcpu_reset' };
+    case 'guest_access':
+    case 'guest_map_gpa':
+    case 'guest_accept':
+      return {
+        skip: `${op.op} is a guest action: it needs guest code (the live runner sets up no guest)`,
+        kind: 'KVM_RUN',
+      };
+    case 'fork':
+      return { skip: 'fork: the live helper is one process (a VM belongs to the process that made it)', kind: 'fork' };
   }
 }
 
