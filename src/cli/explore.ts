@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_PROFILE } from '../core/profiles.ts';
 import { safeguards } from '../core/safeguards.ts';
 import { counterexampleYaml, type ExploreConfig, explore } from '../explore/explore.ts';
 import type { VmKind } from '../explore/model.ts';
@@ -34,7 +35,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
       process.stdout.write(`${s.name.padEnd(22)} protects ${s.protects.padEnd(30)} ${s.description}\n`);
     return 0;
   }
-  const profile = parseProfile('--profile', o.profile) ?? 'in-place';
+  const profile = parseProfile('--profile', o.profile) ?? DEFAULT_PROFILE;
   const knobs = parseSets(o.set);
   checkSetsApply(knobs, profile);
   if (!['tdx', 'snp', 'sw-protected'].includes(o.vm))

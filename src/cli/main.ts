@@ -24,7 +24,10 @@ program
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 const profileOption = () =>
-  new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
+  new Option(
+    '--profile <name>',
+    'kernel profile (gmemsim profiles): next-20260923, kvm-x86-next, v7.3, v7.2, v7.1, pre-2a62345b3052, v6.18, yan-proposal; aliases mainline, kvm-x86, in-place',
+  );
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 program
@@ -188,6 +191,15 @@ program
   .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
     const { viewCommand } = await import('./view.ts');
     process.exitCode = await viewCommand(file, opts);
+  });
+
+program
+  .command('profiles')
+  .description('the kernel profiles, newest first: era, date, the tree and commit each follows, what changed')
+  .option('--json', 'print one JSON document (with every behaviour field)')
+  .action(async (opts: { json?: boolean }) => {
+    const { profilesCommand } = await import('./profiles.ts');
+    process.exitCode = profilesCommand(opts);
   });
 
 program

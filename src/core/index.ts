@@ -3,7 +3,7 @@ import type { ArchOps } from './arch.ts';
 import { Kernel } from './kernel.ts';
 import { handlers } from './kvm/dispatch.ts';
 import type { Sha384Factory } from './ports.ts';
-import { type Knobs, type ProfileName, Profiles } from './profiles.ts';
+import { type Knobs, type Profile, type ProfileName, Profiles } from './profiles.ts';
 import { snpArch } from './snp/arch.ts';
 import { tdxArch } from './tdx/arch.ts';
 import { VmType } from './uapi.ts';
@@ -15,10 +15,16 @@ export type { Data, Inject, Op, OpName } from './ops.ts';
 export type { Out, Outcome } from './outcome.ts';
 export type { Sha384, Sha384Factory } from './ports.ts';
 export {
+  aliasesOf,
+  canonicalName,
   DEFAULT_PROFILE,
   isProfileName,
+  type KernelName,
+  KernelNames,
+  Kernels,
   type Knobs,
   type Profile,
+  ProfileAliases,
   type ProfileName,
   ProfileNames,
   Profiles,
@@ -34,6 +40,12 @@ const archTable: Readonly<Partial<Record<number, ArchOps>>> = Object.freeze({
   [VmType.KVM_X86_SNP_VM]: snpArch,
 });
 
-export function createKernel(profile: ProfileName, sha384: Sha384Factory, knobs: Partial<Knobs> = {}): Kernel {
-  return new Kernel({ profile: Profiles[profile], knobs, sha384, handlers, arch: archTable });
+/** A kernel of a named profile, or of a profile object (a --profile-file's). */
+export function createKernel(
+  profile: ProfileName | Profile,
+  sha384: Sha384Factory,
+  knobs: Partial<Knobs> = {},
+): Kernel {
+  const p = typeof profile === 'string' ? Profiles[profile] : profile;
+  return new Kernel({ profile: p, knobs, sha384, handlers, arch: archTable });
 }

@@ -1,6 +1,6 @@
 /** docs/uapi.md: the uAPI documentation generated from the rule catalogue (a test keeps it current). */
 import { allRules } from '../core/catalogue.ts';
-import { ProfileNames, Profiles } from '../core/profiles.ts';
+import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
 import type { Rule } from '../core/rule.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
@@ -16,9 +16,20 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
   out.push('');
   out.push('## Kernel profiles');
   out.push('');
-  out.push('| profile | era | behaviour |');
-  out.push('|---|---|---|');
-  for (const n of ProfileNames) out.push(`| \`${n}\` | ${Profiles[n].era} | ${esc(Profiles[n].summary)} |`);
+  out.push(`Newest first; \`gmemsim profiles\` prints the same with the commits. Default: \`${DEFAULT_PROFILE}\`.`);
+  out.push('');
+  out.push('| profile | alias | era | date | tree @ commit | followed (files read) | change to the previous |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const n of KernelNames) {
+    const p = Kernels[n];
+    const alias = aliasesOf(n)
+      .map((a) => `\`${a}\``)
+      .join(', ');
+    const tree = `${p.source.tree}${p.source.tag ? ` @${p.source.tag}` : ''}`;
+    out.push(
+      `| \`${n}\` | ${alias} | ${p.era} | ${p.source.date} | ${esc(tree)} | ${esc(p.source.followed)} | ${esc(p.source.diff)} |`,
+    );
+  }
   const byOp = new Map<string, Rule[]>();
   for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);
   for (const [op, group] of byOp) {
