@@ -5,6 +5,7 @@ import { handlers } from './kvm/dispatch.ts';
 import type { Sha384Factory } from './ports.ts';
 import { type Knobs, type Profile, type ProfileName, Profiles } from './profiles.ts';
 import { snpArch } from './snp/arch.ts';
+import { sevArch } from './snp/sev_vm.ts';
 import { tdxArch } from './tdx/arch.ts';
 import { VmType } from './uapi.ts';
 
@@ -37,6 +38,8 @@ export { type Cite, formatCite, type Rule } from './rule.ts';
  */
 const archTable: Readonly<Partial<Record<number, ArchOps>>> = Object.freeze({
   [VmType.KVM_X86_TDX_VM]: tdxArch,
+  [VmType.KVM_X86_SEV_VM]: sevArch,
+  [VmType.KVM_X86_SEV_ES_VM]: sevArch,
   [VmType.KVM_X86_SNP_VM]: snpArch,
 });
 

@@ -94,7 +94,7 @@ export interface Vcpu {
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */
 export interface ArchVm {
-  readonly kind: 'tdx' | 'snp';
+  readonly kind: 'tdx' | 'snp' | 'sev';
 }
 
 export class Vm {
@@ -103,6 +103,8 @@ export class Vm {
   readonly memAttrs = new RangeMap<number>();
   readonly vcpus: Vcpu[] = [];
   irqchip: 'none' | 'split' | 'kernel' = 'none';
+  /** KVM_CAP_EXIT_HYPERCALL: hypercalls that exit to userspace (a mask of KVM_HC_* bits) */
+  hypercallExits = 0n;
   preFaultAllowed: boolean;
   /** KVM_BUG_ON fired: most ioctls now fail -EIO */
   bugged = false;

@@ -21,6 +21,9 @@ import {
 } from '../uapi.ts';
 import { supportedVmAttributes } from './attributes.ts';
 
+/** 1 << KVM_HC_MAP_GPA_RANGE (12): the only hypercall x86 can exit to userspace with */
+export const KVM_EXIT_HYPERCALL_VALID_MASK = 1n << 12n;
+
 /** The modelled host offers every x86 VM type (a real host has TDX or SNP, not both). */
 export const SUPPORTED_VM_TYPES = 0b111111;
 
@@ -62,6 +65,19 @@ export const R = defineRules('vm', 'KVM', {
     cite: cite.x86('kvm_vm_ioctl_enable_cap'),
   },
   capEnabled: { op: 'KVM_ENABLE_CAP', reason: 'capability enabled', cite: cite.x86('kvm_vm_ioctl_enable_cap') },
+  exitHypercallMask: {
+    op: 'KVM_ENABLE_CAP',
+    errno: 'EINVAL',
+    reason:
+      'KVM_CAP_EXIT_HYPERCALL: args[0] has a bit outside KVM_EXIT_HYPERCALL_VALID_MASK (only BIT(KVM_HC_MAP_GPA_RANGE) = 0x1000)',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
+  exitHypercall: {
+    op: 'KVM_ENABLE_CAP',
+    reason:
+      'KVM_CAP_EXIT_HYPERCALL: the hypercalls in args[0] exit to userspace (hypercall_exit_enabled); no VM-type or vCPU check',
+    cite: cite.x86('kvm_vm_ioctl_enable_cap'),
+  },
   vcpuId: {
     op: 'KVM_CREATE_VCPU',
     errno: 'EINVAL',
@@ -180,6 +196,8 @@ export function capabilityValue(k: Kernel, vm: Vm | null, cap: bigint): number {
       return 1;
     case Cap.KVM_CAP_NR_VCPUS:
       return 2;
+    case Cap.KVM_CAP_EXIT_HYPERCALL:
+      return Number(KVM_EXIT_HYPERCALL_VALID_MASK);
     case Cap.KVM_CAP_MAX_VCPUS:
       return KVM_MAX_VCPUS;
     case Cap.KVM_CAP_MAX_VCPU_ID:
@@ -207,6 +225,12 @@ export function checkExtension(k: Kernel, vm: Vm | null, op: Extract<Op, { op: '
 
 export function enableCap(_k: Kernel, vm: Vm, op: Extract<Op, { op: 'KVM_ENABLE_CAP' }>): Outcome {
   if (op.flags !== 0n) return fail(R.enableCapFlags);
+  if (op.cap === BigInt(Cap.KVM_CAP_EXIT_HYPERCALL)) {
+    const mask = op.args[0] ?? 0n;
+    if ((mask & ~KVM_EXIT_HYPERCALL_VALID_MASK) !== 0n) return fail(R.exitHypercallMask);
+    vm.hypercallExits = mask;
+    return ok(R.exitHypercall);
+  }
   if (op.cap !== BigInt(Cap.KVM_CAP_SPLIT_IRQCHIP)) return fail(R.enableCapUnknown);
   const pins = op.args[0] ?? 0n;
   if (pins > BigInt(KVM_MAX_IRQ_ROUTES)) return fail(R.splitIrqchipRoutes);

@@ -5,6 +5,7 @@ import type { ArchOps } from '../arch.ts';
 import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
+import { sevRuleSets } from './sev_vm.ts';
 import { measuredOf, newSnp, rmpOf, snpOf } from './state.ts';
 
 export const R = defineRules('snp.arch', 'SEV-SNP', {
@@ -35,7 +36,7 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
 });
 
 /** every SEV-SNP rule set (the catalogue lists them) */
-export const snpRuleSets = [R, SevR];
+export const snpRuleSets = [R, SevR, ...sevRuleSets];
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {
