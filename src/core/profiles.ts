@@ -79,6 +79,11 @@ export interface ProfileBehaviour {
   readonly mayWritebackSrc: boolean;
   /** errno when a guest_memfd index range is bound twice (7ea987a90585, v7.2: EEXIST). */
   readonly gmemBindOverlap: 'EINVAL' | 'EEXIST';
+  /**
+   * [SER] the index-overlap check moved out of kvm_gmem_bind into kvm_gmem_commit_memory_region,
+   * after the arch prepare step (so a GFN-range error wins over it); mainline checks it in the bind.
+   */
+  readonly gmemBindOverlapAtCommit: boolean;
   /** [SER] __kvm_gmem_get_pfn zeroes a never-used page on the populate path (cb0544296a33). */
   readonly populateZeroesFreshPage: boolean;
   /**
@@ -130,6 +135,7 @@ export const BehaviourFields = [
   'populateGupsSource',
   'mayWritebackSrc',
   'gmemBindOverlap',
+  'gmemBindOverlapAtCommit',
   'populateZeroesFreshPage',
   'snpFinishBusyOnVcpuCreation',
   'tdxImrByteOverflowChecked',
@@ -157,6 +163,7 @@ const NEXT_20260923: Profile = {
   populateGupsSource: true,
   mayWritebackSrc: true,
   gmemBindOverlap: 'EEXIST',
+  gmemBindOverlapAtCommit: true,
   populateZeroesFreshPage: true,
   snpFinishBusyOnVcpuCreation: false,
   tdxImrByteOverflowChecked: true,
@@ -193,6 +200,7 @@ const KVM_X86_NEXT: Profile = {
   populateGupsSource: true,
   mayWritebackSrc: true,
   gmemBindOverlap: 'EEXIST',
+  gmemBindOverlapAtCommit: false,
   populateZeroesFreshPage: false,
   snpFinishBusyOnVcpuCreation: true,
   tdxImrByteOverflowChecked: true,
