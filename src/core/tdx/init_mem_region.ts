@@ -51,7 +51,15 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: cite.tdx('tdx_vcpu_init_mem_region') },
   wrap: {
     errno: 'EINVAL',
-    reason: 'gpa + nr_pages * 4096 overflows',
+    reason:
+      'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
+    cite: cite.serTdx('tdx_vcpu_init_mem_region'),
+    eras: 'C,D',
+  },
+  wrapTruncated: {
+    errno: 'EINVAL',
+    reason:
+      'gpa + (nr_pages << 12) <= gpa on the truncated u64 shift: a range ending at 2^64 is refused, but an nr_pages whose byte count overflows is not (the loop runs until populate fails)',
     cite: cite.tdx('tdx_vcpu_init_mem_region'),
   },
   sharedGpa: {
@@ -105,9 +113,13 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   if (src === 0n && rule === 'in-place-or-einval' && !k.inPlace) return fail(R.srcZeroNoInPlace);
   if (gpa % 4096n !== 0n) return fail(R.gpaAlign);
   if (nr === 0n) return fail(R.nrPages);
-  if (nr > U64_MAX >> 12n || gpa + (nr << 12n) > U64_MAX) return fail(R.wrap);
-  if (isSharedGfn(td, Number(gpa >> 12n)) || isSharedGfn(td, Number((gpa + nr * 4096n - 1n) >> 12n)))
-    return fail(R.sharedGpa);
+  // before 7c9a2e3a4564 the byte count is `nr_pages << PAGE_SHIFT` in a u64: high bits are lost
+  const bytes = (nr << 12n) & U64_MAX;
+  if (k.profile.tdxImrByteOverflowChecked) {
+    if (nr > U64_MAX >> 12n || gpa + bytes - 1n > U64_MAX) return fail(R.wrap);
+  } else if (((gpa + bytes) & U64_MAX) <= gpa) return fail(R.wrapTruncated);
+  const last = (gpa + bytes - 1n) & U64_MAX;
+  if (isSharedGfn(td, Number(gpa >> 12n)) || isSharedGfn(td, Number(last >> 12n))) return fail(R.sharedGpa);
 
   const measure = (op.flags & TdxFlag.KVM_TDX_MEASURE_MEMORY_REGION) !== 0n;
   // Era A hands the callback the user address as is (0 included); later eras pass "no page" for 0
