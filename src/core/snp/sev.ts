@@ -169,7 +169,8 @@ export const R = defineRules('snp', OP, {
   noSource: {
     op: 'sev_gmem_post_populate',
     errno: 'EINVAL',
-    reason: 'no source page for a type that needs one (WARN)',
+    reason:
+      'no source page for a type that needs one (WARN): the first check of the callback, before the RMP lookup (through v7.2)',
     cite: cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
     eras: 'A,B',
   },
@@ -435,6 +436,11 @@ function postPopulate(
 ): KResult<void> {
   const rmp = rmpOf(snp, p.inode);
   const wasAssigned = rmp.has(p.index);
+  // through v7.2 the "no source" WARN is the callback's first statement, before the RMP lookup
+  // (docs/notes/releases.md §2.5); same -EIO for userspace either way, another deciding rule
+  const noSrc = !zeroType && (k.profile.populateGupsSource ? p.srcPage === null : !p.srcVa);
+  if (noSrc && k.profile.snpNoSrcBeforeRmp && k.profile.snpSourceZero === 'null-rejected-by-callback')
+    return kerr(R.noSource);
   if (wasAssigned && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
   // the bytes that go into the page, and the source page a rejected CPUID table is written back to
   let bytes: Uint8Array | null = null;
