@@ -18,6 +18,14 @@ export const Commits = {
   SER: '10602fa73d539f391ab9143b484798bff827e103',
   /** sean-jc/linux final TDX in-place (source 16) */
   SER_TDX: '07f26358894029ac26441664ce21bd73748903d0',
+  /** sean-jc/linux sev.c of the in-place base (docs/notes/kernel-snp.md "S") */
+  SER_SEV: '01aed27ff7a40ba6e94de1c86d5664c34100c3f2',
+  /** linux-next (sashal) "Merge 'kvm-x86'" on 7.3-rc: mmu.c with kvm-x86/next (releases.md "LX") */
+  LX: 'f19943d4e1cc',
+  /** linux-next (sashal) "Merge 'kvm-arm'": tdx.c as mainline 7.3-rc (releases.md "L73") */
+  L73: '564aa69a2432',
+  /** ColinIanKing/linux-next "Merge branch 'next' of kvm.git" 2025-09-12: the v6.18 KVM queue (releases.md "N618") */
+  N618: '238e09bd5b10',
   /**
    * Where the stored torvalds/linux copy of a file is too old to answer (its 4.x-era versions), the
    * file as read in a linux-next mirror (ColinIanKing/linux-next) or a recent fork (Kingxukai/linux)
@@ -88,6 +96,21 @@ export const cite = {
   linux: (path: string, fn: string): Cite => cite.ml(path, fn),
   /** a file read in the linux-next mirror (Commits.NEXT_*) */
   next: (path: string, commit: string, fn: string): Cite => ({ repo: 'ColinIanKing/linux-next', path, commit, fn }),
+  serSev: (fn: string): Cite => ({ repo: 'sean-jc/linux', path: 'arch/x86/kvm/svm/sev.c', commit: Commits.SER_SEV, fn }),
+  /** mmu.c as kvm-x86/next on 7.3-rc (linux-next, sashal) */
+  lxMmu: (fn: string): Cite => ({
+    repo: 'kernelorg-mirror/linux_kernel_git_sashal_linux-next',
+    path: 'arch/x86/kvm/mmu/mmu.c',
+    commit: Commits.LX,
+    fn,
+  }),
+  /** tdx.c as the v6.18 KVM queue (linux-next 2025-09-12) */
+  n618Tdx: (fn: string): Cite => ({
+    repo: 'ColinIanKing/linux-next',
+    path: 'arch/x86/kvm/vmx/tdx.c',
+    commit: Commits.N618,
+    fn,
+  }),
   /** a file read in a recent fork (Commits.FORK_X86) */
   fork: (path: string, fn: string): Cite => ({ repo: 'Kingxukai/linux', path, commit: Commits.FORK_X86, fn }),
 };

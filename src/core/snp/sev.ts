@@ -143,8 +143,8 @@ export const R = defineRules('snp', OP, {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
     errno: 'EINVAL',
     reason:
-      'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off (as the final TDX code decides it: the final SNP code was not found, v8 22/46 refused in sev_gmem_post_populate → EIO)',
-    cite: cite.serTdx('tdx_vcpu_init_mem_region'),
+      'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off: the in-place base refuses !uaddr up front (read), the in-place condition is as the final TDX code decides it (the final SNP code was not found; v8 22/46 refused in sev_gmem_post_populate → EIO)',
+    cite: cite.serSev('snp_launch_update'),
     confidence: 'inferred',
     eras: 'D',
   },
@@ -160,6 +160,14 @@ export const R = defineRules('snp', OP, {
     reason:
       'the first page failed inside kvm_gmem_populate: every such error is reported as -EIO (error = firmware status or 0)',
     cite: sev('snp_launch_update'),
+  },
+  updatedInPlace: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    reason:
+      'uaddr 0 with gmem in-place conversion: each page is encrypted in place from its own contents; uaddr is not advanced (v8 22/46; the final SNP code was not found)',
+    cite: cite.serSev('sev_gmem_post_populate'),
+    confidence: 'inferred',
+    eras: 'D,D*',
   },
   updated: {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
@@ -416,7 +424,8 @@ function launchUpdate(
   len -= done * 4096n;
   // [SER] uaddr advances only when a source was given; ZERO never advances it
   if (!zeroType && !(src === null && k.profile.inPlaceSeries)) uaddr += done * 4096n;
-  return ok(R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
+  const inPlace = src === null && !zeroType;
+  return ok(inPlace ? R.updatedInPlace : R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
 }
 
 /** the injected firmware failure's status code: INVALID_PARAM where it names none, or SUCCESS */

@@ -45,11 +45,23 @@ export const R = defineRules('sev', 'KVM_SEV_INIT2', {
     reason: 'the VM is an active SEV (SEV-ES) guest; sev_init2_tests: a zeroed kvm_sev_init succeeds with cmd.error 0',
     cite: sev('__sev_guest_init'),
   },
+  legacyInit: {
+    op: 'KVM_MEMORY_ENCRYPT_OP (SEV)',
+    errno: 'EINVAL',
+    reason: 'KVM_SEV_INIT / KVM_SEV_ES_INIT are for KVM_X86_DEFAULT_VM; SEV and SEV-ES VM types are initialized with KVM_SEV_INIT2',
+    cite: sev('sev_guest_init'),
+  },
+  legacyNotSev: {
+    op: 'KVM_MEMORY_ENCRYPT_OP (SEV)',
+    errno: 'ENOTTY',
+    reason: 'a legacy SEV command on a VM that is not an SEV guest yet (no KVM_SEV_INIT2)',
+    cite: sev('sev_mem_enc_ioctl'),
+  },
   legacyOutOfScope: {
     op: 'KVM_MEMORY_ENCRYPT_OP (SEV)',
     errno: 'ENOTTY',
     reason:
-      'a legacy SEV launch command on an SEV/SEV-ES VM: not modelled (the model answers as for a VM that is not an SEV guest)',
+      'a legacy SEV launch command after KVM_SEV_INIT2: not modelled (the legacy SEV launch flow is out of scope); the model refuses it',
     cite: sev('sev_mem_enc_ioctl'),
     confidence: 'inferred',
   },
@@ -58,13 +70,6 @@ export const R = defineRules('sev', 'KVM_SEV_INIT2', {
     errno: 'ENOTTY',
     reason: 'an SNP command on a VM that is not an SNP guest (!sev_snp_guest)',
     cite: sev('snp_launch_start'),
-  },
-  notLaunched: {
-    op: 'attest',
-    errno: 'EINVAL',
-    reason: 'SEV/SEV-ES launch measurement is not modelled',
-    cite: sev('sev_launch_measure'),
-    confidence: 'inferred',
   },
 });
 
@@ -107,10 +112,9 @@ export const sevArch: ArchOps = {
   memEncOp(k, op, vm, vcpu) {
     if (vcpu) return fail(R.vcpuIoctl);
     if (op.id === BigInt(SevCmd.KVM_SEV_INIT2)) return init2(k, vm, op);
-    return op.id >= 100n ? fail(R.snpCmd) : fail(R.legacyOutOfScope);
-  },
-  attest() {
-    return fail(R.notLaunched);
+    if (op.id >= 100n) return fail(R.snpCmd);
+    if (op.id === BigInt(SevCmd.KVM_SEV_INIT) || op.id === BigInt(SevCmd.KVM_SEV_ES_INIT)) return fail(R.legacyInit);
+    return fail(sevOf(vm).active ? R.legacyOutOfScope : R.legacyNotSev);
   },
   describe(vm) {
     const s = sevOf(vm);

@@ -80,8 +80,10 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   },
   doubleAdd: {
     errno: 'EIO',
-    reason: 'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS, no second PAGE.ADD',
-    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+    reason:
+      'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS (tdp_mmu.c, not read at a pinned commit), and anything but RET_PF_FIXED is -EIO (read); no second PAGE.ADD',
+    cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
+    confidence: 'inferred',
   },
   added: {
     reason: 'pages added (TDH.MEM.PAGE.ADD, and TDH.MR.EXTEND × 16 with MEASURE); struct written back advanced',
@@ -89,8 +91,16 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   },
   addedAfterBusy: {
     reason:
-      'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM (RET_PF_RETRY loop), so userspace sees no -EBUSY',
-    cite: cite.linux('arch/x86/kvm/mmu/mmu.c', 'kvm_tdp_mmu_map_private_pfn'),
+      'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM: the TDP MMU turns -EBUSY into RET_PF_RETRY (tdp_mmu.c, not read at a pinned commit) and kvm_tdp_mmu_map_private_pfn loops on it (read), so userspace sees no -EBUSY',
+    cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
+    confidence: 'inferred',
+    eras: 'A,B,C,D',
+  },
+  addedInPlace: {
+    reason:
+      'source_addr 0 with gmem in-place conversion: each page is its own source (page_add_src = the target page), source_addr is not advanced',
+    cite: cite.serTdx('tdx_gmem_post_populate'),
+    eras: 'D,D*',
   },
 });
 
@@ -163,7 +173,7 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   const data = { source_addr: src, gpa, nr_pages: nr };
   if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
   const busy = k.inject.tdx_busy_at_page !== undefined && k.inject.tdx_busy_at_page < k.stepPages;
-  return ok(busy ? R.addedAfterBusy : R.added, 0, { data, pages: k.stepPages });
+  return ok(busy ? R.addedAfterBusy : noSource ? R.addedInPlace : R.added, 0, { data, pages: k.stepPages });
 }
 
 /** tdx_gmem_post_populate for one page */
