@@ -96,7 +96,12 @@ export const cite = {
   linux: (path: string, fn: string): Cite => cite.ml(path, fn),
   /** a file read in the linux-next mirror (Commits.NEXT_*) */
   next: (path: string, commit: string, fn: string): Cite => ({ repo: 'ColinIanKing/linux-next', path, commit, fn }),
-  serSev: (fn: string): Cite => ({ repo: 'sean-jc/linux', path: 'arch/x86/kvm/svm/sev.c', commit: Commits.SER_SEV, fn }),
+  serSev: (fn: string): Cite => ({
+    repo: 'sean-jc/linux',
+    path: 'arch/x86/kvm/svm/sev.c',
+    commit: Commits.SER_SEV,
+    fn,
+  }),
   /** mmu.c as kvm-x86/next on 7.3-rc (linux-next, sashal) */
   lxMmu: (fn: string): Cite => ({
     repo: 'kernelorg-mirror/linux_kernel_git_sashal_linux-next',

@@ -67,7 +67,11 @@ export function gmemBindCheck(k: Kernel, vm: Vm, fd: bigint, offset: bigint, siz
 export function gmemBindOverlap(k: Kernel, inode: GmemInode, start: number, npages: number): Rule | null {
   const end = start + npages;
   if (inode.bindings.some((b) => b.start < end && b.end > start))
-    return k.profile.gmemBindOverlap === 'EINVAL' ? R.overlapMl : k.profile.gmemBindOverlapAtCommit ? R.overlapSer : R.overlapKx;
+    return k.profile.gmemBindOverlap === 'EINVAL'
+      ? R.overlapMl
+      : k.profile.gmemBindOverlapAtCommit
+        ? R.overlapSer
+        : R.overlapKx;
   return null;
 }
 

@@ -48,7 +48,8 @@ export const R = defineRules('sev', 'KVM_SEV_INIT2', {
   legacyInit: {
     op: 'KVM_MEMORY_ENCRYPT_OP (SEV)',
     errno: 'EINVAL',
-    reason: 'KVM_SEV_INIT / KVM_SEV_ES_INIT are for KVM_X86_DEFAULT_VM; SEV and SEV-ES VM types are initialized with KVM_SEV_INIT2',
+    reason:
+      'KVM_SEV_INIT / KVM_SEV_ES_INIT are for KVM_X86_DEFAULT_VM; SEV and SEV-ES VM types are initialized with KVM_SEV_INIT2',
     cite: sev('sev_guest_init'),
   },
   legacyNotSev: {

@@ -51,8 +51,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: cite.tdx('tdx_vcpu_init_mem_region') },
   wrap: {
     errno: 'EINVAL',
-    reason:
-      'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
+    reason: 'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
     cite: cite.serTdx('tdx_vcpu_init_mem_region'),
     eras: 'C,D',
   },
@@ -84,6 +83,21 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
       'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS (tdp_mmu.c, not read at a pinned commit), and anything but RET_PF_FIXED is -EIO (read); no second PAGE.ADD',
     cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
     confidence: 'inferred',
+  },
+  busy: {
+    op: 'tdx_gmem_post_populate',
+    errno: 'EBUSY',
+    reason:
+      'v6.18: TDH.MEM.PAGE.ADD reported TDX_OPERAND_BUSY in the populate callback: -EBUSY to userspace, the struct written back at this page (resume works); the page stays premapped',
+    cite: cite.n618Tdx('tdx_gmem_post_populate'),
+    eras: 'A',
+  },
+  pageAddFailed: {
+    op: 'tdx_gmem_post_populate',
+    errno: 'EIO',
+    reason: 'v6.18: TDH.MEM.PAGE.ADD failed (not busy): -EIO, the VM is not bugged',
+    cite: cite.n618Tdx('tdx_gmem_post_populate'),
+    eras: 'A',
   },
   added: {
     reason: 'pages added (TDH.MEM.PAGE.ADD, and TDH.MR.EXTEND × 16 with MEASURE); struct written back advanced',
@@ -172,7 +186,10 @@ export function initMemRegion(k: Kernel, op: EncOp, vm: Vm, vcpu: Vcpu): Outcome
   td.module.endBatch();
   const data = { source_addr: src, gpa, nr_pages: nr };
   if (failRule) return { ...failRule, out: { ...failRule.out, data, pages: k.stepPages } };
-  const busy = k.inject.tdx_busy_at_page !== undefined && k.inject.tdx_busy_at_page < k.stepPages;
+  const busy =
+    !k.profile.tdxPageAddInPopulate &&
+    k.inject.tdx_busy_at_page !== undefined &&
+    k.inject.tdx_busy_at_page < k.stepPages;
   return ok(busy ? R.addedAfterBusy : noSource ? R.addedInPlace : R.added, 0, { data, pages: k.stepPages });
 }
 
@@ -191,6 +208,7 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
     // in-place add: the target page is its own source (R8 == R9)
     source = pageBytes(p.inode, p.index);
   }
+  if (k.profile.tdxPageAddInPopulate) return pageAddInPopulate(k, vm, p, source, measure);
   // kvm_tdp_mmu_map_private_pfn: a present leaf SPTE means RET_PF_SPURIOUS → -EIO
   const mapped = td.module.mapped(p.gfn);
   if (mapped && k.safeguard('double-add')) return kerr(R.doubleAdd);
@@ -204,6 +222,27 @@ function postPopulate(k: Kernel, vm: Vm, p: PopulatePage, measure: boolean): KRe
   // the measured bytes (module.added) stay what was measured and the invariants can compare them
   setPage(p.inode, p.index, shared ? bytes : borrowPage(bytes));
   td.module.pageAdd(p.gfn, bytes, mapped);
+  if (measure) td.module.extendPage(p.gfn, bytes);
+  return KOK;
+}
+
+/**
+ * [v6.18] the rest of tdx_gmem_post_populate when it issues TDH.MEM.PAGE.ADD itself (N618, read;
+ * docs/notes/releases.md §2.3): kvm_tdp_map_page maps the GPA in the mirror EPT, where the S-EPT hook
+ * only counts nr_premapped (a retry finds the mirror SPTE present: spurious, 0, not counted again);
+ * then PAGE.ADD: busy → -EBUSY, any other error → -EIO, both leaving the page premapped; success
+ * un-counts it; MEASURE extends.
+ */
+function pageAddInPopulate(k: Kernel, vm: Vm, p: PopulatePage, source: Uint8Array, measure: boolean): KResult<void> {
+  const td = tdxOf(vm);
+  if (td.module.mapped(p.gfn) && !td.premapped.has(p.gfn)) return kerr(R.pageAddFailed);
+  td.premapped.add(p.gfn);
+  if (k.inject.tdx_busy_at_page === k.stepPages) return kerr(R.busy);
+  const shared = source === ZERO_PAGE || source === STALE_PAGE || isBorrowed(source);
+  const bytes = shared ? source : newPage(source);
+  setPage(p.inode, p.index, shared ? bytes : borrowPage(bytes));
+  td.module.pageAdd(p.gfn, bytes, false);
+  td.premapped.delete(p.gfn);
   if (measure) td.module.extendPage(p.gfn, bytes);
   return KOK;
 }
