@@ -29,6 +29,11 @@ const profileOption = () =>
     'kernel profile (gmemsim profiles): next-20260923, kvm-x86-next, v7.3, v7.2, v7.1, pre-2a62345b3052, v6.18, yan-proposal; aliases mainline, kvm-x86, in-place',
   );
 const collect = (v: string, prev: string[]) => [...prev, v];
+const profileFileOption = () =>
+  new Option(
+    '--profile-file <file>',
+    'a kernel profile as a YAML file: base: PROFILE plus the profile fields it changes (e.g. profiles/yan-proposal.yaml)',
+  );
 
 program
   .command('run')
@@ -36,28 +41,37 @@ program
   .argument('<files...>', 'scenario files (YAML or JSON, format gmemsim/1)')
   .option('--json', 'print one JSON document')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option(
     '--set <key=value>',
     'override a kernel knob (gmem_in_place_conversion, mmap_min_addr, safeguard.NAME)',
     collect,
     [],
   )
-  .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[] }) => {
+  .action(async (files: string[], opts: { json?: boolean; profile?: string; profileFile?: string; set: string[] }) => {
     const { runCommand } = await import('./run.ts');
-    process.exitCode = runCommand(files, opts);
+    process.exitCode = await runCommand(files, opts);
   });
 
 program
   .command('diff')
   .description('run the same scenarios under two profiles and print every step whose observable result differs')
   .argument('<files...>', 'scenario files')
-  .requiredOption('--profile <name>', 'a kernel profile (give it twice: A then B)', collect, [])
+  .option(
+    '--profile <name>',
+    'a kernel profile (give it twice: A then B; or once, with --profile-file as B)',
+    collect,
+    [],
+  )
+  .option('--profile-file <file>', 'a profile file (YAML: base plus changed fields) as side B', collect, [])
   .option('--set <key=value>', 'override a kernel knob for both sides', collect, [])
   .option('--json', 'print one JSON document')
-  .action(async (files: string[], opts: { profile: string[]; set: string[]; json?: boolean }) => {
-    const { diffCommand } = await import('./diff.ts');
-    process.exitCode = diffCommand(files, opts);
-  });
+  .action(
+    async (files: string[], opts: { profile: string[]; profileFile: string[]; set: string[]; json?: boolean }) => {
+      const { diffCommand } = await import('./diff.ts');
+      process.exitCode = await diffCommand(files, opts);
+    },
+  );
 
 program
   .command('demo')
@@ -73,6 +87,7 @@ program
   .command('explore')
   .description('bounded model checker: every short sequence of operations on a small VM, invariants after every step')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--set <key=value>', 'kernel knob, or safeguard.NAME=off to switch a safeguard off', collect, [])
   .option('--vm <kind>', 'tdx, snp or sw-protected', 'tdx')
   .option('--pages <n>', 'guest pages', '2')
@@ -92,12 +107,15 @@ program
   .description('print the rule catalogue: every check the model makes, its errno and kernel citation')
   .option('--ioctl <name>', 'only the rules of this ioctl or operation')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--json', 'print one JSON document')
   .option('--markdown', 'print the catalogue as Markdown (docs/uapi.md)')
-  .action(async (opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }) => {
-    const { rulesCommand } = await import('./rules.ts');
-    process.exitCode = rulesCommand(opts);
-  });
+  .action(
+    async (opts: { ioctl?: string; profile?: string; profileFile?: string; json?: boolean; markdown?: boolean }) => {
+      const { rulesCommand } = await import('./rules.ts');
+      process.exitCode = await rulesCommand(opts);
+    },
+  );
 
 const measure = program
   .command('measure')
@@ -187,8 +205,9 @@ program
   .option('--port <n>', 'serve on 127.0.0.1 at this port (default: any free port)')
   .option('--out <file>', 'write one self-contained HTML report instead of serving')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--set <key=value>', 'override a kernel knob (as for run)', collect, [])
-  .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
+  .action(async (file: string, opts: import('./view.ts').ViewOptions) => {
     const { viewCommand } = await import('./view.ts');
     process.exitCode = await viewCommand(file, opts);
   });

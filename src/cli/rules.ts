@@ -1,26 +1,34 @@
 import { allRules } from '../core/catalogue.ts';
-import { Profiles } from '../core/profiles.ts';
+import { type Profile, Profiles } from '../core/profiles.ts';
 import { formatCite, type Rule } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';
-import { parseProfile, UsageError } from './common.ts';
+import { chooseKernel, parseProfile, UsageError } from './common.ts';
 
-export function selectRules(opts: { ioctl?: string; profile?: string }): Rule[] {
-  const profile = parseProfile('--profile', opts.profile);
+export function selectRules(opts: { ioctl?: string; profile?: string }, chosen?: Profile): Rule[] {
+  const profile = chosen ? undefined : parseProfile('--profile', opts.profile);
   let rules = allRules();
   if (opts.ioctl) {
     const want = opts.ioctl;
     rules = rules.filter((r) => r.op === want || r.id.startsWith(`${want}.`) || r.op.includes(want));
     if (!rules.length) throw new UsageError(`--ioctl ${want}: no rules for this operation`);
   }
-  if (profile) {
-    const era = Profiles[profile].era;
+  const p = chosen ?? (profile ? Profiles[profile] : undefined);
+  if (p) {
+    const era = p.era;
     rules = rules.filter((r) => !r.eras || r.eras.split(',').includes(era));
   }
   return rules;
 }
 
-export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }): number {
-  const rules = selectRules(opts);
+export async function rulesCommand(opts: {
+  ioctl?: string;
+  profile?: string;
+  profileFile?: string;
+  json?: boolean;
+  markdown?: boolean;
+}): Promise<number> {
+  const chosen = opts.profileFile !== undefined ? (await chooseKernel(opts)).profile : undefined;
+  const rules = selectRules(opts, chosen);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules }, null, 2)}\n`);
     return 0;

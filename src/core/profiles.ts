@@ -121,6 +121,8 @@ export interface ProfileBehaviour {
 export interface Profile extends ProfileBehaviour {
   /** the profile's own name (a KernelName, or the name of a --profile-file) */
   readonly name: string;
+  /** a profile file's base profile (absent for the built-in kernels) */
+  readonly base?: ProfileName;
   readonly source: ProfileSource;
 }
 
