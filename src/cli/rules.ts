@@ -1,6 +1,6 @@
 import { allRules } from '../core/catalogue.ts';
 import { type Profile, Profiles } from '../core/profiles.ts';
-import { formatCite, type Rule } from '../core/rule.ts';
+import { citeUrl, formatCite, formatLines, type Rule } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';
 import { chooseKernel, parseProfile, UsageError } from './common.ts';
 
@@ -30,7 +30,8 @@ export async function rulesCommand(opts: {
   const chosen = opts.profileFile !== undefined ? (await chooseKernel(opts)).profile : undefined;
   const rules = selectRules(opts, chosen);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules }, null, 2)}\n`);
+    const withUrls = rules.map((r) => ({ ...r, cite: { ...r.cite, url: citeUrl(r.cite) } }));
+    process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules: withUrls }, null, 2)}\n`);
     return 0;
   }
   if (opts.markdown) {
@@ -47,6 +48,8 @@ export async function rulesCommand(opts: {
       const eras = r.eras ? ` (era ${r.eras})` : '';
       process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
       process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
+      if (r.cite.lines) process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatLines(r.cite)}\n`);
+      process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${citeUrl(r.cite)}\n`);
     }
   }
   return 0;

@@ -8,6 +8,8 @@ import type { ErrnoName } from './errno.ts';
 export const Commits = {
   /** torvalds/linux snapshot with 2a62345b3052 (kvm-uapi-spec.md source 1-4, 8) */
   ML: '01f492e1817e858d1712f2489d0afbaa552f417b',
+  /** the v7.1 tag (docs/notes/releases.md summary table) */
+  V7_1: '8cd9520d35a6c38db6567e97dd93b1f11f185dc6',
   /** torvalds/linux before 2a62345b3052 (sev.c, source 5) */
   OLD_SEV: '0097f9df996fe9c4a66a9f96a492391a8432affd',
   /** kvm-x86/linux tdx.c with the June-2026 source-0 fix (source 9) */
@@ -36,11 +38,26 @@ export const Commits = {
   FORK_X86: '9b44fff655e2c6f4cc53cb499dd2c038e99cb013',
 } as const;
 
+/**
+ * Line numbers of a citation, only where they were determined (docs/notes/releases.md: the search
+ * index gives no line numbers; the ones known come from diff hunk headers of patch mails, i.e. the
+ * lines of that patch's pre-image blob).
+ */
+export interface CiteLines {
+  readonly from: number;
+  readonly to: number;
+  /** where the numbers come from, e.g. "blob ffe9d0db58c5, hunk @@ -3198,9 of a 2026-06-23 patch" */
+  readonly source: string;
+  /** the commit the URL opens, when it is not the cite's own (the tag the blob is believed to belong to) */
+  readonly at?: string;
+}
+
 export interface Cite {
   readonly repo: string;
   readonly path: string;
   readonly commit: string;
   readonly fn: string;
+  readonly lines?: CiteLines;
 }
 
 export type Confidence = 'read' | 'inferred' | 'recalled';
@@ -123,4 +140,18 @@ export const cite = {
 export function formatCite(c: Cite): string {
   const at = c.commit ? `@${c.commit.slice(0, 12)}` : '';
   return `${c.repo}:${c.path}${at} ${c.fn}()`;
+}
+
+/** A link a person can follow: https://github.com/OWNER/REPO/blob/COMMIT/PATH, with #Lx-Ly where known. */
+export function citeUrl(c: Cite): string {
+  const commit = c.lines?.at ?? c.commit;
+  const anchor = c.lines ? `#L${c.lines.from}${c.lines.to !== c.lines.from ? `-L${c.lines.to}` : ''}` : '';
+  return `https://github.com/${c.repo}/blob/${commit}/${c.path}${anchor}`;
+}
+
+/** The line part of a citation, for listings ("L3201-3202 (blob …)"), or '' */
+export function formatLines(c: Cite): string {
+  if (!c.lines) return '';
+  const l = c.lines;
+  return `L${l.from}${l.to !== l.from ? `-${l.to}` : ''} (${l.source}${l.at ? `; URL at ${l.at.slice(0, 12)}` : ''})`;
 }

@@ -1,7 +1,7 @@
 /** docs/uapi.md: the uAPI documentation generated from the rule catalogue (a test keeps it current). */
 import { allRules } from '../core/catalogue.ts';
 import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
-import type { Rule } from '../core/rule.ts';
+import { citeUrl, formatLines, type Rule } from '../core/rule.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -40,7 +40,8 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
     out.push('|---|---|---|---|---|');
     for (const r of group) {
       const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
-      const src = `${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\``;
+      const lines = r.cite.lines ? ` ${formatLines(r.cite)}` : '';
+      const src = `[${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\`](${citeUrl(r.cite)})${lines}`;
       const eras = r.eras ? ` (era ${r.eras})` : '';
       out.push(`| \`${r.id}\` | ${res} | ${esc(r.reason)}${eras} | ${esc(src)} | ${r.confidence} |`);
     }

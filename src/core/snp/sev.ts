@@ -179,7 +179,16 @@ export const R = defineRules('snp', OP, {
     errno: 'EINVAL',
     reason:
       'no source page for a type that needs one (WARN): the first check of the callback, before the RMP lookup (through v7.2)',
-    cite: cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+    cite: {
+      ...cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+      lines: {
+        from: 2333,
+        to: 2334,
+        source:
+          'sev.c blob 74fb15551e83, hunk @@ -2330,9 of the 2026-06-23 source-0 diff (RMP lookup at 2336); believed v7.1',
+        at: '8cd9520d35a6c38db6567e97dd93b1f11f185dc6',
+      },
+    },
     eras: 'A,B',
   },
   copyFault: {

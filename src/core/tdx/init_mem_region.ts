@@ -9,10 +9,24 @@ import type { Kernel } from '../kernel.ts';
 import { gup, readRef } from '../mm/syscalls.ts';
 import { type Op, structOf } from '../ops.ts';
 import { fail, KOK, type KResult, kerr, type Outcome, ok } from '../outcome.ts';
-import { cite, defineRules } from '../rule.ts';
+import { type Cite, Commits, cite, defineRules } from '../rule.ts';
 import type { Vcpu, Vm } from '../state.ts';
 import { TdxFlag } from '../uapi.ts';
 import { isSharedGfn, tdxOf } from './state.ts';
+
+/**
+ * tdx_vcpu_init_mem_region's one up-front condition at v7.1: lines 3250-3255 of tdx.c blob
+ * ffe9d0db58c5 (hunk @@ -3247,8 of Sean Christopherson's 2026-06-23 diff; docs/notes/releases.md Q3)
+ */
+const upFront: Cite = {
+  ...cite.tdx('tdx_vcpu_init_mem_region'),
+  lines: {
+    from: 3250,
+    to: 3255,
+    source: 'tdx.c blob ffe9d0db58c5, hunk @@ -3247,8 of the 2026-06-23 source-0 diff; believed v7.1',
+    at: Commits.V7_1,
+  },
+};
 
 export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   vcpuState: {
@@ -33,7 +47,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   srcAlign: {
     errno: 'EINVAL',
     reason: 'source_addr not page-aligned',
-    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+    cite: upFront,
   },
   srcZeroKx: {
     errno: 'EINVAL',
@@ -47,8 +61,8 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     cite: cite.serTdx('tdx_vcpu_init_mem_region'),
     eras: 'D',
   },
-  gpaAlign: { errno: 'EINVAL', reason: 'gpa not page-aligned', cite: cite.tdx('tdx_vcpu_init_mem_region') },
-  nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: cite.tdx('tdx_vcpu_init_mem_region') },
+  gpaAlign: { errno: 'EINVAL', reason: 'gpa not page-aligned', cite: upFront },
+  nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: upFront },
   wrap: {
     errno: 'EINVAL',
     reason: 'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
@@ -59,12 +73,12 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     errno: 'EINVAL',
     reason:
       'gpa + (nr_pages << 12) <= gpa on the truncated u64 shift: a range ending at 2^64 is refused, but an nr_pages whose byte count overflows is not (the loop runs until populate fails)',
-    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+    cite: upFront,
   },
   sharedGpa: {
     errno: 'EINVAL',
     reason: 'the first or last GPA has the TDX shared bit set (not a private GPA)',
-    cite: cite.tdx('tdx_vcpu_init_mem_region'),
+    cite: upFront,
   },
   interrupted: {
     errno: 'EINTR',
@@ -74,7 +88,15 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   noSourcePage: {
     errno: 'EOPNOTSUPP',
     reason: 'source address 0 reached the callback as "no source page", which it cannot add',
-    cite: cite.tdx('tdx_gmem_post_populate'),
+    cite: {
+      ...cite.tdx('tdx_gmem_post_populate'),
+      lines: {
+        from: 3201,
+        to: 3202,
+        source: 'tdx.c blob ffe9d0db58c5, hunk @@ -3198,9 of the 2026-06-23 source-0 diff; believed v7.1',
+        at: Commits.V7_1,
+      },
+    },
     eras: 'B',
   },
   doubleAdd: {
