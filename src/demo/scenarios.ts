@@ -4,7 +4,7 @@
  * offer different trackers the sequence does what a VMM would do on that kernel (per-gmem
  * KVM_SET_MEMORY_ATTRIBUTES2 with in-place conversion, per-VM KVM_SET_MEMORY_ATTRIBUTES without).
  */
-import { type ProfileName, Profiles } from '../core/profiles.ts';
+import { KernelNames, type ProfileName, Profiles } from '../core/profiles.ts';
 import { hex0x as hex } from '../util/hex.ts';
 
 export interface DemoRow {
@@ -171,4 +171,5 @@ ${SLOT(4)}${makePrivate(profile, null, 4)}${IMR('buf', 0, 4, '    inject: { sign
   },
 ];
 
-export const demoProfiles: ProfileName[] = ['in-place', 'kvm-x86', 'mainline', 'pre-2a62345b3052', 'yan-proposal'];
+/** one column per kernel, newest first (the release profiles, the era-A tree point, the what-if) */
+export const demoProfiles: ProfileName[] = [...KernelNames];
