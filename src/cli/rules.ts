@@ -1,6 +1,6 @@
 import { allRules } from '../core/catalogue.ts';
 import { type Profile, Profiles } from '../core/profiles.ts';
-import { citeUrl, formatCite, formatLines, type Rule } from '../core/rule.ts';
+import { citeUrl, formatCite, formatLines, formatScope, type Rule, ruleApplies } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';
 import { chooseKernel, parseProfile, UsageError } from './common.ts';
 
@@ -13,10 +13,7 @@ export function selectRules(opts: { ioctl?: string; profile?: string }, chosen?:
     if (!rules.length) throw new UsageError(`--ioctl ${want}: no rules for this operation`);
   }
   const p = chosen ?? (profile ? Profiles[profile] : undefined);
-  if (p) {
-    const era = p.era;
-    rules = rules.filter((r) => !r.eras || r.eras.split(',').includes(era));
-  }
+  if (p) rules = rules.filter((r) => ruleApplies(r, p));
   return rules;
 }
 
@@ -45,7 +42,7 @@ export async function rulesCommand(opts: {
     for (const r of group) {
       const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
       const conf = r.confidence === 'read' ? '' : ` [${r.confidence}]`;
-      const eras = r.eras ? ` (era ${r.eras})` : '';
+      const eras = formatScope(r);
       process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
       process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
       if (r.cite.lines) process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatLines(r.cite)}\n`);

@@ -4,6 +4,7 @@
  * at the rule that decided them. The catalogue (catalogue.ts) gathers the rule sets of every module.
  */
 import type { ErrnoName } from './errno.ts';
+import type { ProfileBehaviour } from './profiles.ts';
 
 export const Commits = {
   /** torvalds/linux snapshot with 2a62345b3052 (kvm-uapi-spec.md source 1-4, 8) */
@@ -73,6 +74,8 @@ export interface RuleDef {
   readonly confidence?: Confidence;
   /** the profiles (eras) the rule belongs to, when not all */
   readonly eras?: string;
+  /** profile fields that must have these values for the rule to apply (finer than eras; rules --profile) */
+  readonly when?: Partial<ProfileBehaviour>;
   /** the operation, when it differs from the rule set's */
   readonly op?: string;
 }
@@ -154,4 +157,24 @@ export function formatLines(c: Cite): string {
   if (!c.lines) return '';
   const l = c.lines;
   return `L${l.from}${l.to !== l.from ? `-${l.to}` : ''} (${l.source}${l.at ? `; URL at ${l.at.slice(0, 12)}` : ''})`;
+}
+
+/** Does the rule apply under a profile with these fields? (its eras, then its `when` fields) */
+export function ruleApplies(r: Rule, p: ProfileBehaviour): boolean {
+  if (r.eras && !r.eras.split(',').includes(p.era)) return false;
+  if (!r.when) return true;
+  return Object.entries(r.when).every(([k, v]) => (p as unknown as Record<string, unknown>)[k] === v);
+}
+
+/** "era A; when tdxPageAddInPopulate" for listings, or '' */
+export function formatScope(r: Rule): string {
+  const parts: string[] = [];
+  if (r.eras) parts.push(`era ${r.eras}`);
+  if (r.when)
+    parts.push(
+      `when ${Object.entries(r.when)
+        .map(([k, v]) => (v === true ? k : v === false ? `!${k}` : `${k}=${String(v)}`))
+        .join(', ')}`,
+    );
+  return parts.length ? ` (${parts.join('; ')})` : '';
 }

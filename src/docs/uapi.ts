@@ -1,7 +1,7 @@
 /** docs/uapi.md: the uAPI documentation generated from the rule catalogue (a test keeps it current). */
 import { allRules } from '../core/catalogue.ts';
 import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
-import { citeUrl, formatLines, type Rule } from '../core/rule.ts';
+import { citeUrl, formatLines, formatScope, type Rule } from '../core/rule.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -42,7 +42,7 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
       const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
       const lines = r.cite.lines ? ` ${formatLines(r.cite)}` : '';
       const src = `[${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\`](${citeUrl(r.cite)})${lines}`;
-      const eras = r.eras ? ` (era ${r.eras})` : '';
+      const eras = formatScope(r);
       out.push(`| \`${r.id}\` | ${res} | ${esc(r.reason)}${eras} | ${esc(src)} | ${r.confidence} |`);
     }
   }

@@ -30,11 +30,13 @@ export const R = defineRules('gmem.bind', 'KVM_SET_USER_MEMORY_REGION2', {
     cite: cite.gmem('kvm_gmem_bind'),
   },
   overlapMl: {
+    when: { gmemBindOverlap: 'EINVAL' },
     errno: 'EINVAL',
     reason: 'part of the guest_memfd range is already bound to another memslot (through v7.1)',
     cite: cite.gmem('kvm_gmem_bind'),
   },
   overlapKx: {
+    when: { gmemBindOverlap: 'EEXIST', gmemBindOverlapAtCommit: false },
     errno: 'EEXIST',
     reason: 'part of the guest_memfd range is already bound to another memslot (7ea987a90585, v7.2)',
     cite: {
@@ -45,6 +47,7 @@ export const R = defineRules('gmem.bind', 'KVM_SET_USER_MEMORY_REGION2', {
     },
   },
   overlapSer: {
+    when: { gmemBindOverlapAtCommit: true },
     errno: 'EEXIST',
     reason: 'part of the guest_memfd range is already bound to another memslot',
     cite: cite.serGmem('kvm_gmem_commit_memory_region'),

@@ -37,6 +37,7 @@ export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
     cite: cite.gmem('__kvm_gmem_get_pfn'),
   },
   prepared: {
+    when: { populateRefusesPrepared: true },
     errno: 'EEXIST',
     reason:
       'v6.18: the folio is already prepared (uptodate: populated, faulted or written before); preparation tracking was removed in 7.0 (8622ef05709f)',

@@ -236,11 +236,11 @@ export const R = defineRules('snp', OP, {
     cite: sev('snp_launch_finish'),
   },
   finishBusy: {
+    when: { snpFinishBusyOnVcpuCreation: true },
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EBUSY',
     reason: 'a vCPU is being created (created_vcpus != online_vcpus): the VMSAs cannot all be synced yet',
     cite: sev('snp_launch_update_vmsa'),
-    eras: 'C',
   },
   finishVmsaProtected: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',

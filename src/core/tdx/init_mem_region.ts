@@ -64,12 +64,14 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   gpaAlign: { errno: 'EINVAL', reason: 'gpa not page-aligned', cite: upFront },
   nrPages: { errno: 'EINVAL', reason: 'nr_pages is 0', cite: upFront },
   wrap: {
+    when: { tdxImrByteOverflowChecked: true },
     errno: 'EINVAL',
     reason: 'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
     cite: cite.serTdx('tdx_vcpu_init_mem_region'),
     eras: 'C,D',
   },
   wrapTruncated: {
+    when: { tdxImrByteOverflowChecked: false },
     errno: 'EINVAL',
     reason:
       'gpa + (nr_pages << 12) <= gpa on the truncated u64 shift: a range ending at 2^64 is refused, but an nr_pages whose byte count overflows is not (the loop runs until populate fails)',
@@ -100,6 +102,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     eras: 'B',
   },
   doubleAdd: {
+    when: { tdxPageAddInPopulate: false },
     errno: 'EIO',
     reason:
       'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS (tdp_mmu.c, not read at a pinned commit), and anything but RET_PF_FIXED is -EIO (read); no second PAGE.ADD',
@@ -107,6 +110,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     confidence: 'inferred',
   },
   busy: {
+    when: { tdxPageAddInPopulate: true },
     op: 'tdx_gmem_post_populate',
     errno: 'EBUSY',
     reason:
@@ -115,6 +119,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     eras: 'A',
   },
   pageAddFailed: {
+    when: { tdxPageAddInPopulate: true },
     op: 'tdx_gmem_post_populate',
     errno: 'EIO',
     reason: 'v6.18: TDH.MEM.PAGE.ADD failed (not busy): -EIO, the VM is not bugged',
@@ -126,6 +131,7 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     cite: cite.tdx('tdx_vcpu_init_mem_region'),
   },
   addedAfterBusy: {
+    when: { tdxPageAddInPopulate: false },
     reason:
       'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM: the TDP MMU turns -EBUSY into RET_PF_RETRY (tdp_mmu.c, not read at a pinned commit) and kvm_tdp_mmu_map_private_pfn loops on it (read), so userspace sees no -EBUSY',
     cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),

@@ -82,6 +82,7 @@ export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
     cite: cite.tdx('tdx_td_finalize'),
   },
   finalizePremapped: {
+    when: { tdxPageAddInPopulate: true },
     errno: 'EINVAL',
     reason:
       'nr_premapped != 0: INIT_MEM_REGION mapped a page whose TDH.MEM.PAGE.ADD never succeeded (e.g. an -EBUSY not retried)',
