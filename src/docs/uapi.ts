@@ -1,7 +1,7 @@
 /** docs/uapi.md: the uAPI documentation generated from the rule catalogue (a test keeps it current). */
 import { allRules } from '../core/catalogue.ts';
 import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
-import { citeUrl, formatLines, formatScope, type Rule } from '../core/rule.ts';
+import { citeUrl, formatLines, formatScope, type Rule, ruleApplies } from '../core/rule.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -29,6 +29,24 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
     out.push(
       `| \`${n}\` | ${alias} | ${p.era} | ${p.source.date} | ${esc(tree)} | ${esc(p.source.followed)} | ${esc(p.source.diff)} |`,
     );
+  }
+  out.push('');
+  out.push('## What differs between releases');
+  out.push('');
+  out.push(
+    'Every rule that does not apply under every kernel profile, by operation: ✓ where the profile has it (its `eras` and profile fields, as `gmemsim rules --profile P` selects). The rules not listed here apply everywhere.',
+  );
+  const differing = rules.filter((r) => KernelNames.some((n) => !ruleApplies(r, Kernels[n])));
+  let lastOp = '';
+  out.push('');
+  out.push(`| operation | rule | result | ${KernelNames.map((n) => `\`${n}\``).join(' | ')} |`);
+  out.push(`|---|---|---|${KernelNames.map(() => ':-:').join('|')}|`);
+  for (const r of differing) {
+    const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
+    const op = r.op === lastOp ? '' : esc(r.op);
+    lastOp = r.op;
+    const cells = KernelNames.map((n) => (ruleApplies(r, Kernels[n]) ? '✓' : ''));
+    out.push(`| ${op} | \`${r.id}\` | ${res} | ${cells.join(' | ')} |`);
   }
   const byOp = new Map<string, Rule[]>();
   for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);

@@ -137,7 +137,7 @@ export const R = defineRules('snp', OP, {
     errno: 'EINVAL',
     reason: 'uaddr not page-aligned, or 0 ("no source page") for a type that needs a source',
     cite: sev('snp_launch_update'),
-    eras: 'B,C,D',
+    eras: 'B,C,D,D*',
   },
   updateUaddrNoInPlace: {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',

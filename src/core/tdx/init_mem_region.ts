@@ -68,7 +68,6 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     errno: 'EINVAL',
     reason: 'nr_pages << 12 overflows a u64, or gpa + bytes - 1 does (7c9a2e3a4564, 872aae89167c: checked up front)',
     cite: cite.serTdx('tdx_vcpu_init_mem_region'),
-    eras: 'C,D',
   },
   wrapTruncated: {
     when: { tdxImrByteOverflowChecked: false },
@@ -136,7 +135,6 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
       'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM: the TDP MMU turns -EBUSY into RET_PF_RETRY (tdp_mmu.c, not read at a pinned commit) and kvm_tdp_mmu_map_private_pfn loops on it (read), so userspace sees no -EBUSY',
     cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
     confidence: 'inferred',
-    eras: 'A,B,C,D',
   },
   addedInPlace: {
     reason:
