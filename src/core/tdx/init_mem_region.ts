@@ -104,9 +104,8 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
     when: { tdxPageAddInPopulate: false },
     errno: 'EIO',
     reason:
-      'the GPA is already mapped in the S-EPT: the prefetch fault returns RET_PF_SPURIOUS (tdp_mmu.c, not read at a pinned commit), and anything but RET_PF_FIXED is -EIO (read); no second PAGE.ADD',
+      'the GPA is already mapped in the S-EPT: a present leaf on a prefetch fault is RET_PF_SPURIOUS (tdp_mmu.c tdp_mmu_map_handle_target_level @1c60d04aac53), and anything but RET_PF_FIXED is -EIO (here); no second PAGE.ADD',
     cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
-    confidence: 'inferred',
   },
   busy: {
     when: { tdxPageAddInPopulate: true },
@@ -132,9 +131,8 @@ export const R = defineRules('tdx.imr', 'KVM_TDX_INIT_MEM_REGION', {
   addedAfterBusy: {
     when: { tdxPageAddInPopulate: false },
     reason:
-      'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM: the TDP MMU turns -EBUSY into RET_PF_RETRY (tdp_mmu.c, not read at a pinned commit) and kvm_tdp_mmu_map_private_pfn loops on it (read), so userspace sees no -EBUSY',
+      'pages added; a TDX_OPERAND_BUSY from TDH.MEM.PAGE.ADD was retried inside KVM: a failed mirror-SPTE update is RET_PF_RETRY (tdp_mmu.c tdp_mmu_map_handle_target_level @1c60d04aac53) and kvm_tdp_mmu_map_private_pfn loops on it (here), so userspace sees no -EBUSY',
     cite: cite.lxMmu('kvm_tdp_mmu_map_private_pfn'),
-    confidence: 'inferred',
   },
   addedInPlace: {
     reason:
