@@ -72,7 +72,7 @@ describe('gmemsim run', () => {
     [
       'in-place knob on a kernel without the series',
       'format: gmemsim/1\nname: x\nkernel: { profile: mainline, gmem_in_place_conversion: true }\nsteps: [ { close: { fd: 3 } } ]\n',
-      /:3:30: kernel\.gmem_in_place_conversion: .*only for profiles in-place and yan-proposal \(not mainline\)/,
+      /:3:30: kernel\.gmem_in_place_conversion: .*only for profiles next-20260923 \(in-place\) and yan-proposal \(not v7\.1\)/,
     ],
     ['missing steps', 'format: gmemsim/1\nname: x\n', /:1:1: .*steps/],
     ['wrong format', 'format: gmemsim/2\nname: x\nsteps: [ { close: { fd: 3 } } ]\n', /:1:9: .*gmemsim\/1/],

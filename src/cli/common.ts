@@ -1,10 +1,12 @@
 /** Shared CLI helpers: usage errors, --set and --profile parsing, loading scenario files. */
 import { readFileSync } from 'node:fs';
 import { SAFEGUARD_PREFIX } from '../core/decl.ts';
+import { createKernel } from '../core/index.ts';
 import { checkKnob, checkSafeguard, isKnobName, knobRefusal, knobText, settableKeys } from '../core/knobs.ts';
-import { isProfileName, type Knobs, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
-import { nodeFileReader } from '../node/host.ts';
+import { isProfileName, type Knobs, type Profile, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
+import { nodeFileReader, nodeHost, nodeSha384 } from '../node/host.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
+import type { Host } from '../scenario/run.ts';
 
 import { DiagnosticsError, fsReason, UsageError } from './errors.ts';
 
@@ -43,10 +45,10 @@ export function parseSets(sets: string[]): Partial<Knobs> {
  * A `--set` knob that the profile a file runs under does not have is refused, as the same knob in
  * the file's `kernel:` section is (it used to be dropped silently).
  */
-export function checkSetsApply(set: Partial<Knobs>, profile: ProfileName, file?: string): void {
+export function checkSetsApply(set: Partial<Knobs>, profile: ProfileName | Profile, file?: string): void {
   for (const key of Object.keys(set)) {
     if (!isKnobName(key)) continue;
-    const why = knobRefusal(Profiles[profile], key);
+    const why = knobRefusal(typeof profile === 'string' ? Profiles[profile] : profile, key);
     if (why) throw new UsageError(`--set ${key}: ${why}${file ? ` (${file})` : ''}`);
   }
 }
@@ -76,4 +78,32 @@ export function loadFiles(files: string[]): Scenario[] {
 
 export function useColor(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+}
+
+/**
+ * The kernel a command runs: a named profile (--profile), or a profile file (--profile-file) whose
+ * kernels the returned host creates. `name` is what reports print; for a file it is the file's
+ * profile name (not a built-in name: the host ignores the name and uses the file's profile).
+ */
+export interface KernelChoice {
+  name?: ProfileName;
+  profile?: Profile;
+  host: Host;
+}
+
+export async function chooseKernel(opts: { profile?: string; profileFile?: string }): Promise<KernelChoice> {
+  if (opts.profile !== undefined && opts.profileFile !== undefined)
+    throw new UsageError('--profile and --profile-file both name the kernel: give one of them');
+  if (opts.profileFile !== undefined) {
+    const { loadProfileFile } = await import('./profile-file.ts');
+    const p = loadProfileFile(opts.profileFile);
+    return { name: p.name as ProfileName, profile: p, host: profileHost(p) };
+  }
+  const name = parseProfile('--profile', opts.profile);
+  return { ...(name ? { name, profile: Profiles[name] } : {}), host: nodeHost };
+}
+
+/** A host whose kernels follow this profile, whatever name the scenario runner passes. */
+export function profileHost(p: Profile): Host {
+  return { ...nodeHost, createKernel: (_name, knobs) => createKernel(p, nodeSha384, knobs) };
 }

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { aliasesOf } from '../core/profiles.ts';
 import { TdxCmd } from '../core/uapi.ts';
 import { demoProfiles, demoRows } from '../demo/scenarios.ts';
 import { nodeHost } from '../node/host.ts';
@@ -77,7 +78,7 @@ export function demoCommand(opts: { json?: boolean; verbose?: boolean }): number
   );
   out.push('');
   const table = new Table({
-    head: ['sequence', ...demoProfiles],
+    head: ['sequence', ...demoProfiles.map((p) => (aliasesOf(p).length ? `${p} (${aliasesOf(p).join(', ')})` : p))],
     style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
     wordWrap: true,
     colWidths: [30, 15, 15, 15, 18, 15],

@@ -1,7 +1,6 @@
-import { nodeHost } from '../node/host.ts';
 import { formatCall } from '../scenario/report.ts';
 import { runScenario, type StepResult } from '../scenario/run.ts';
-import { checkSetsApply, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
 
 /** What userspace observes of a step: result, errno/signal and written-back fields. */
 export function observable(r: StepResult): string {
@@ -22,18 +21,29 @@ export function observable(r: StepResult): string {
   return parts.join(' ');
 }
 
-export function diffCommand(files: string[], opts: { profile: string[]; set: string[]; json?: boolean }): number {
-  if (opts.profile.length !== 2) throw new UsageError('diff needs exactly two --profile options (A and B)');
-  const a = parseProfile('--profile', opts.profile[0])!;
-  const b = parseProfile('--profile', opts.profile[1])!;
+export async function diffCommand(
+  files: string[],
+  opts: { profile: string[]; profileFile?: string[]; set: string[]; json?: boolean },
+): Promise<number> {
+  const pf = opts.profileFile ?? [];
+  if (opts.profile.length + pf.length !== 2 || pf.length > 1)
+    throw new UsageError(
+      'diff needs exactly two --profile options (A and B), or one --profile (A) and one --profile-file (B)',
+    );
+  const sides = [
+    await chooseKernel({ profile: opts.profile[0]! }),
+    await chooseKernel(pf.length ? { profileFile: pf[0]! } : { profile: opts.profile[1]! }),
+  ] as const;
+  const a = sides[0].name!;
+  const b = sides[1].name!;
   const set = parseSets(opts.set);
-  checkSetsApply(set, a);
-  checkSetsApply(set, b);
+  checkSetsApply(set, sides[0].profile!);
+  checkSetsApply(set, sides[1].profile!);
   const scenarios = loadFiles(files);
   const diffs: { file: string; step: number; line: number; call: string; a: StepResult; b: StepResult }[] = [];
   for (const s of scenarios) {
-    const ra = runScenario(s, nodeHost, { profile: a, set });
-    const rb = runScenario(s, nodeHost, { profile: b, set });
+    const ra = runScenario(s, sides[0].host, { profile: a, set });
+    const rb = runScenario(s, sides[1].host, { profile: b, set });
     // steps pair up by their place in the file (a step with only: may run under one side alone)
     const bIndex = new Map(rb.steps.map((y) => [y.step.index, y]));
     ra.steps.forEach((x) => {

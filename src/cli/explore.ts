@@ -1,16 +1,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createKernel } from '../core/index.ts';
+import { DEFAULT_PROFILE } from '../core/profiles.ts';
 import { safeguards } from '../core/safeguards.ts';
 import { counterexampleYaml, type ExploreConfig, explore } from '../explore/explore.ts';
 import type { VmKind } from '../explore/model.ts';
 import { workerPool } from '../explore/pool.ts';
-import { nodeHost } from '../node/host.ts';
-import { checkSetsApply, parseProfile, parseSets, UsageError } from './common.ts';
+import { nodeSha384 } from '../node/host.ts';
+import { checkSetsApply, chooseKernel, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 
 export interface ExploreOpts {
   profile?: string;
+  profileFile?: string;
   set: string[];
   vm: string;
   pages: string;
@@ -34,13 +37,17 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
       process.stdout.write(`${s.name.padEnd(22)} protects ${s.protects.padEnd(30)} ${s.description}\n`);
     return 0;
   }
-  const profile = parseProfile('--profile', o.profile) ?? 'in-place';
+  const choice = await chooseKernel(o);
+  const custom = o.profileFile !== undefined ? choice.profile : undefined;
+  // a profile file's kernels come from its profile object; `profile` names its base for the files written
+  const profile = custom?.base ?? choice.name ?? DEFAULT_PROFILE;
   const knobs = parseSets(o.set);
-  checkSetsApply(knobs, profile);
+  checkSetsApply(knobs, custom ?? profile);
   if (!['tdx', 'snp', 'sw-protected'].includes(o.vm))
     throw new UsageError(`--vm ${o.vm}: expected tdx, snp or sw-protected`);
   const cfg: ExploreConfig = {
     profile,
+    ...(custom ? { custom } : {}),
     knobs,
     vm: o.vm as VmKind,
     pages: count('--pages', o.pages, 1, 8),
@@ -64,7 +71,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
   try {
     const { outcome, explorer } = await explore(
       cfg,
-      (p, k) => nodeHost.createKernel(p, k),
+      (p, k) => (custom ? createKernel(custom, nodeSha384, k) : createKernel(p, nodeSha384, k)),
       pool,
       (p) => {
         bar?.setTotal(p.frontier);

@@ -30,7 +30,10 @@ program
   });
 
 const profileOption = () =>
-  new Option('--profile <name>', 'kernel profile: pre-2a62345b3052, mainline, kvm-x86, in-place, yan-proposal');
+  new Option(
+    '--profile <name>',
+    'kernel profile (gmemsim profiles): next-20260923, kvm-x86-next, v7.3, v7.2, v7.1, pre-2a62345b3052, v6.18, yan-proposal; aliases mainline, kvm-x86, in-place',
+  );
 const collect = (v: string, prev: string[]) => [...prev, v];
 const HOST_HELP = `the model's host configuration: a preset (${HostPresetNames.join(', ')}), a host file (gmemsim host --json), or live (this machine's /dev/kvm); default: model`;
 /** `--set`'s help, from the declaration of the knobs (core/decl.ts) */
@@ -38,6 +41,11 @@ const SET_HELP = `override a kernel setting, as a file's kernel: section would (
   ...Object.entries(KnobDecls).map(([name, d]) => `${name}=${describeKind(d.kind)}`),
   'safeguard.NAME=on|off',
 ].join('; ')}`;
+const profileFileOption = () =>
+  new Option(
+    '--profile-file <file>',
+    'a kernel profile as a YAML file: base: PROFILE plus the profile fields it changes (e.g. profiles/yan-proposal.yaml)',
+  );
 
 program
   .command('run')
@@ -45,13 +53,14 @@ program
   .argument('<files...>', 'scenario files (YAML or JSON, format gmemsim/1)')
   .option('--json', 'print one JSON document')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--set <key=value>', SET_HELP, collect, [])
   .option('--host <preset|FILE|live>', HOST_HELP)
   .option('--live', 'also run every step on the running kernel (/dev/kvm) and compare, step by step')
   .action(
     async (
       files: string[],
-      opts: { json?: boolean; profile?: string; set: string[]; live?: boolean; host?: string },
+      opts: { json?: boolean; profile?: string; profileFile?: string; set: string[]; live?: boolean; host?: string },
     ) => {
       if (opts.live) {
         const { liveCommand } = await import('./live.ts');
@@ -62,7 +71,7 @@ program
       const host = await resolveHost(opts.host);
       const { runCommand } = await import('./run.ts');
       const { host: _spec, ...rest } = opts;
-      process.exitCode = runCommand(files, { ...rest, ...(host ? { host } : {}) });
+      process.exitCode = await runCommand(files, { ...rest, ...(host ? { host } : {}) });
     },
   );
 
@@ -79,13 +88,21 @@ program
   .command('diff')
   .description('run the same scenarios under two profiles and print every step whose observable result differs')
   .argument('<files...>', 'scenario files')
-  .requiredOption('--profile <name>', 'a kernel profile (give it twice: A then B)', collect, [])
+  .option(
+    '--profile <name>',
+    'a kernel profile (give it twice: A then B; or once, with --profile-file as B)',
+    collect,
+    [],
+  )
+  .option('--profile-file <file>', 'a profile file (YAML: base plus changed fields) as side B', collect, [])
   .option('--set <key=value>', `${SET_HELP}; for both sides`, collect, [])
   .option('--json', 'print one JSON document')
-  .action(async (files: string[], opts: { profile: string[]; set: string[]; json?: boolean }) => {
-    const { diffCommand } = await import('./diff.ts');
-    process.exitCode = diffCommand(files, opts);
-  });
+  .action(
+    async (files: string[], opts: { profile: string[]; profileFile: string[]; set: string[]; json?: boolean }) => {
+      const { diffCommand } = await import('./diff.ts');
+      process.exitCode = await diffCommand(files, opts);
+    },
+  );
 
 program
   .command('demo')
@@ -101,6 +118,7 @@ program
   .command('explore')
   .description('bounded model checker: every short sequence of operations on a small VM, invariants after every step')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--set <key=value>', SET_HELP, collect, [])
   .option('--vm <kind>', 'tdx, snp or sw-protected', 'tdx')
   .option('--pages <n>', 'guest pages', '2')
@@ -120,12 +138,15 @@ program
   .description('print the rule catalogue: every check the model makes, its errno and kernel citation')
   .option('--ioctl <name>', 'only the rules of this ioctl or operation')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--json', 'print one JSON document')
   .option('--markdown', 'print the catalogue as Markdown (docs/uapi.md)')
-  .action(async (opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }) => {
-    const { rulesCommand } = await import('./rules.ts');
-    process.exitCode = rulesCommand(opts);
-  });
+  .action(
+    async (opts: { ioctl?: string; profile?: string; profileFile?: string; json?: boolean; markdown?: boolean }) => {
+      const { rulesCommand } = await import('./rules.ts');
+      process.exitCode = await rulesCommand(opts);
+    },
+  );
 
 const measure = program
   .command('measure')
@@ -257,10 +278,20 @@ program
   .option('--port <n>', 'serve on 127.0.0.1 at this port (default: any free port)')
   .option('--out <file>', 'write one self-contained HTML report instead of serving')
   .addOption(profileOption())
+  .addOption(profileFileOption())
   .option('--set <key=value>', SET_HELP, collect, [])
-  .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
+  .action(async (file: string, opts: import('./view.ts').ViewOptions) => {
     const { viewCommand } = await import('./view.ts');
     process.exitCode = await viewCommand(file, opts);
+  });
+
+program
+  .command('profiles')
+  .description('the kernel profiles, newest first: era, date, the tree and commit each follows, what changed')
+  .option('--json', 'print one JSON document (with every behaviour field)')
+  .action(async (opts: { json?: boolean }) => {
+    const { profilesCommand } = await import('./profiles.ts');
+    process.exitCode = profilesCommand(opts);
   });
 
 program

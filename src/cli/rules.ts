@@ -1,12 +1,12 @@
 import { allRules } from '../core/catalogue.ts';
 import { OpNames, type SubCmdDecl, SubCmdDecls } from '../core/decl.ts';
-import { Profiles } from '../core/profiles.ts';
-import { formatCite, type Rule } from '../core/rule.ts';
+import { type Profile, Profiles } from '../core/profiles.ts';
+import { citeUrl, formatCite, formatLines, formatScope, type Rule, ruleApplies } from '../core/rule.ts';
 import { rulesMarkdown } from '../docs/uapi.ts';
-import { parseProfile, UsageError } from './common.ts';
+import { chooseKernel, parseProfile, UsageError } from './common.ts';
 
-export function selectRules(opts: { ioctl?: string; profile?: string }): Rule[] {
-  const profile = parseProfile('--profile', opts.profile);
+export function selectRules(opts: { ioctl?: string; profile?: string }, chosen?: Profile): Rule[] {
+  const profile = chosen ? undefined : parseProfile('--profile', opts.profile);
   let rules = allRules();
   if (opts.ioctl) {
     const want = opts.ioctl;
@@ -16,17 +16,23 @@ export function selectRules(opts: { ioctl?: string; profile?: string }): Rule[] 
         `--ioctl ${want}: no rules for this operation (operations: ${[...OpNames, ...Object.keys(SubCmdDecls)].join(', ')})`,
       );
   }
-  if (profile) {
-    const era = Profiles[profile].era;
-    rules = rules.filter((r) => !r.eras || r.eras.split(',').includes(era));
-  }
+  const p = chosen ?? (profile ? Profiles[profile] : undefined);
+  if (p) rules = rules.filter((r) => ruleApplies(r, p));
   return rules;
 }
 
-export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: boolean; markdown?: boolean }): number {
-  const rules = selectRules(opts);
+export async function rulesCommand(opts: {
+  ioctl?: string;
+  profile?: string;
+  profileFile?: string;
+  json?: boolean;
+  markdown?: boolean;
+}): Promise<number> {
+  const chosen = opts.profileFile !== undefined ? (await chooseKernel(opts)).profile : undefined;
+  const rules = selectRules(opts, chosen);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules }, null, 2)}\n`);
+    const withUrls = rules.map((r) => ({ ...r, cite: { ...r.cite, url: citeUrl(r.cite) } }));
+    process.stdout.write(`${JSON.stringify({ format: 'gmemsim-rules/1', rules: withUrls }, null, 2)}\n`);
     return 0;
   }
   if (opts.markdown) {
@@ -40,9 +46,11 @@ export function rulesCommand(opts: { ioctl?: string; profile?: string; json?: bo
     for (const r of group) {
       const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
       const conf = r.confidence === 'read' ? '' : ` [${r.confidence}]`;
-      const eras = r.eras ? ` (era ${r.eras})` : '';
+      const eras = formatScope(r);
       process.stdout.write(`  ${r.id.padEnd(36)} ${res.padEnd(12)} ${r.reason}${conf}${eras}\n`);
       process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatCite(r.cite)}\n`);
+      if (r.cite.lines) process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${formatLines(r.cite)}\n`);
+      process.stdout.write(`  ${''.padEnd(36)} ${''.padEnd(12)} ${citeUrl(r.cite)}\n`);
     }
   }
   return 0;

@@ -1,24 +1,23 @@
 import type { HostConfig } from '../core/host.ts';
 import { DEFAULT_PROFILE } from '../core/profiles.ts';
-import { nodeHost } from '../node/host.ts';
 import { renderJson, renderText } from '../scenario/report.ts';
 import { declaredRuns, runAll } from '../scenario/runs.ts';
-import { checkSetsApply, loadFiles, parseProfile, parseSets, useColor } from './common.ts';
+import { checkSetsApply, chooseKernel, loadFiles, parseSets, useColor } from './common.ts';
 
-export function runCommand(
+export async function runCommand(
   files: string[],
-  opts: { json?: boolean; profile?: string; set: string[]; host?: HostConfig },
-): number {
-  const profile = parseProfile('--profile', opts.profile);
+  opts: { json?: boolean; profile?: string; profileFile?: string; set: string[]; host?: HostConfig },
+): Promise<number> {
+  const { name: profile, profile: chosen, host } = await chooseKernel(opts);
   const set = parseSets(opts.set);
   const scenarios = loadFiles(files);
   // a --set knob must exist under every kernel the runs use, as in a file's kernel: section
   for (const s of scenarios)
     for (const sel of declaredRuns(s, profile ? { profile } : {}))
-      checkSetsApply(set, sel?.profile ?? profile ?? s.kernel.profile ?? DEFAULT_PROFILE, s.file);
+      checkSetsApply(set, chosen ?? sel?.profile ?? s.kernel.profile ?? DEFAULT_PROFILE, s.file);
   // a file with kernel.profiles is one run per kernel (just --profile's when given)
   const results = scenarios.flatMap((s) =>
-    runAll(s, nodeHost, {
+    runAll(s, host, {
       ...(profile ? { profile } : {}),
       ...(opts.host ? { host: opts.host } : {}),
       set,

@@ -14,16 +14,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROFILE } from '../core/profiles.ts';
-import { nodeHost } from '../node/host.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
-import { checkSetsApply, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 
 export interface ViewOptions {
   port?: string;
   out?: string;
   profile?: string;
+  profileFile?: string;
   set: string[];
 }
 
@@ -217,12 +217,12 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
   if (opts.out !== undefined && opts.port !== undefined)
     throw new UsageError('--out writes a file and --port serves the page: give one of them');
   const port = parsePort(opts.port);
-  const profile = parseProfile('--profile', opts.profile);
+  const { name: profile, profile: chosen, host } = await chooseKernel(opts);
   const set = parseSets(opts.set);
   const [scenario] = loadFiles([file]);
-  checkSetsApply(set, profile ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
+  checkSetsApply(set, chosen ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
   const assets = loadAssets();
-  const result = runScenario(scenario!, nodeHost, { ...(profile ? { profile } : {}), set, trace: true });
+  const result = runScenario(scenario!, host, { ...(profile ? { profile } : {}), set, trace: true });
   const doc = runDocument([result]);
   if (opts.out !== undefined) {
     const html = reportHtml(doc, assets);

@@ -40,8 +40,8 @@ export interface ArchOps {
   gfnAlias?(vm: Vm, gfn: number): boolean;
   /** checks before entering the guest (KVM_RUN) */
   preRun?(k: Kernel, vcpu: Vcpu): Rule | null;
-  /** the launch measurement, for `attest` */
-  attest(k: Kernel, vm: Vm): Outcome;
+  /** the launch measurement, for `attest` (none: the VM type has no modelled launch measurement) */
+  attest?(k: Kernel, vm: Vm): Outcome;
   /** the guest side at run time (core/kvm/run.ts): how the guest's requests reach KVM */
   runtime?: GuestRuntime;
   /** state that the explorer and the view show */

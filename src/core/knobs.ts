@@ -8,7 +8,7 @@ import { describeKind, KnobDecls, type KnobKind, type KnobName, KnobNames, SAFEG
 
 export { describeKind };
 
-import { type Profile, type ProfileName, ProfileNames, Profiles } from './profiles.ts';
+import { aliasesOf, type KernelName, KernelNames, Kernels, type Profile } from './profiles.ts';
 import { isSafeguard } from './safeguards.ts';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -47,8 +47,9 @@ export function knobText(name: KnobName, text: string): unknown {
 export function knobRefusal(profile: Profile, name: KnobName): string | undefined {
   const req: string | undefined = (KnobDecls[name] as { requires?: string }).requires;
   if (!req || (profile as unknown as Record<string, unknown>)[req]) return undefined;
-  const have = ProfileNames.filter((n: ProfileName) => (Profiles[n] as unknown as Record<string, unknown>)[req]);
-  return `${name} exists only for profiles ${have.join(' and ')} (not ${profile.name})`;
+  const have = KernelNames.filter((n: KernelName) => (Kernels[n] as unknown as Record<string, unknown>)[req]);
+  const named = have.map((n) => (aliasesOf(n).length ? `${n} (${aliasesOf(n).join(', ')})` : n));
+  return `${name} exists only for profiles ${named.join(' and ')} (not ${profile.name})`;
 }
 
 /** Check a safeguard setting (`on`/`off`, or a boolean word on the command line). */

@@ -115,7 +115,7 @@ export interface VcpuRun {
 
 /** Arch-specific per-VM state; the TDX and SNP modules extend it. */
 export interface ArchVm {
-  readonly kind: 'tdx' | 'snp';
+  readonly kind: 'tdx' | 'snp' | 'sev';
 }
 
 export class Vm {

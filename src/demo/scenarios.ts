@@ -5,7 +5,7 @@
  * offer different trackers the sequence does what a VMM would do on that kernel (per-gmem
  * KVM_SET_MEMORY_ATTRIBUTES2 with in-place conversion, per-VM KVM_SET_MEMORY_ATTRIBUTES without).
  */
-import { type ProfileName, Profiles } from '../core/profiles.ts';
+import { KernelNames, type ProfileName, Profiles } from '../core/profiles.ts';
 import {
   Cap,
   EncryptCmd,
@@ -247,4 +247,5 @@ export const demoRows: DemoRow[] = rows.map((r) => ({
   },
 }));
 
-export const demoProfiles: ProfileName[] = ['in-place', 'kvm-x86', 'mainline', 'pre-2a62345b3052', 'yan-proposal'];
+/** one column per kernel, newest first (the release profiles, the era-A tree point, the what-if) */
+export const demoProfiles: ProfileName[] = [...KernelNames];

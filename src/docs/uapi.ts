@@ -1,7 +1,7 @@
 /** docs/uapi.md: the uAPI documentation generated from the rule catalogue (a test keeps it current). */
 import { allRules } from '../core/catalogue.ts';
-import { ProfileNames, Profiles } from '../core/profiles.ts';
-import type { Rule } from '../core/rule.ts';
+import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
+import { citeUrl, formatLines, formatScope, type Rule, ruleApplies } from '../core/rule.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -16,9 +16,38 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
   out.push('');
   out.push('## Kernel profiles');
   out.push('');
-  out.push('| profile | era | behaviour |');
-  out.push('|---|---|---|');
-  for (const n of ProfileNames) out.push(`| \`${n}\` | ${Profiles[n].era} | ${esc(Profiles[n].summary)} |`);
+  out.push(`Newest first; \`gmemsim profiles\` prints the same with the commits. Default: \`${DEFAULT_PROFILE}\`.`);
+  out.push('');
+  out.push('| profile | alias | era | date | tree @ commit | followed (files read) | change to the previous |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const n of KernelNames) {
+    const p = Kernels[n];
+    const alias = aliasesOf(n)
+      .map((a) => `\`${a}\``)
+      .join(', ');
+    const tree = `${p.source.tree}${p.source.tag ? ` @${p.source.tag}` : ''}`;
+    out.push(
+      `| \`${n}\` | ${alias} | ${p.era} | ${p.source.date} | ${esc(tree)} | ${esc(p.source.followed)} | ${esc(p.source.diff)} |`,
+    );
+  }
+  out.push('');
+  out.push('## What differs between releases');
+  out.push('');
+  out.push(
+    'Every rule that does not apply under every kernel profile, by operation: ✓ where the profile has it (its `eras` and profile fields, as `gmemsim rules --profile P` selects). The rules not listed here apply everywhere.',
+  );
+  const differing = rules.filter((r) => KernelNames.some((n) => !ruleApplies(r, Kernels[n])));
+  let lastOp = '';
+  out.push('');
+  out.push(`| operation | rule | result | ${KernelNames.map((n) => `\`${n}\``).join(' | ')} |`);
+  out.push(`|---|---|---|${KernelNames.map(() => ':-:').join('|')}|`);
+  for (const r of differing) {
+    const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
+    const op = r.op === lastOp ? '' : esc(r.op);
+    lastOp = r.op;
+    const cells = KernelNames.map((n) => (ruleApplies(r, Kernels[n]) ? '✓' : ''));
+    out.push(`| ${op} | \`${r.id}\` | ${res} | ${cells.join(' | ')} |`);
+  }
   const byOp = new Map<string, Rule[]>();
   for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);
   for (const [op, group] of byOp) {
@@ -29,8 +58,9 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
     out.push('|---|---|---|---|---|');
     for (const r of group) {
       const res = r.errno ? `-${r.errno}` : r.signal ? r.signal : 'ok';
-      const src = `${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\``;
-      const eras = r.eras ? ` (era ${r.eras})` : '';
+      const lines = r.cite.lines ? ` ${formatLines(r.cite)}` : '';
+      const src = `[${r.cite.repo} \`${r.cite.path}\`${r.cite.commit ? ` @${r.cite.commit.slice(0, 12)}` : ''} \`${r.cite.fn}()\`](${citeUrl(r.cite)})${lines}`;
+      const eras = formatScope(r);
       out.push(`| \`${r.id}\` | ${res} | ${esc(r.reason)}${eras} | ${esc(src)} | ${r.confidence} |`);
     }
   }

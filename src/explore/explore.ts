@@ -1,6 +1,6 @@
 /** The explorer: configuration, setup, expansion in-process or on worker threads, counterexample files. */
 import type { Kernel } from '../core/kernel.ts';
-import type { Knobs, ProfileName } from '../core/profiles.ts';
+import type { Knobs, Profile, ProfileName } from '../core/profiles.ts';
 import { emitScenario } from '../scenario/emit.ts';
 import type { KernelSection, Step } from '../scenario/load.ts';
 import { canonical } from './canonical.ts';
@@ -9,6 +9,8 @@ import { type Child, type Counterexample, expand, fingerprint, type SearchResult
 
 export interface ExploreConfig {
   profile: ProfileName;
+  /** a --profile-file's profile (plain data, so workers get it too); `profile` is then its base */
+  custom?: Profile;
   knobs: Partial<Knobs>;
   vm: VmKind;
   pages: number;
@@ -104,7 +106,7 @@ export function counterexampleYaml(cfg: ExploreConfig, ex: Explorer, c: Countere
     file: 'counterexample.yaml',
     name: `counterexample: ${c.invariant} (${cfg.vm}, ${cfg.pages} pages)`,
     description: [
-      `Found by gmemsim explore (profile ${cfg.profile}${off.length ? `, safeguards off: ${off.map(([n]) => n).join(', ')}` : ''}).`,
+      `Found by gmemsim explore (profile ${cfg.custom ? `file ${cfg.custom.name} on ${cfg.profile}` : cfg.profile}${off.length ? `, safeguards off: ${off.map(([n]) => n).join(', ')}` : ''}).`,
       c.detail,
       "The last step's expectation names the invariant it breaks; replay with gmemsim run.",
       '',

@@ -9,7 +9,14 @@ import { KnobNames } from '../core/decl.ts';
 import type { HostPresetName } from '../core/host.ts';
 import { invariants } from '../core/invariants.ts';
 import { knobRefusal } from '../core/knobs.ts';
-import { DEFAULT_PROFILE, isProfileName, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
+import {
+  DEFAULT_PROFILE,
+  isProfileName,
+  KernelNames,
+  type ProfileName,
+  ProfileNames,
+  Profiles,
+} from '../core/profiles.ts';
 import { BuiltinFragments, builtinFile } from './fragments.ts';
 import { SevFwError } from './run.ts';
 import {
@@ -295,7 +302,8 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
 
   function parseRuns(v: unknown): Selector[] | undefined {
     const path: Path = ['kernel', 'profiles'];
-    if (v === 'all') return ProfileNames.map((profile) => ({ profile, knobs: {} }));
+    // every kernel once (not the old names, which are aliases of some of them)
+    if (v === 'all') return KernelNames.map((profile) => ({ profile, knobs: {} }));
     if (!Array.isArray(v) || v.length === 0) {
       issue(
         path,

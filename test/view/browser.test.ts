@@ -120,7 +120,7 @@ async function walkExample(page: Page): Promise<void> {
   expect(await page.getAttribute(detail, 'data-status')).toBe('error');
   expect(await page.locator(`${detail} [data-testid="rule"] [data-rule-id]`).textContent()).toBe('tdx.imr.doubleAdd');
   expect(await page.locator(`${detail} [data-testid="rule"] [data-cite]`).textContent()).toBe(
-    'torvalds/linux:arch/x86/kvm/mmu/mmu.c@01f492e1817e kvm_tdp_mmu_map_private_pfn()',
+    'kernelorg-mirror/linux_kernel_git_sashal_linux-next:arch/x86/kvm/mmu/mmu.c@f19943d4e1cc kvm_tdp_mmu_map_private_pfn()',
   );
   expect(await page.locator(`${detail} [data-testid="result"] strong`).textContent()).toBe('= -1 EIO');
   expect(await page.getAttribute('[data-step="14"][role="option"]', 'data-status')).toBe('error');

@@ -30,11 +30,24 @@ export const R = defineRules('gmem.bind', 'KVM_SET_USER_MEMORY_REGION2', {
     cite: cite.gmem('kvm_gmem_bind'),
   },
   overlapMl: {
+    when: { gmemBindOverlap: 'EINVAL' },
     errno: 'EINVAL',
-    reason: 'part of the guest_memfd range is already bound to another memslot',
+    reason: 'part of the guest_memfd range is already bound to another memslot (through v7.1)',
     cite: cite.gmem('kvm_gmem_bind'),
   },
+  overlapKx: {
+    when: { gmemBindOverlap: 'EEXIST', gmemBindOverlapAtCommit: false },
+    errno: 'EEXIST',
+    reason: 'part of the guest_memfd range is already bound to another memslot (7ea987a90585, v7.2)',
+    cite: {
+      repo: 'kvm-x86/linux',
+      path: 'virt/kvm/guest_memfd.c',
+      commit: '5e38e1bd4e7bbed05481fd358ed47396930b7d1a',
+      fn: 'kvm_gmem_bind',
+    },
+  },
   overlapSer: {
+    when: { gmemBindOverlapAtCommit: true },
     errno: 'EEXIST',
     reason: 'part of the guest_memfd range is already bound to another memslot',
     cite: cite.serGmem('kvm_gmem_commit_memory_region'),
@@ -57,7 +70,11 @@ export function gmemBindCheck(k: Kernel, vm: Vm, fd: bigint, offset: bigint, siz
 export function gmemBindOverlap(k: Kernel, inode: GmemInode, start: number, npages: number): Rule | null {
   const end = start + npages;
   if (inode.bindings.some((b) => b.start < end && b.end > start))
-    return k.profile.gmemBindOverlap === 'EEXIST' ? R.overlapSer : R.overlapMl;
+    return k.profile.gmemBindOverlap === 'EINVAL'
+      ? R.overlapMl
+      : k.profile.gmemBindOverlapAtCommit
+        ? R.overlapSer
+        : R.overlapKx;
   return null;
 }
 

@@ -36,6 +36,20 @@ export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
     reason: 'the guest_memfd index is bound to another memslot',
     cite: cite.gmem('__kvm_gmem_get_pfn'),
   },
+  prepared: {
+    when: { populateRefusesPrepared: true },
+    errno: 'EEXIST',
+    reason:
+      'v6.18: the folio is already prepared (uptodate: populated, faulted or written before); preparation tracking was removed in 7.0 (8622ef05709f)',
+    cite: {
+      repo: 'torvalds/linux',
+      path: 'virt/kvm/guest_memfd.c',
+      commit: '7d0a66e4bb9081d75c82ec4957c50034cb0ea449',
+      fn: 'kvm_gmem_populate',
+    },
+    confidence: 'inferred',
+    eras: 'A',
+  },
   notPrivate: {
     errno: 'EINVAL',
     reason:
@@ -131,6 +145,8 @@ function populateOne(
   const index = gmemIndex(slot, gfn);
   for (const b of inode.bindings)
     if (index >= b.start && index < b.end && b.slot !== slot) return kerr(R.bindingMismatch);
+  // [v6.18] __kvm_gmem_get_pfn reports a prepared (uptodate) folio, and populate refuses it
+  if (k.profile.populateRefusesPrepared && inode.uptodate.has(index)) return kerr(R.prepared);
   // [SER] __kvm_gmem_get_pfn clears a never-used folio; mainline leaves it to the arch, which overwrites it
   getFolio(inode, index, k.profile.populateZeroesFreshPage && k.safeguard('zero-fresh-pages'));
   if (!k.isPrivateGfn(vm, gfn) && k.safeguard('private-only-populate')) return kerr(R.notPrivate);

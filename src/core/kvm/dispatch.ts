@@ -352,6 +352,6 @@ export const handlers: HandlerTable = {
     if (!f) return fail(R.badFd);
     if (f.kind !== 'vm') return fail(R.attestNone);
     const arch = k.arch(f.vm);
-    return arch ? arch.attest(k, f.vm) : fail(R.attestNone);
+    return arch?.attest ? arch.attest(k, f.vm) : fail(R.attestNone);
   },
 };

@@ -160,7 +160,7 @@ export function setUserMemoryRegion(k: Kernel, vm: Vm, op: RegionOp): Outcome {
     const t = gmemBindCheck(k, vm, op.guest_memfd, gmemOffset, size);
     if ('rule' in t) return fail(t.rule);
     inode = t.inode;
-    if (k.profile.gmemBindOverlap === 'EINVAL') {
+    if (!k.profile.gmemBindOverlapAtCommit) {
       const r = gmemBindOverlap(k, inode, pgoff, npages);
       if (r) return fail(r);
     }
@@ -170,7 +170,7 @@ export function setUserMemoryRegion(k: Kernel, vm: Vm, op: RegionOp): Outcome {
     const r = k.arch(vm)?.prepareMemslot?.(k, vm, baseGfn, npages);
     if (r) return fail(r);
   }
-  if (inode && k.profile.gmemBindOverlap === 'EEXIST') {
+  if (inode && k.profile.gmemBindOverlapAtCommit) {
     const r = gmemBindOverlap(k, inode, pgoff, npages);
     if (r) return fail(r);
   }

@@ -6,6 +6,7 @@ import { fail, ok } from '../outcome.ts';
 import { cite, defineRules } from '../rule.ts';
 import { R as RunR, snpRuntime } from './runtime.ts';
 import { R as SevR, sevMemEncOp } from './sev.ts';
+import { sevRuleSets } from './sev_vm.ts';
 import { measuredOf, newSnp, rmpOf, snpOf, validatedOf } from './state.ts';
 
 export const R = defineRules('snp.arch', 'SEV-SNP', {
@@ -36,7 +37,7 @@ export const R = defineRules('snp.arch', 'SEV-SNP', {
 });
 
 /** every SEV-SNP rule set (the catalogue lists them) */
-export const snpRuleSets = [R, SevR, RunR];
+export const snpRuleSets = [R, SevR, RunR, ...sevRuleSets];
 
 export const snpArch: ArchOps = {
   initVm(k, vm) {

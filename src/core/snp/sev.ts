@@ -145,14 +145,14 @@ export const R = defineRules('snp', OP, {
     errno: 'EINVAL',
     reason: 'uaddr not page-aligned, or 0 ("no source page") for a type that needs a source',
     cite: sev('snp_launch_update'),
-    eras: 'B,C,D',
+    eras: 'B,C,D,D*',
   },
   updateUaddrNoInPlace: {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
     errno: 'EINVAL',
     reason:
-      'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off (as the final TDX code decides it: the final SNP code was not found, v8 22/46 refused in sev_gmem_post_populate → EIO)',
-    cite: cite.serTdx('tdx_vcpu_init_mem_region'),
+      'uaddr 0 ("no source page") needs guest_memfd in-place conversion; it is off: the in-place base refuses !uaddr up front (read), the in-place condition is as the final TDX code decides it (the final SNP code was not found; v8 22/46 refused in sev_gmem_post_populate → EIO)',
+    cite: cite.serSev('snp_launch_update'),
     confidence: 'inferred',
     eras: 'D',
   },
@@ -169,6 +169,14 @@ export const R = defineRules('snp', OP, {
       'the first page failed inside kvm_gmem_populate: every such error is reported as -EIO (error = firmware status or 0)',
     cite: sev('snp_launch_update'),
   },
+  updatedInPlace: {
+    op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
+    reason:
+      'uaddr 0 with gmem in-place conversion: each page is encrypted in place from its own contents; uaddr is not advanced (v8 22/46; the final SNP code was not found)',
+    cite: cite.serSev('sev_gmem_post_populate'),
+    confidence: 'inferred',
+    eras: 'D,D*',
+  },
   updated: {
     op: 'KVM_SEV_SNP_LAUNCH_UPDATE',
     reason: 'pages encrypted and measured; gfn_start, uaddr, len written back advanced (a short count is still 0)',
@@ -177,8 +185,18 @@ export const R = defineRules('snp', OP, {
   noSource: {
     op: 'sev_gmem_post_populate',
     errno: 'EINVAL',
-    reason: 'no source page for a type that needs one (WARN)',
-    cite: cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+    reason:
+      'no source page for a type that needs one (WARN): the first check of the callback, before the RMP lookup (through v7.2)',
+    cite: {
+      ...cite.old('arch/x86/kvm/svm/sev.c', 'sev_gmem_post_populate'),
+      lines: {
+        from: 2333,
+        to: 2334,
+        source:
+          'sev.c blob 74fb15551e83, hunk @@ -2330,9 of the 2026-06-23 source-0 diff (RMP lookup at 2336); believed v7.1',
+        at: '8cd9520d35a6c38db6567e97dd93b1f11f185dc6',
+      },
+    },
     eras: 'A,B',
   },
   copyFault: {
@@ -226,11 +244,11 @@ export const R = defineRules('snp', OP, {
     cite: sev('snp_launch_finish'),
   },
   finishBusy: {
+    when: { snpFinishBusyOnVcpuCreation: true },
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
     errno: 'EBUSY',
     reason: 'a vCPU is being created (created_vcpus != online_vcpus): the VMSAs cannot all be synced yet',
     cite: sev('snp_launch_update_vmsa'),
-    eras: 'C',
   },
   finishVmsaProtected: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
@@ -423,7 +441,8 @@ function launchUpdate(
   len -= done * 4096n;
   // [SER] uaddr advances only when a source was given; ZERO never advances it
   if (!zeroType && !(src === null && k.profile.inPlaceSeries)) uaddr += done * 4096n;
-  return ok(R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
+  const inPlace = src === null && !zeroType;
+  return ok(inPlace ? R.updatedInPlace : R.updated, 0, { data: { gfn_start: gfn, uaddr, len }, pages: res.count });
 }
 
 /** the injected firmware failure's status code: INVALID_PARAM where it names none, or SUCCESS */
@@ -443,6 +462,11 @@ function postPopulate(
 ): KResult<void> {
   const rmp = rmpOf(snp, p.inode);
   const wasAssigned = rmp.has(p.index);
+  // through v7.2 the "no source" WARN is the callback's first statement, before the RMP lookup
+  // (docs/notes/releases.md §2.5); same -EIO for userspace either way, another deciding rule
+  const noSrc = !zeroType && (k.profile.populateGupsSource ? p.srcPage === null : !p.srcVa);
+  if (noSrc && k.profile.snpNoSrcBeforeRmp && k.profile.snpSourceZero === 'null-rejected-by-callback')
+    return kerr(R.noSource);
   if (wasAssigned && k.safeguard('double-add')) return kerr(R.alreadyPrivate);
   // the bytes that go into the page, and the source page a rejected CPUID table is written back to
   let bytes: Uint8Array | null = null;

@@ -60,6 +60,8 @@ export const tdxArch: ArchOps = {
   zap(k, vm, start, end, filter) {
     if (!filter.private) return;
     const td = tdxOf(vm);
+    // [v6.18] zapping a mapped-but-never-added page drops it from nr_premapped
+    for (const gfn of td.premapped) if (gfn >= start && gfn < end) td.premapped.delete(gfn);
     for (const [s, e] of td.module.remove(start, end)) {
       // TDH.MEM.PAGE.REMOVE: what the host sees in the page afterwards is not defined
       for (let gfn = s; gfn < e; ) {

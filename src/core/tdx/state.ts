@@ -12,6 +12,11 @@ export interface TdxVm extends ArchVm {
   /** gfn_direct_bits: the shared bit as a GFN bit number (GPA bit 47 → 35, 51 → 39); null before INIT_VM */
   sharedGfnBit: number | null;
   module: TdxModule;
+  /**
+   * [v6.18] nr_premapped: GFNs that INIT_MEM_REGION mapped in the mirror EPT whose TDH.MEM.PAGE.ADD
+   * has not succeeded yet (profile tdxPageAddInPopulate)
+   */
+  premapped: Set<number>;
 }
 
 /** an HKID is assigned: KVM_TDX_INIT_VM succeeded (it is released only when the TD is destroyed) */
@@ -31,6 +36,7 @@ export function newTdx(k: Kernel): TdxVm {
     state: 'UNINITIALIZED',
     sharedGfnBit: null,
     module: new TdxModule(k.sha384()),
+    premapped: new Set(),
   };
 }
 

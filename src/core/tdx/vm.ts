@@ -81,6 +81,14 @@ export const R = defineRules('tdx.vm', 'KVM_MEMORY_ENCRYPT_OP (TDX VM)', {
     reason: 'KVM_TDX_FINALIZE_VM before KVM_TDX_INIT_VM or after the TD was finalized',
     cite: cite.tdx('tdx_td_finalize'),
   },
+  finalizePremapped: {
+    when: { tdxPageAddInPopulate: true },
+    errno: 'EINVAL',
+    reason:
+      'nr_premapped != 0: INIT_MEM_REGION mapped a page whose TDH.MEM.PAGE.ADD never succeeded (e.g. an -EBUSY not retried)',
+    cite: cite.n618Tdx('tdx_td_finalize'),
+    eras: 'A',
+  },
   finalized: {
     reason: 'TDH.MR.FINALIZE: MRTD sealed, TD runnable, pre-faulting allowed',
     cite: cite.tdx('tdx_td_finalize'),
@@ -112,6 +120,7 @@ export function tdxVmIoctl(k: Kernel, op: EncOp, vm: Vm): Outcome {
   if (id === BigInt(TdxCmd.KVM_TDX_INIT_VM)) out = initVm(k, vm, op.flags, structOf(op, 'KVM_TDX_INIT_VM'));
   else if (id === BigInt(TdxCmd.KVM_TDX_FINALIZE_VM)) {
     if (!hkidAssigned(td) || td.state === 'RUNNABLE') out = fail(R.finalizeState);
+    else if (k.profile.tdxPageAddInPopulate && td.premapped.size > 0) out = fail(R.finalizePremapped);
     else {
       td.module.finalize();
       td.state = 'RUNNABLE';
