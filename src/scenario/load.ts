@@ -2,7 +2,7 @@
  * Load a scenario file: YAML (JSON is YAML) with positions, validated piece by piece so that every
  * problem is reported as FILE:LINE:COL: message.
  */
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_PROFILE, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
 import {
@@ -21,6 +21,7 @@ import {
   type Value,
 } from './schema.ts';
 import { EncStructs, type FieldSpec, OpNames, OpSpecs, type ScenarioOpName, StepMetaKeys } from './spec.ts';
+import { parseScenarioYaml, scenarioValue, TextProblemError } from './yaml-text.ts';
 
 export interface Diagnostic {
   file: string;
@@ -80,8 +81,8 @@ export const MAX_ACCESS = 1n << 30n;
 
 class Positions {
   private readonly lc: LineCounter;
-  private readonly doc: ReturnType<typeof parseDocument>;
-  constructor(doc: ReturnType<typeof parseDocument>, lc: LineCounter) {
+  private readonly doc: Document.Parsed;
+  constructor(doc: Document.Parsed, lc: LineCounter) {
     this.doc = doc;
     this.lc = lc;
   }
@@ -113,6 +114,11 @@ function describePath(path: Path): string {
 export function loadScenario(file: string, text: string, readFile?: FileReader): Scenario {
   const diags: Diagnostic[] = [];
   const diag = (line: number, col: number, message: string) => diags.push({ file, line, col, message });
+  const textProblem = (e: unknown): unknown => {
+    if (!(e instanceof TextProblemError)) return e;
+    diag(e.problem.line, e.problem.col, e.problem.message);
+    return new ScenarioError(diags);
+  };
   // a binary file (a firmware image given by mistake) is one line, not a page of YAML errors
   const nul = text.indexOf('\0');
   if (nul >= 0) {
@@ -122,7 +128,12 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     throw new ScenarioError(diags);
   }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
+  let doc: ReturnType<typeof parseScenarioYaml>;
+  try {
+    doc = parseScenarioYaml(text, lc);
+  } catch (e) {
+    throw textProblem(e);
+  }
   // the first YAML syntax error: the ones after it mostly follow from it
   const [first, ...more] = doc.errors;
   if (first) {
@@ -132,7 +143,12 @@ export function loadScenario(file: string, text: string, readFile?: FileReader):
     throw new ScenarioError(diags);
   }
   const pos = new Positions(doc, lc);
-  const raw = doc.toJS({ mapAsMap: false }) as unknown;
+  let raw: unknown;
+  try {
+    raw = scenarioValue(doc, lc);
+  } catch (e) {
+    throw textProblem(e);
+  }
 
   const issue = (path: Path, message: string, key?: string) => {
     const p = pos.at(path, key);
