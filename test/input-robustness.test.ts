@@ -85,6 +85,31 @@ describe('YAML that once crashed the loader', () => {
     expect(crashFreeViolation(r2)).toBeUndefined();
   });
 
+  it('found by the fuzzer: a huge integer where a name goes (JSON.stringify of a BigInt threw)', async () => {
+    const f = file('bigname.yaml', `${HEAD}steps:\n  - KVM_CREATE_VM: { type: [KVM_X86_TDX_VM, ${2n ** 70n}] }\n`);
+    const r = await gmemsimIn('run', f);
+    expect(crashFreeViolation(r)).toBeUndefined();
+    expect(r.code).toBe(2);
+  });
+
+  it('found by the fuzzer: a list as a mapping key (a Node warning and a many-line message)', async () => {
+    await rejected(
+      file('listkey.yaml', `${HEAD}steps:\n  - KVM_CREATE_VM: { [a, b]: 1 }\n`),
+      4,
+      22,
+      /a mapping key is a name/,
+    );
+  });
+
+  it('found by the fuzzer: a key with a line break stays one line', async () => {
+    await rejected(
+      file('nlkey.yaml', `${HEAD}steps:\n  - KVM_CREATE_VM: { "a\\nb": 1 }\n`),
+      4,
+      22,
+      /unknown argument "a\\nb"/,
+    );
+  });
+
   it('two documents in one file', async () => {
     await rejected(file('two.yaml', `${HEAD}${VM}---\n${HEAD}${VM}`), 5, 1, /one YAML document/);
   });

@@ -109,6 +109,7 @@ export function expandInputs(args: string[]): { files: string[]; errors: string[
 
 /** One scenario file (or `-`, standard input), or its diagnostics (FILE:LINE:COL: message lines). */
 export function loadFile(f: string): { scenario: Scenario } | { errors: string[] } {
+  if (f === '') return { errors: ['gmemsim: a file name is empty'] };
   const name = f === '-' ? STDIN_NAME : f;
   let text: string;
   try {

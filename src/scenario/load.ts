@@ -39,7 +39,8 @@ export class ScenarioError extends Error {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+  // one line per diagnostic, whatever a key or value quoted in the message holds
+  return `${d.file}:${d.line}:${d.col}: ${d.message.replace(/[\r\n\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16)}`))}`;
 }
 
 export interface Step {

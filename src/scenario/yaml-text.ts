@@ -132,7 +132,8 @@ function tooDeep(doc: CST.Token): CollectionToken | undefined {
  */
 export function parseScenarioYaml(text: string, lc: LineCounter): Document.Parsed {
   const parser = new Parser(lc.addNewLine);
-  const composer = new Composer({ intAsBigInt: true, uniqueKeys: true });
+  // logLevel error: yaml reports nothing through process.emitWarning (a second line on stderr)
+  const composer = new Composer({ intAsBigInt: true, uniqueKeys: true, logLevel: 'error' });
   let doc: Document.Parsed | undefined;
   const take = (docs: Iterable<Document.Parsed>): boolean => {
     for (const d of docs) {
@@ -185,6 +186,13 @@ export function scenarioValue(doc: Document.Parsed, lc: LineCounter): unknown {
     return { line: p.line, col: p.col, message };
   };
   visit(doc, {
+    Pair(_key, pair) {
+      if (isCollection(pair.key)) {
+        problem = at(pair.key, 'a mapping key is a name or a number, not a list or a mapping');
+        return visit.BREAK;
+      }
+      return undefined;
+    },
     Node(_key, node, path) {
       if (isAlias(node)) {
         first ??= node;

@@ -43,7 +43,7 @@ export async function gmemsimIn(...args: string[]): Promise<CliResult & { thrown
 }
 
 /** a diagnostic line: FILE:LINE:COL: message */
-const POSITIONED = /^.+:\d+:\d+: \S/;
+const POSITIONED = /^.+:\d+:\d+: ./;
 /** a flag or usage message (gmemsim's own, or commander's with its hint line) */
 const FLAG_MESSAGE = /^(gmemsim: \S|error: \S|\(run with --help for usage\)$)/;
 const STACK =
@@ -55,7 +55,10 @@ const STACK =
  * wrong, or undefined.
  */
 export function crashFreeViolation(r: CliResult & { thrown?: unknown }): string | undefined {
-  if (r.thrown !== undefined) return `threw: ${(r.thrown as Error)?.message ?? r.thrown}`;
+  if (r.thrown !== undefined) {
+    const t = r.thrown as Error;
+    return `threw: ${t?.stack?.split('\n').slice(0, 5).join(' | ') ?? String(t)}`;
+  }
   if (r.code !== 0 && r.code !== 1 && r.code !== 2) return `exit ${r.code}`;
   if (STACK.test(`\n${r.err}`)) return `stack trace or JavaScript error on stderr: ${r.err.slice(0, 300)}`;
   if (r.code === 2) {
