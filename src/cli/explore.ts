@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { safeguards } from '../core/safeguards.ts';
 import { counterexampleYaml, type ExploreConfig, explore } from '../explore/explore.ts';
@@ -28,6 +28,42 @@ function count(flag: string, v: string, min: number, max: number): number {
   return Number(v);
 }
 
+/** exit status when --max-states stopped the search before it found a violation (docs/cli.md) */
+export const EXIT_LIMIT = 3;
+
+/**
+ * mkdir -p without Node's recursive mkdirSync, which loops for ever where mkdir under an existing
+ * directory says ENOENT (`/proc/nope`: the "spin" of issue 16): each missing directory is made in
+ * turn, and the first failure is the error.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      statSync(d);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw e;
+      missing.push(d);
+      d = dirname(d);
+    }
+  }
+  for (const m of missing.reverse()) mkdirSync(m);
+}
+
+/** --out DIR exists or is created, is a directory, and can be written */
+function checkOutDir(dir: string): void {
+  try {
+    if (dir === '') throw Object.assign(new Error('empty'), { code: 'ENOENT' });
+    makeDirs(dir);
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot write counterexamples there: ${fsReason(e)}`);
+  }
+}
+
 export async function exploreCommand(o: ExploreOpts): Promise<number> {
   if (o.listSafeguards) {
     for (const s of safeguards)
@@ -47,6 +83,8 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
     maxStates: count('--max-states', o.maxStates, 1, 10_000_000),
   };
   const workers = count('--workers', o.workers, 1, 64);
+  // an unwritable --out is bad input, found now rather than after the whole exploration
+  if (o.out !== undefined) checkOutDir(o.out);
   const tty = Boolean(process.stderr.isTTY) && !o.json;
   let bar: { update(v: number, p: object): void; setTotal(t: number): void; stop(): void } | undefined;
   if (tty) {
@@ -77,7 +115,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
       for (const c of outcome.violations) {
         const f = join(o.out, `${c.invariant}.yaml`);
         try {
-          mkdirSync(o.out, { recursive: true });
+          makeDirs(o.out);
           writeFileSync(f, counterexampleYaml(cfg, explorer, c));
         } catch (e) {
           throw new UsageError(`--out ${f}: cannot write file: ${fsReason(e)}`);
@@ -124,7 +162,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
         `${Math.round(outcome.ms)} ms, ${rate} states/s, ${workers} worker${workers > 1 ? 's' : ''}\n`,
       );
     }
-    return outcome.violations.length ? 1 : 0;
+    return outcome.violations.length ? 1 : outcome.kind === 'limit-reached' ? EXIT_LIMIT : 0;
   } finally {
     await pool?.close();
   }

@@ -72,10 +72,15 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--pages <n>', 'guest pages', '2')
     .option('--depth <d>', 'operations per sequence', '5')
     .option('--workers <w>', 'worker threads', '1')
-    .option('--max-states <n>', 'stop with "limit reached" after this many states', '500000')
+    .option('--max-states <n>', 'stop with "limit reached" (exit 3) after this many states', '500000')
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'write each counterexample as a scenario file in DIR')
     .option('--list-safeguards', 'print the safeguards, one per line, name first')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every reachable state checked, no invariant broken; 1 an invariant broken (a\n' +
+        'counterexample); 2 bad input; 3 --max-states reached first, nothing broken so far (not a proof).',
+    )
     .action(async (opts) => {
       const { exploreCommand } = await import('./explore.ts');
       setExit(await exploreCommand(opts));

@@ -523,6 +523,6 @@ export async function checkScenario(c: ScenarioCase, dir: string): Promise<Findi
 export async function checkArgv(c: ArgvCase, ws: ReturnType<typeof workspace>): Promise<Finding | undefined> {
   const argv = argvOf(c, ws);
   const r = await gmemsimIn(...argv);
-  const problem = crashFreeViolation(r);
+  const problem = crashFreeViolation(r, argv);
   return problem ? { argv, problem } : undefined;
 }

@@ -50,16 +50,21 @@ const STACK =
   /\n\s+at .*[(:]|node:internal|\b(Type|Reference|Range|Syntax)Error\b|Maximum call stack|is not a function|of undefined/;
 
 /**
- * The crash-free rule (issue 16): exit 0, 1 or 2; never a stack trace; on exit 2 every stderr line
+ * The crash-free rule (issue 16): exit 0, 1 or 2 (explore also 3); never a stack trace; on exit 2 every stderr line
  * is a diagnostic (FILE:LINE:COL: ...) or a flag message, or the command's help. Returns what is
  * wrong, or undefined.
  */
-export function crashFreeViolation(r: CliResult & { thrown?: unknown }): string | undefined {
+export function crashFreeViolation(
+  r: CliResult & { thrown?: unknown },
+  argv: readonly string[] = [],
+): string | undefined {
   if (r.thrown !== undefined) {
     const t = r.thrown as Error;
     return `threw: ${t?.stack?.split('\n').slice(0, 5).join(' | ') ?? String(t)}`;
   }
-  if (r.code !== 0 && r.code !== 1 && r.code !== 2) return `exit ${r.code}`;
+  // 3: explore stopped at --max-states (docs/cli.md)
+  const codes = argv[0] === 'explore' ? [0, 1, 2, 3] : [0, 1, 2];
+  if (!codes.includes(r.code ?? -1)) return `exit ${r.code}`;
   if (STACK.test(`\n${r.err}`)) return `stack trace or JavaScript error on stderr: ${r.err.slice(0, 300)}`;
   if (r.code === 2) {
     if (r.err.startsWith('Usage:')) return undefined;
