@@ -8,6 +8,7 @@ import { workerPool } from '../explore/pool.ts';
 import { nodeHost } from '../node/host.ts';
 import { parseProfile, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
+import { startProgress } from './progress.ts';
 
 export interface ExploreOpts {
   profile?: string;
@@ -18,6 +19,7 @@ export interface ExploreOpts {
   workers: string;
   maxStates: string;
   json?: boolean;
+  quiet?: boolean;
   out?: string;
   listSafeguards?: boolean;
 }
@@ -85,17 +87,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
   const workers = count('--workers', o.workers, 1, 64);
   // an unwritable --out is bad input, found now rather than after the whole exploration
   if (o.out !== undefined) checkOutDir(o.out);
-  const tty = Boolean(process.stderr.isTTY) && !o.json;
-  let bar: { update(v: number, p: object): void; setTotal(t: number): void; stop(): void } | undefined;
-  if (tty) {
-    const { SingleBar, Presets } = await import('cli-progress');
-    const b = new SingleBar(
-      { format: 'depth {depth} |{bar}| {value}/{total} frontier states · {states} states seen', hideCursor: true },
-      Presets.shades_classic,
-    );
-    b.start(1, 0, { depth: 1, states: 1 });
-    bar = { update: (v, p) => b.update(v, p), setTotal: (t) => b.setTotal(t), stop: () => b.stop() };
-  }
+  const progress = await startProgress(o, 'frontier states');
   const pool = workers > 1 ? workerPool(cfg, workers) : null;
   await pool?.ready();
   try {
@@ -103,13 +95,10 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
       cfg,
       (p, k) => nodeHost.createKernel(p, k),
       pool,
-      (p) => {
-        bar?.setTotal(p.frontier);
-        bar?.update(p.done, { depth: p.depth, states: p.states });
-      },
+      (p) => progress.update(p.done, p.frontier, `depth ${p.depth} · ${p.states} states seen`),
       () => performance.now(),
     );
-    bar?.stop();
+    progress.stop();
     const files: string[] = [];
     if (o.out && outcome.violations.length) {
       for (const c of outcome.violations) {

@@ -36,9 +36,10 @@ function makeProgram(setExit: (code: number) => void): Command {
       collect,
       [],
     )
-    .action(async (files: string[], opts: { json?: boolean; profile?: string; set: string[] }) => {
+    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .action(async (files: string[], opts: { json?: boolean; quiet?: boolean; profile?: string; set: string[] }) => {
       const { runCommand } = await import('./run.ts');
-      setExit(runCommand(files, opts));
+      setExit(await runCommand(files, opts));
     });
 
   program
@@ -76,6 +77,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'write each counterexample as a scenario file in DIR')
     .option('--list-safeguards', 'print the safeguards, one per line, name first')
+    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
     .addHelpText(
       'after',
       '\nExit status: 0 every reachable state checked, no invariant broken; 1 an invariant broken (a\n' +
@@ -189,10 +191,13 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--out <file>', 'write one self-contained HTML report instead of serving')
     .addOption(profileOption())
     .option('--set <key=value>', 'override a kernel knob (as for run)', collect, [])
-    .action(async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[] }) => {
-      const { viewCommand } = await import('./view.ts');
-      setExit(await viewCommand(file, opts));
-    });
+    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .action(
+      async (file: string, opts: { port?: string; out?: string; profile?: string; set: string[]; quiet?: boolean }) => {
+        const { viewCommand } = await import('./view.ts');
+        setExit(await viewCommand(file, opts));
+      },
+    );
 
   program
     .command('schema')

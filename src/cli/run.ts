@@ -1,10 +1,13 @@
+import { basename } from 'node:path';
 import { nodeHost } from '../node/host.ts';
 import { renderJson, renderText } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
 import { expandInputs, loadFile, parseProfile, parseSets, useColor } from './common.ts';
+import { startProgress } from './progress.ts';
 
 export interface RunOpts {
   json?: boolean;
+  quiet?: boolean;
   profile?: string;
   set: string[];
 }
@@ -14,7 +17,7 @@ export interface RunOpts {
  * others go on. Exit 2 if any file was invalid, else 1 if an expectation failed, else 0. With more
  * than one file the text report ends with a grand total; one file prints exactly its report.
  */
-export function runCommand(args: string[], opts: RunOpts): number {
+export async function runCommand(args: string[], opts: RunOpts): Promise<number> {
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
   const { files, errors } = expandInputs(args);
@@ -24,7 +27,9 @@ export function runCommand(args: string[], opts: RunOpts): number {
   const results: RunResult[] = [];
   const total = { files: 0, steps: 0, expectations: 0, failed: 0 };
   let ok = true;
-  for (const f of files) {
+  const progress = await startProgress(opts, 'steps');
+  for (const [i, f] of files.entries()) {
+    const label = files.length > 1 ? `file ${i + 1}/${files.length} ${basename(f)}` : basename(f);
     const loaded = loadFile(f);
     if ('errors' in loaded) {
       invalid++;
@@ -35,7 +40,9 @@ export function runCommand(args: string[], opts: RunOpts): number {
       ...(profile ? { profile } : {}),
       set,
       trace: Boolean(opts.json),
+      onStep: (done, n) => progress.update(done, n, label),
     });
+    progress.stop();
     ok &&= r.ok;
     total.files++;
     total.steps += r.steps.length;
