@@ -48,12 +48,14 @@ export async function startProgress(
   if (!progressWanted(o, stream)) return none;
   const now = env.now ?? (() => performance.now());
   const { SingleBar, Presets } = await import('cli-progress');
+  // GMEMSIM_PROGRESS_AFTER_MS=0 draws from the start (the bundle test checks the bar is drawn)
+  const after = Number(process.env.GMEMSIM_PROGRESS_AFTER_MS ?? SHOW_AFTER_MS);
   const t0 = now();
   let bar: Bar | undefined;
   return {
     update(done, total, label) {
       if (!bar) {
-        if (now() - t0 < SHOW_AFTER_MS) return;
+        if (now() - t0 < after) return;
         bar = new SingleBar(
           {
             stream,
