@@ -20,10 +20,20 @@ const seen = new Set<string>();
 const counts = { scenarios: 0, argv: 0 };
 const t0 = performance.now();
 
+/** the slowest cases (a hang shows as a run that never ends: strace it; a slow case shows here) */
+const slow: { ms: number; what: string }[] = [];
+const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+  const t = performance.now();
+  const r = await f();
+  slow.push({ ms: performance.now() - t, what });
+  slow.sort((a, b) => b.ms - a.ms).splice(3);
+  return r;
+};
+
 const scenarios = fc.sample(scenarioCase, { numRuns: cases, seed });
 for (const c of scenarios) {
   counts.scenarios++;
-  const f = await checkScenario(c, ws.dir);
+  const f = await timed(JSON.stringify(c).slice(0, 200), () => checkScenario(c, ws.dir));
   if (f && !seen.has(f.problem.slice(0, 120))) {
     seen.add(f.problem.slice(0, 120));
     findings.push(f);
@@ -33,7 +43,7 @@ for (const c of scenarios) {
 const argvs = fc.sample(argvCase, { numRuns: Math.ceil(cases / 3), seed });
 for (const c of argvs) {
   counts.argv++;
-  const f = await checkArgv(c, ws);
+  const f = await timed(JSON.stringify(c), () => checkArgv(c, ws));
   if (f && !seen.has(f.problem.slice(0, 120))) {
     seen.add(f.problem.slice(0, 120));
     findings.push(f);
@@ -44,5 +54,6 @@ process.stdout.write(
   `fuzz seed ${seed}: ${counts.scenarios} mutated scenarios, ${counts.argv} command lines in ${s} s; ` +
     `${findings.length} distinct crash${findings.length === 1 ? '' : 'es'}\n`,
 );
+for (const x of slow) process.stdout.write(`slowest: ${Math.round(x.ms)} ms ${x.what}\n`);
 for (const f of findings) process.stdout.write(`- ${JSON.stringify(f.argv)}\n  ${f.problem}\n`);
 process.exitCode = findings.length ? 1 : 0;
