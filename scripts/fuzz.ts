@@ -33,7 +33,7 @@ const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
 const scenarios = fc.sample(scenarioCase, { numRuns: cases, seed });
 for (const c of scenarios) {
   counts.scenarios++;
-  const f = await timed(JSON.stringify(c).slice(0, 200), () => checkScenario(c, ws.dir));
+  const f = await timed(fc.stringify(c).slice(0, 200), () => checkScenario(c, ws.dir));
   if (f && !seen.has(f.problem.slice(0, 120))) {
     seen.add(f.problem.slice(0, 120));
     findings.push(f);
@@ -43,7 +43,7 @@ for (const c of scenarios) {
 const argvs = fc.sample(argvCase, { numRuns: Math.ceil(cases / 3), seed });
 for (const c of argvs) {
   counts.argv++;
-  const f = await timed(JSON.stringify(c), () => checkArgv(c, ws));
+  const f = await timed(fc.stringify(c), () => checkArgv(c, ws));
   if (f && !seen.has(f.problem.slice(0, 120))) {
     seen.add(f.problem.slice(0, 120));
     findings.push(f);
