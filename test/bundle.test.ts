@@ -17,11 +17,11 @@ import { ROOT } from './support/scenarios.ts';
 
 const BIN = join(ROOT, 'bin', 'gmemsim.js');
 
-function built(args: string[], nodeArgs: string[] = []) {
+function built(args: string[], nodeArgs: string[] = [], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -90,7 +90,8 @@ describe('the built CLI', () => {
 
   it('draws the explorer progress bar on a terminal (cli-progress inside explore.js)', () => {
     const tty = 'data:text/javascript,Object.defineProperty(process.stderr,"isTTY",{value:true})';
-    const r = built(['explore', '--depth', '3'], ['--import', tty]);
+    // drawn from the start, not after a second: the test must not depend on how fast the machine is
+    const r = built(['explore', '--depth', '3'], ['--import', tty], { GMEMSIM_PROGRESS_AFTER_MS: '0' });
     expect(r.code).toBe(0);
     expect(r.err).toContain('frontier states');
     expect(r.out).toContain('no invariant broken');

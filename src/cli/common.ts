@@ -1,12 +1,15 @@
 /** Shared CLI helpers: usage errors, --set and --profile parsing, loading scenario files. */
-import { readFileSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SAFEGUARD_PREFIX } from '../core/decl.ts';
 import { createKernel } from '../core/index.ts';
 import { checkKnob, checkSafeguard, isKnobName, knobRefusal, knobText, settableKeys } from '../core/knobs.ts';
 import { isProfileName, type Knobs, type Profile, type ProfileName, ProfileNames, Profiles } from '../core/profiles.ts';
 import { nodeFileReader, nodeHost, nodeSha384 } from '../node/host.ts';
+import { readBounded, tooLarge } from '../node/read.ts';
 import { formatDiagnostic, loadScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
 import type { Host } from '../scenario/run.ts';
+import { decodeScenarioBytes, MAX_SCENARIO_BYTES, TextProblemError } from '../scenario/yaml-text.ts';
 
 import { DiagnosticsError, fsReason, UsageError } from './errors.ts';
 
@@ -53,24 +56,92 @@ export function checkSetsApply(set: Partial<Knobs>, profile: ProfileName | Profi
   }
 }
 
+/** how `-` (standard input) is named in diagnostics */
+export const STDIN_NAME = '<stdin>';
+
+const SCENARIO_EXT = /\.(ya?ml|json)$/i;
+
+/**
+ * The scenario files that command-line arguments name: a file as given, a directory as every
+ * *.yaml, *.yml and *.json file below it (recursively, sorted by path; symbolic links to
+ * directories are not followed), `-` as standard input. An unreadable or empty directory is a
+ * diagnostic.
+ */
+export function expandInputs(args: string[]): { files: string[]; errors: string[] } {
+  const files: string[] = [];
+  const errors: string[] = [];
+  for (const a of args) {
+    if (a === '-') {
+      files.push(a);
+      continue;
+    }
+    let dir = false;
+    try {
+      dir = statSync(a).isDirectory();
+    } catch {
+      // not there: reading it reports why
+    }
+    if (!dir) {
+      files.push(a);
+      continue;
+    }
+    const found: string[] = [];
+    const walk = (d: string): void => {
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(d, { withFileTypes: true });
+      } catch (e) {
+        errors.push(`${d}:1:1: cannot read directory: ${fsReason(e)}`);
+        return;
+      }
+      for (const e of entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (SCENARIO_EXT.test(e.name) && (e.isFile() || e.isSymbolicLink())) found.push(p);
+      }
+    };
+    walk(a);
+    if (!found.length && !errors.length)
+      errors.push(`${a}:1:1: no scenario files (*.yaml, *.yml, *.json) in this directory`);
+    files.push(...found);
+  }
+  return { files, errors };
+}
+
+/** One scenario file (or `-`, standard input), or its diagnostics (FILE:LINE:COL: message lines). */
+export function loadFile(f: string): { scenario: Scenario } | { errors: string[] } {
+  if (f === '') return { errors: ['gmemsim: a file name is empty'] };
+  const name = f === '-' ? STDIN_NAME : f;
+  let text: string;
+  try {
+    const bytes = f === '-' ? readStdin() : readBounded(f, MAX_SCENARIO_BYTES);
+    text = decodeScenarioBytes(bytes);
+  } catch (e) {
+    if (e instanceof TextProblemError) return { errors: [`${name}:${e.problem.line}:${e.problem.col}: ${e.message}`] };
+    return { errors: [`${name}:1:1: cannot read file: ${fsReason(e)}`] };
+  }
+  try {
+    return { scenario: loadScenario(name, text, nodeFileReader) };
+  } catch (e) {
+    if (e instanceof ScenarioError) return { errors: e.diagnostics.map(formatDiagnostic) };
+    throw e;
+  }
+}
+
+function readStdin(): Uint8Array {
+  const b = readFileSync(0);
+  if (b.length > MAX_SCENARIO_BYTES) throw tooLarge(MAX_SCENARIO_BYTES);
+  return b;
+}
+
 /** Load scenario files; any invalid file is reported (FILE:LINE:COL: message) and throws. */
 export function loadFiles(files: string[]): Scenario[] {
   const out: Scenario[] = [];
   const errors: string[] = [];
   for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch (e) {
-      errors.push(`${f}:1:1: cannot read file: ${fsReason(e)}`);
-      continue;
-    }
-    try {
-      out.push(loadScenario(f, text, nodeFileReader));
-    } catch (e) {
-      if (e instanceof ScenarioError) errors.push(...e.diagnostics.map(formatDiagnostic));
-      else throw e;
-    }
+    const r = loadFile(f);
+    if ('scenario' in r) out.push(r.scenario);
+    else errors.push(...r.errors);
   }
   if (errors.length) throw new DiagnosticsError(errors.join('\n'));
   return out;

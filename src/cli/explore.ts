@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createKernel } from '../core/index.ts';
 import { DEFAULT_PROFILE } from '../core/profiles.ts';
@@ -10,6 +10,7 @@ import { workerPool } from '../explore/pool.ts';
 import { nodeSha384 } from '../node/host.ts';
 import { checkSetsApply, chooseKernel, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
+import { startProgress } from './progress.ts';
 
 export interface ExploreOpts {
   profile?: string;
@@ -21,6 +22,7 @@ export interface ExploreOpts {
   workers: string;
   maxStates: string;
   json?: boolean;
+  quiet?: boolean;
   out?: string;
   listSafeguards?: boolean;
 }
@@ -29,6 +31,42 @@ function count(flag: string, v: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max)
     throw new UsageError(`${flag} ${v}: expected a whole number from ${min} to ${max}`);
   return Number(v);
+}
+
+/** exit status when --max-states stopped the search before it found a violation (docs/cli.md) */
+export const EXIT_LIMIT = 3;
+
+/**
+ * mkdir -p without Node's recursive mkdirSync, which loops for ever where mkdir under an existing
+ * directory says ENOENT (`/proc/nope`: the "spin" of issue 16): each missing directory is made in
+ * turn, and the first failure is the error.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      statSync(d);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw e;
+      missing.push(d);
+      d = dirname(d);
+    }
+  }
+  for (const m of missing.reverse()) mkdirSync(m);
+}
+
+/** --out DIR exists or is created, is a directory, and can be written */
+function checkOutDir(dir: string): void {
+  try {
+    if (dir === '') throw Object.assign(new Error('empty'), { code: 'ENOENT' });
+    makeDirs(dir);
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot write counterexamples there: ${fsReason(e)}`);
+  }
 }
 
 export async function exploreCommand(o: ExploreOpts): Promise<number> {
@@ -55,17 +93,9 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
     maxStates: count('--max-states', o.maxStates, 1, 10_000_000),
   };
   const workers = count('--workers', o.workers, 1, 64);
-  const tty = Boolean(process.stderr.isTTY) && !o.json;
-  let bar: { update(v: number, p: object): void; setTotal(t: number): void; stop(): void } | undefined;
-  if (tty) {
-    const { SingleBar, Presets } = await import('cli-progress');
-    const b = new SingleBar(
-      { format: 'depth {depth} |{bar}| {value}/{total} frontier states · {states} states seen', hideCursor: true },
-      Presets.shades_classic,
-    );
-    b.start(1, 0, { depth: 1, states: 1 });
-    bar = { update: (v, p) => b.update(v, p), setTotal: (t) => b.setTotal(t), stop: () => b.stop() };
-  }
+  // an unwritable --out is bad input, found now rather than after the whole exploration
+  if (o.out !== undefined) checkOutDir(o.out);
+  const progress = await startProgress(o, 'frontier states');
   const pool = workers > 1 ? workerPool(cfg, workers) : null;
   await pool?.ready();
   try {
@@ -73,19 +103,16 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
       cfg,
       (p, k) => (custom ? createKernel(custom, nodeSha384, k) : createKernel(p, nodeSha384, k)),
       pool,
-      (p) => {
-        bar?.setTotal(p.frontier);
-        bar?.update(p.done, { depth: p.depth, states: p.states });
-      },
+      (p) => progress.update(p.done, p.frontier, `depth ${p.depth} · ${p.states} states seen`),
       () => performance.now(),
     );
-    bar?.stop();
+    progress.stop();
     const files: string[] = [];
     if (o.out && outcome.violations.length) {
       for (const c of outcome.violations) {
         const f = join(o.out, `${c.invariant}.yaml`);
         try {
-          mkdirSync(o.out, { recursive: true });
+          makeDirs(o.out);
           writeFileSync(f, counterexampleYaml(cfg, explorer, c));
         } catch (e) {
           throw new UsageError(`--out ${f}: cannot write file: ${fsReason(e)}`);
@@ -132,7 +159,7 @@ export async function exploreCommand(o: ExploreOpts): Promise<number> {
         `${Math.round(outcome.ms)} ms, ${rate} states/s, ${workers} worker${workers > 1 ? 's' : ''}\n`,
       );
     }
-    return outcome.violations.length ? 1 : 0;
+    return outcome.violations.length ? 1 : outcome.kind === 'limit-reached' ? EXIT_LIMIT : 0;
   } finally {
     await pool?.close();
   }

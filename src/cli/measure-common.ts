@@ -3,9 +3,10 @@
  * --emit-scenario (the serializer loads only then). Small on purpose: each command loads only its own
  * launch builder.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { nodeHost } from '../node/host.ts';
+import { readBounded } from '../node/read.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { fsReason, UsageError } from './errors.ts';
 
@@ -30,12 +31,14 @@ export async function writeScenario(
   }
 }
 
+/** the largest image, kernel or initrd read (2 GiB is where Node's own file reading gives up) */
+export const MAX_INPUT_BYTES = 1 << 30;
+
 /** An input file named by a flag, as a plain Uint8Array over its bytes (no copy); unreadable: one line, exit 2 */
 export function readInput(flag: string, path: string): Uint8Array {
   try {
-    // a plain Uint8Array over the file's bytes (no copy)
-    const b = readFileSync(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    // bounded: a firmware image, kernel or initrd, never `/dev/zero` read to the end
+    return readBounded(path, MAX_INPUT_BYTES);
   } catch (e) {
     throw new UsageError(`${flag} ${path}: cannot read file: ${fsReason(e)}`);
   }

@@ -12,12 +12,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROFILE } from '../core/profiles.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
 import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
+import { startProgress } from './progress.ts';
 
 export interface ViewOptions {
   port?: string;
@@ -25,6 +27,7 @@ export interface ViewOptions {
   profile?: string;
   profileFile?: string;
   set: string[];
+  quiet?: boolean;
 }
 
 /** the built page: one script (an ES module with no imports) and one style sheet */
@@ -222,7 +225,15 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
   const [scenario] = loadFiles([file]);
   checkSetsApply(set, chosen ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
   const assets = loadAssets();
-  const result = runScenario(scenario!, host, { ...(profile ? { profile } : {}), set, trace: true });
+  const progress = await startProgress(opts, 'steps');
+  const label = `view ${basename(file)}`;
+  const result = runScenario(scenario!, host, {
+    ...(profile ? { profile } : {}),
+    set,
+    trace: true,
+    onStep: (done, n) => progress.update(done, n, label),
+  });
+  progress.stop();
   const doc = runDocument([result]);
   if (opts.out !== undefined) {
     const html = reportHtml(doc, assets);

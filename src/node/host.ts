@@ -1,10 +1,10 @@
 /** Node adapters for the core's ports: SHA-384 by node:crypto, files from disk. */
 import { createHash, type Hash, hash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createKernel, type Sha384, type Sha384Factory } from '../core/index.ts';
 import type { FileReader } from '../scenario/load.ts';
 import type { Host } from '../scenario/run.ts';
+import { readBounded } from './read.ts';
 
 class NodeSha384 implements Sha384 {
   private readonly h: Hash;
@@ -36,4 +36,8 @@ export const nodeHost: Host = {
   sha384: (b) => createHash('sha384').update(b).digest('hex'),
 };
 
-export const nodeFileReader: FileReader = (path, relativeTo) => readFileSync(resolve(dirname(relativeTo), path));
+/** the largest `{ file: ... }` data source read (firmware images are a few MiB); `/dev/zero` ends there */
+export const DATA_FILE_MAX = 256 * 1024 * 1024;
+
+export const nodeFileReader: FileReader = (path, relativeTo) =>
+  readBounded(resolve(dirname(relativeTo), path), DATA_FILE_MAX);

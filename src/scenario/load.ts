@@ -2,7 +2,7 @@
  * Load a scenario file: YAML (JSON is YAML) with positions, validated piece by piece so that every
  * problem is reported as FILE:LINE:COL: message.
  */
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node } from 'yaml';
 import type { z } from 'zod';
 import { allRules } from '../core/catalogue.ts';
 import { KnobNames } from '../core/decl.ts';
@@ -38,6 +38,7 @@ import {
 import { fragmentSchema, runKnobsSchema } from './schema-multi.ts';
 import { type KnobSetting, knobProblem, parseSelector, type Selector, selectorText } from './select.ts';
 import { EncStructs, type FieldSpec, OpNames, OpSpecs, type ScenarioOpName, StepMetaKeys } from './spec.ts';
+import { parseScenarioYaml, scenarioValue, TextProblemError } from './yaml-text.ts';
 
 /** step keys beside the operation: the contract's, plus `only` (the runs a step belongs to) */
 const MetaKeys = [...StepMetaKeys, 'only'] as const;
@@ -58,7 +59,8 @@ export class ScenarioError extends Error {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+  // one line per diagnostic, whatever a key or value quoted in the message holds
+  return `${d.file}:${d.line}:${d.col}: ${d.message.replace(/[\r\n\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16)}`))}`;
 }
 
 export interface Step {
@@ -128,8 +130,8 @@ export const MAX_ACCESS = 1n << 30n;
 
 class Positions {
   private readonly lc: LineCounter;
-  private readonly doc: ReturnType<typeof parseDocument>;
-  constructor(doc: ReturnType<typeof parseDocument>, lc: LineCounter) {
+  private readonly doc: Document.Parsed;
+  constructor(doc: Document.Parsed, lc: LineCounter) {
     this.doc = doc;
     this.lc = lc;
   }
@@ -179,6 +181,11 @@ interface Source {
 const MAX_INCLUDE_DEPTH = 8;
 
 function parseYaml(text: string, diag: (line: number, col: number, message: string) => void) {
+  const textProblem = (e: unknown): undefined => {
+    if (!(e instanceof TextProblemError)) throw e;
+    diag(e.problem.line, e.problem.col, e.problem.message);
+    return undefined;
+  };
   // a binary file (a firmware image given by mistake) is one line, not a page of YAML errors
   const nul = text.indexOf('\0');
   if (nul >= 0) {
@@ -188,7 +195,12 @@ function parseYaml(text: string, diag: (line: number, col: number, message: stri
     return undefined;
   }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
+  let doc: ReturnType<typeof parseScenarioYaml>;
+  try {
+    doc = parseScenarioYaml(text, lc);
+  } catch (e) {
+    return textProblem(e);
+  }
   // the first YAML syntax error: the ones after it mostly follow from it
   const [first, ...more] = doc.errors;
   if (first) {
@@ -197,7 +209,13 @@ function parseYaml(text: string, diag: (line: number, col: number, message: stri
     diag(pos.line, pos.col, more.length ? `${message} (and ${more.length} more YAML errors after it)` : message);
     return undefined;
   }
-  return { pos: new Positions(doc, lc), raw: doc.toJS({ mapAsMap: false }) as unknown };
+  let raw: unknown;
+  try {
+    raw = scenarioValue(doc, lc);
+  } catch (e) {
+    return textProblem(e);
+  }
+  return { pos: new Positions(doc, lc), raw };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

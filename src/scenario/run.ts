@@ -62,6 +62,8 @@ export interface RunOptions {
   trace?: boolean;
   /** the host configuration (--host), over the file's kernel.host */
   host?: HostConfig;
+  /** called after each step with the steps done and the total (progress display) */
+  onStep?: (done: number, total: number) => void;
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -167,6 +169,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       if (!r.ok) failed++;
     }
     results.push(r);
+    opts.onStep?.(results.length, s.steps.length);
   }
   return { scenario: s, profile, knobs: k.knobs, steps: results, expectations, failed, ok: failed === 0, kernel: k };
 }

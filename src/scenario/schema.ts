@@ -76,10 +76,18 @@ export const expr = z.union([
     }),
 ]);
 
+/** a value from the file, for a message: JSON.stringify throws on a BigInt and prints Infinity as null */
+function shown(v: unknown): string {
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'a list' : 'a mapping';
+}
+
 function nameSchema(table: NameTable) {
   const names = Object.keys(table) as [string, ...string[]];
   return z.enum(names, {
-    error: (iss) => `unknown name ${JSON.stringify(iss.input)}; expected one of ${names.join(', ')}`,
+    error: (iss) => `unknown name ${shown(iss.input)}; expected one of ${names.join(', ')}`,
   });
 }
 

@@ -66,7 +66,7 @@ const detail = '[data-testid="step-detail"]';
 const item = (space: string, start: number) => `[data-space="${space}"] [data-item][data-start="${start}"]`;
 
 async function ready(page: Page): Promise<void> {
-  await page.waitForSelector('html[data-ready="1"]', { timeout: 20_000 });
+  await page.waitForSelector('html[data-ready="1"]');
 }
 
 async function stepNo(page: Page): Promise<number> {
@@ -77,12 +77,23 @@ async function stateOf(page: Page, space: string, start: number): Promise<string
   return page.getAttribute(item(space, start), 'data-state');
 }
 
+/** wait (no time limit) until the element's attribute has this value */
+async function untilAttribute(page: Page, selector: string, name: string, value: string): Promise<void> {
+  await page.waitForFunction(
+    `document.querySelector(${JSON.stringify(selector)})?.getAttribute(${JSON.stringify(name)}) === ${JSON.stringify(value)}`,
+    undefined,
+    { timeout: 0 },
+  );
+}
+
 /** press keys and wait until the selected step is `expected` */
 async function press(page: Page, keys: string[], expected: number): Promise<void> {
   for (const k of keys) await page.keyboard.press(k);
   // (page functions are written as strings: this file is typechecked without the DOM library)
   await page.waitForFunction(
     `document.querySelector('[data-testid="step-detail"]')?.getAttribute('data-step') === '${expected}'`,
+    undefined,
+    { timeout: 0 },
   );
 }
 
@@ -111,7 +122,7 @@ async function walkExample(page: Page): Promise<void> {
   expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
   expect(await stateOf(page, 'gpa:0', 1)).toBe('in-memslot private populated measured');
   const mrtd = page.locator('[data-launch-vm="0"] [data-key="mrtd"]');
-  await expect.poll(() => mrtd.getAttribute('class')).toBe('kv changed');
+  await untilAttribute(page, '[data-launch-vm="0"] [data-key="mrtd"]', 'class', 'kv changed');
   expect(await mrtd.locator('dd').textContent()).toMatch(/^426406e35870475784c53fc0a8a21b09/);
   expect(await page.locator('[data-launch-vm="0"] [data-key="pageAdds"] dd').textContent()).toMatch(/^1\b/);
 
@@ -164,8 +175,12 @@ describe.runIf(HAVE)('the page in Chromium', () => {
         '--disable-sync',
         '--no-first-run',
       ],
+      timeout: 0,
     });
-  }, 60_000);
+    // no action or wait races a clock: on a saturated machine everything is slower, not wrong
+    // (vitest's testTimeout is the only hang guard)
+    ctx.setDefaultTimeout(0);
+  });
 
   afterAll(async () => {
     await ctx?.close();
@@ -261,7 +276,8 @@ describe.runIf(HAVE)('the page in Chromium', () => {
         `  time to first render ${first?.dom.toFixed(0)} ms after navigation start (DOM), first frame ${first?.frame?.toFixed(0)} ms; ` +
         `${wall.toFixed(0)} ms from goto to ready\n`,
     );
-    expect(first?.dom).toBeLessThan(20_000); // a sanity bound, not a performance target
+    // measured and printed, not asserted: a bound on time fails on a loaded machine (issue 16 item 6)
+    expect(first?.dom).toBeGreaterThan(0);
     // at the first step the guest_memfd does not exist yet; at the end it holds thousands of ranges
     const band = page.locator('[data-space="file:0"]');
     expect(await band.getAttribute('data-exists')).toBe('0');
@@ -282,13 +298,13 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     const [start, end] = [Number(await mark.getAttribute('data-start')), Number(await mark.getAttribute('data-end'))];
     await mark.click();
     await band.getByRole('button', { name: 'zoom to selection' }).click();
-    await expect.poll(() => band.getAttribute('data-window')).toBe(`${start}-${end}`);
+    await untilAttribute(page, '[data-space="file:0"]', 'data-window', `${start}-${end}`);
     const inside = band.locator('[data-item]');
     expect(await inside.count()).toBeGreaterThan(1);
     expect(await inside.first().getAttribute('data-state')).not.toMatch(/^mixed/);
     await page.screenshot({ path: join(ARTIFACTS, 'view-1tib-zoomed.png') });
     await band.getByRole('button', { name: 'whole range' }).click();
-    await expect.poll(() => band.getAttribute('data-window')).toBe(`0-${2 ** 28}`);
+    await untilAttribute(page, '[data-space="file:0"]', 'data-window', `0-${2 ** 28}`);
     await page.screenshot({ path: join(ARTIFACTS, 'view-1tib.png') });
     expect(problems).toEqual([]);
     await page.close();
