@@ -9,15 +9,16 @@
  * their own script and style (in the report: by hash), and no network.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, type Stats, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PROFILE } from '../core/profiles.ts';
+import { DEFAULT_PROFILE, type Knobs, type ProfileName } from '../core/profiles.ts';
 import { nodeHost } from '../node/host.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
-import { checkSetsApply, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
+import { checkSetsApply, DiagnosticsError, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 
 export interface ViewOptions {
@@ -152,19 +153,55 @@ interface Resource {
   body: string;
 }
 
+/** What the served page shows: the last run that loaded, and the error of the file now, if it does not load. */
+export interface LiveState {
+  /** counts reloads: the page fetches run.json again when it changes */
+  version: number;
+  doc: RunDocument;
+  /** FILE:LINE:COL diagnostics (or another one-line reason) while the file does not load; else null */
+  error: string | null;
+}
+
+/** A run document that changes: the served view of a file being edited. */
+export interface LiveSource {
+  current(): LiveState;
+  /** called after every change; returns the function that stops the calls */
+  subscribe(f: (s: LiveState) => void): () => void;
+}
+
+/** a run document that never changes (tests, and a source for `createViewServer`) */
+export function fixedSource(doc: RunDocument): LiveSource {
+  const state: LiveState = { version: 1, doc, error: null };
+  return { current: () => state, subscribe: () => () => {} };
+}
+
+/** one server-sent event: the state's version and error (the page fetches run.json itself) */
+function eventText(s: LiveState): string {
+  return `data: ${JSON.stringify({ version: s.version, error: s.error })}\n\n`;
+}
+
 /**
- * The view's HTTP server: GET and HEAD of its page, script, style and run document, nothing else
- * (404; other methods 405). It answers only requests addressed to the loopback name it listens on,
- * so a page elsewhere cannot reach it through DNS rebinding.
+ * The view's HTTP server: GET and HEAD of its page, script, style and run document, and the event
+ * stream that tells the page the file changed; nothing else (404; other methods 405). It answers
+ * only requests addressed to the loopback name it listens on, so a page elsewhere cannot reach it
+ * through DNS rebinding.
  */
-export function createViewServer(doc: RunDocument, assets: ViewAssets): Server {
-  const html: Resource = { type: 'text/html; charset=utf-8', body: indexHtml(doc) };
-  const routes = new Map<string, Resource>([
+export function createViewServer(source: RunDocument | LiveSource, assets: ViewAssets): Server {
+  const live = 'current' in source ? source : fixedSource(source);
+  const html = (): Resource => ({ type: 'text/html; charset=utf-8', body: indexHtml(live.current().doc) });
+  let runJsonOf: { version: number; body: string } | null = null;
+  const runJson = (): Resource => {
+    const s = live.current();
+    if (runJsonOf?.version !== s.version)
+      runJsonOf = { version: s.version, body: `${JSON.stringify(s.doc, null, 2)}\n` };
+    return { type: 'application/json; charset=utf-8', body: runJsonOf.body };
+  };
+  const routes = new Map<string, () => Resource>([
     ['/', html],
     ['/index.html', html],
-    ['/app.js', { type: 'text/javascript; charset=utf-8', body: assets.js }],
-    ['/app.css', { type: 'text/css; charset=utf-8', body: assets.css }],
-    ['/run.json', { type: 'application/json; charset=utf-8', body: `${JSON.stringify(doc, null, 2)}\n` }],
+    ['/app.js', () => ({ type: 'text/javascript; charset=utf-8', body: assets.js })],
+    ['/app.css', () => ({ type: 'text/css; charset=utf-8', body: assets.css })],
+    ['/run.json', runJson],
   ]);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers = {
@@ -183,8 +220,17 @@ export function createViewServer(doc: RunDocument, assets: ViewAssets): Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
     const url = req.url ?? '';
     const path = url.startsWith('/') ? url.split('?')[0]! : '';
-    const r = routes.get(path);
-    if (!r) return refuse(404, 'not found');
+    if (path === '/events') {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8' });
+      if (req.method === 'HEAD') return res.end();
+      res.write(`retry: 1000\n${eventText(live.current())}`);
+      const stop = live.subscribe((s) => res.write(eventText(s)));
+      req.on('close', stop);
+      return;
+    }
+    const route = routes.get(path);
+    if (!route) return refuse(404, 'not found');
+    const r = route();
     res.writeHead(200, { ...headers, 'Content-Type': r.type, 'Content-Length': Buffer.byteLength(r.body) });
     res.end(req.method === 'HEAD' ? undefined : r.body);
   });
@@ -213,33 +259,102 @@ function parsePort(v: string | undefined): number {
   return Number(v);
 }
 
+/** one run of the file: the run document, and every file it read (the scenario and its data files) */
+function runFile(file: string, opts: { profile: ProfileName | undefined; set: Partial<Knobs> }) {
+  const [scenario] = loadFiles([file]);
+  checkSetsApply(opts.set, opts.profile ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
+  const result = runScenario(scenario!, nodeHost, {
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    set: opts.set,
+    trace: true,
+  });
+  // the files the scenario read: its data files, and the fragments it includes when the loader lists them
+  const sources = (scenario as { sources?: unknown }).sources;
+  const read = [
+    ...[...scenario!.files.keys()].map((f) => resolve(dirname(file), f)),
+    ...(Array.isArray(sources) ? sources.filter((x): x is string => typeof x === 'string') : []),
+  ];
+  return { result, doc: runDocument([result]), files: [resolve(file), ...read] };
+}
+
+/** a load or run failure as the page shows it: the diagnostics (FILE:LINE:COL: …), or the usage error */
+export function errorText(e: unknown): string {
+  if (e instanceof DiagnosticsError) return e.message;
+  if (e instanceof UsageError) return `gmemsim: ${e.message}`;
+  return `gmemsim: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/**
+ * The served view of a file: runs it again whenever it or a file it read changes (polled by stat,
+ * so an editor that writes a new file and renames it over the old one is seen too).
+ */
+export function watchRun(
+  files: string[],
+  first: RunDocument,
+  rerun: () => { doc: RunDocument; files: string[] },
+  interval = 250,
+): LiveSource & { close(): void } {
+  let state: LiveState = { version: 1, doc: first, error: null };
+  const subscribers = new Set<(s: LiveState) => void>();
+  let watched: string[] = [];
+  const onChange = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
+    reload();
+  };
+  const watch = (list: string[]) => {
+    for (const f of watched) if (!list.includes(f)) unwatchFile(f, onChange);
+    for (const f of list) if (!watched.includes(f)) watchFile(f, { interval, persistent: true }, onChange);
+    watched = list;
+  };
+  const reload = () => {
+    try {
+      const r = rerun();
+      state = { version: state.version + 1, doc: r.doc, error: null };
+      watch([...new Set([...files.slice(0, 1), ...r.files])]);
+    } catch (e) {
+      state = { version: state.version + 1, doc: state.doc, error: errorText(e) };
+    }
+    for (const f of subscribers) f(state);
+  };
+  watch([...new Set(files)]);
+  return {
+    current: () => state,
+    subscribe(f) {
+      subscribers.add(f);
+      return () => subscribers.delete(f);
+    },
+    close() {
+      watch([]);
+      subscribers.clear();
+    },
+  };
+}
+
 export async function viewCommand(file: string, opts: ViewOptions): Promise<number> {
   if (opts.out !== undefined && opts.port !== undefined)
     throw new UsageError('--out writes a file and --port serves the page: give one of them');
   const port = parsePort(opts.port);
-  const profile = parseProfile('--profile', opts.profile);
-  const set = parseSets(opts.set);
-  const [scenario] = loadFiles([file]);
-  checkSetsApply(set, profile ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
+  const run = { profile: parseProfile('--profile', opts.profile), set: parseSets(opts.set) };
+  const first = runFile(file, run);
   const assets = loadAssets();
-  const result = runScenario(scenario!, nodeHost, { ...(profile ? { profile } : {}), set, trace: true });
-  const doc = runDocument([result]);
   if (opts.out !== undefined) {
-    const html = reportHtml(doc, assets);
+    const html = reportHtml(first.doc, assets);
     try {
       writeFileSync(opts.out, html);
     } catch (e) {
       throw new UsageError(`--out ${opts.out}: cannot write (${fsReason(e)})`);
     }
     const kib = Math.ceil(Buffer.byteLength(html) / 1024);
-    process.stdout.write(`gmemsim view: wrote ${opts.out} (${result.steps.length} steps, ${kib} KiB)\n`);
+    process.stdout.write(`gmemsim view: wrote ${opts.out} (${first.result.steps.length} steps, ${kib} KiB)\n`);
     return 0;
   }
-  const server = createViewServer(doc, assets);
+  const live = watchRun(first.files, first.doc, () => runFile(file, run));
+  const server = createViewServer(live, assets);
   const url = await listen(server, port);
-  process.stdout.write(`gmemsim view: ${file} at ${url} (Ctrl-C to stop)\n`);
+  process.stdout.write(`gmemsim view: ${file} at ${url} (Ctrl-C to stop; the page follows the file)\n`);
   return new Promise((resolve) => {
     const stop = () => {
+      live.close();
       server.close(() => resolve(0));
       server.closeAllConnections();
     };
