@@ -29,31 +29,13 @@ import {
   Timeline,
 } from '../../web/src/model.ts';
 import { findScenarios, load, loadText, ROOT } from '../support/scenarios.ts';
+import { TWO_SLOTS } from './two-slots.ts';
 
 const EXAMPLE = 'test/scenarios/examples/scenario-format-example.yaml';
 
 function entryOf(r: ReturnType<typeof runScenario>): RunEntry {
   return checkDocument(JSON.parse(JSON.stringify(runDocument([r])))).runs[0]!;
 }
-
-/** two memslots of a TD over two guest_memfds, at 1 MiB and 4 GiB - 256 KiB, and a populated "section" */
-const TWO_SLOTS = `format: gmemsim/1
-name: two memslots
-kernel: { profile: kvm-x86 }
-steps:
-  - KVM_CREATE_VM: { type: KVM_X86_TDX_VM }
-    as: vm
-  - KVM_CREATE_GUEST_MEMFD: { fd: vm, size: 0x10000 }
-    as: g0
-  - KVM_CREATE_GUEST_MEMFD: { fd: vm, size: 0x40000 }
-    as: g1
-  - KVM_SET_USER_MEMORY_REGION2:
-      { fd: vm, slot: 0, flags: [KVM_MEM_GUEST_MEMFD], guest_phys_addr: 0x100000, memory_size: 0x10000, userspace_addr: 0x7f0000000000, guest_memfd: g0, guest_memfd_offset: 0 }
-  - KVM_SET_USER_MEMORY_REGION2:
-      { fd: vm, slot: 1, flags: [KVM_MEM_GUEST_MEMFD], guest_phys_addr: 0xfffc0000, memory_size: 0x30000, userspace_addr: 0x7f1000000000, guest_memfd: g1, guest_memfd_offset: 0x10000 }
-  - KVM_SET_MEMORY_ATTRIBUTES: { fd: vm, address: 0x100000, size: 0x4000, attributes: [KVM_MEMORY_ATTRIBUTE_PRIVATE] }
-    note: "TDVF section 0 (BFV)"
-`;
 
 describe("a step's result, as `gmemsim run` prints it", () => {
   // every scenario of these folders: errnos, signals, bound names, data, bytes, st_size, digests
