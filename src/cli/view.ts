@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROFILE, type Knobs, type ProfileName } from '../core/profiles.ts';
 import { nodeHost } from '../node/host.ts';
+import { ScenarioError } from '../scenario/load.ts';
 import { runJson } from '../scenario/report.ts';
 import { type RunResult, runScenario } from '../scenario/run.ts';
 import { checkSetsApply, DiagnosticsError, loadFiles, parseProfile, parseSets, UsageError } from './common.ts';
@@ -33,6 +34,9 @@ export interface ViewAssets {
   js: string;
   css: string;
 }
+
+/** the text of each scenario file, by the name its run carries: the page shows a step's own lines */
+export type Sources = Record<string, string>;
 
 /** the run document of `gmemsim run --json` (docs/trace-format.md) */
 export function runDocument(results: RunResult[]) {
@@ -88,7 +92,7 @@ function titleOf(doc: RunDocument): string {
 }
 
 /** ONE self-contained file: the page's script and style inline, the run document embedded; no network */
-export function reportHtml(doc: RunDocument, assets: ViewAssets): string {
+export function reportHtml(doc: RunDocument, assets: ViewAssets, sources: Sources = {}): string {
   const js = inlineScript(assets.js);
   const css = inlineStyle(assets.css);
   const csp = [
@@ -113,6 +117,7 @@ export function reportHtml(doc: RunDocument, assets: ViewAssets): string {
 <body>
 <div id="app"><noscript>This report draws its page map with JavaScript; the run document is in the page source.</noscript></div>
 <script type="application/json" id="gmemsim-run">${jsonForScript(doc)}</script>
+<script type="application/json" id="gmemsim-source">${jsonForScript(sources)}</script>
 <script type="module">${js}</script>
 </body>
 </html>
@@ -158,6 +163,7 @@ export interface LiveState {
   /** counts reloads: the page fetches run.json again when it changes */
   version: number;
   doc: RunDocument;
+  sources: Sources;
   /** FILE:LINE:COL diagnostics (or another one-line reason) while the file does not load; else null */
   error: string | null;
 }
@@ -170,8 +176,8 @@ export interface LiveSource {
 }
 
 /** a run document that never changes (tests, and a source for `createViewServer`) */
-export function fixedSource(doc: RunDocument): LiveSource {
-  const state: LiveState = { version: 1, doc, error: null };
+export function fixedSource(doc: RunDocument, sources: Sources = {}): LiveSource {
+  const state: LiveState = { version: 1, doc, sources, error: null };
   return { current: () => state, subscribe: () => () => {} };
 }
 
@@ -202,6 +208,10 @@ export function createViewServer(source: RunDocument | LiveSource, assets: ViewA
     ['/app.js', () => ({ type: 'text/javascript; charset=utf-8', body: assets.js })],
     ['/app.css', () => ({ type: 'text/css; charset=utf-8', body: assets.css })],
     ['/run.json', runJson],
+    [
+      '/source.json',
+      () => ({ type: 'application/json; charset=utf-8', body: `${JSON.stringify(live.current().sources)}\n` }),
+    ],
   ]);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers = {
@@ -274,12 +284,18 @@ function runFile(file: string, opts: { profile: ProfileName | undefined; set: Pa
     ...[...scenario!.files.keys()].map((f) => resolve(dirname(file), f)),
     ...(Array.isArray(sources) ? sources.filter((x): x is string => typeof x === 'string') : []),
   ];
-  return { result, doc: runDocument([result]), files: [resolve(file), ...read] };
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // read a moment ago by the loader; without it the page shows no source lines
+  }
+  return { result, doc: runDocument([result]), sources: { [scenario!.file]: text }, files: [resolve(file), ...read] };
 }
 
 /** a load or run failure as the page shows it: the diagnostics (FILE:LINE:COL: …), or the usage error */
 export function errorText(e: unknown): string {
-  if (e instanceof DiagnosticsError) return e.message;
+  if (e instanceof DiagnosticsError || e instanceof ScenarioError) return e.message;
   if (e instanceof UsageError) return `gmemsim: ${e.message}`;
   return `gmemsim: ${e instanceof Error ? e.message : String(e)}`;
 }
@@ -290,11 +306,11 @@ export function errorText(e: unknown): string {
  */
 export function watchRun(
   files: string[],
-  first: RunDocument,
-  rerun: () => { doc: RunDocument; files: string[] },
+  first: { doc: RunDocument; sources: Sources },
+  rerun: () => { doc: RunDocument; sources: Sources; files: string[] },
   interval = 250,
 ): LiveSource & { close(): void } {
-  let state: LiveState = { version: 1, doc: first, error: null };
+  let state: LiveState = { version: 1, doc: first.doc, sources: first.sources, error: null };
   const subscribers = new Set<(s: LiveState) => void>();
   let watched: string[] = [];
   const onChange = (cur: Stats, prev: Stats) => {
@@ -309,10 +325,10 @@ export function watchRun(
   const reload = () => {
     try {
       const r = rerun();
-      state = { version: state.version + 1, doc: r.doc, error: null };
+      state = { version: state.version + 1, doc: r.doc, sources: r.sources, error: null };
       watch([...new Set([...files.slice(0, 1), ...r.files])]);
     } catch (e) {
-      state = { version: state.version + 1, doc: state.doc, error: errorText(e) };
+      state = { ...state, version: state.version + 1, error: errorText(e) };
     }
     for (const f of subscribers) f(state);
   };
@@ -338,7 +354,7 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
   const first = runFile(file, run);
   const assets = loadAssets();
   if (opts.out !== undefined) {
-    const html = reportHtml(first.doc, assets);
+    const html = reportHtml(first.doc, assets, first.sources);
     try {
       writeFileSync(opts.out, html);
     } catch (e) {
@@ -348,7 +364,7 @@ export async function viewCommand(file: string, opts: ViewOptions): Promise<numb
     process.stdout.write(`gmemsim view: wrote ${opts.out} (${first.result.steps.length} steps, ${kib} KiB)\n`);
     return 0;
   }
-  const live = watchRun(first.files, first.doc, () => runFile(file, run));
+  const live = watchRun(first.files, first, () => runFile(file, run));
   const server = createViewServer(live, assets);
   const url = await listen(server, port);
   process.stdout.write(`gmemsim view: ${file} at ${url} (Ctrl-C to stop; the page follows the file)\n`);

@@ -215,6 +215,10 @@ describe.runIf(HAVE)('the page in Chromium', () => {
       await press(page, ['ArrowRight', 'ArrowRight'], 13); // and the selection is reflected in the address
       expect(new URL(page.url()).hash).toBe('#step=13');
       await press(page, ['ArrowRight'], 14);
+      // the step's own lines of the scenario, on demand
+      const src = page.locator(`${detail} [data-testid="source"]`);
+      expect(await src.locator('summary').textContent()).toBe("the scenario's lines 46–51");
+      expect(await src.locator('.src-line').first().textContent()).toBe('46  - KVM_MEMORY_ENCRYPT_OP:\n');
       await page.screenshot({ path: join(ARTIFACTS, 'view-example-step14.png') });
       expect(problems).toEqual([]);
       expect(requests.map((r) => new URL(r).pathname).sort()).toEqual([
@@ -255,7 +259,7 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     expect(await page.locator('h1').textContent()).toContain(EVIL);
     expect(await page.locator('.note').textContent()).toBe(`note: ${EVIL}<script>alert(2)</script>`);
     expect(await page.locator('img').count()).toBe(0);
-    expect(await page.locator('script').count()).toBe(2);
+    expect(await page.locator('script').count()).toBe(3);
     expect(problems).toEqual([]);
     await page.close();
     rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,7 @@ import {
   type RunEntry,
   resultLine,
   sectionLabels,
+  stepSource,
   Timeline,
 } from '../../web/src/model.ts';
 import { findScenarios, load, loadText, ROOT } from '../support/scenarios.ts';
@@ -152,5 +153,16 @@ describe('the measurement as its records', () => {
       [13, ['1 TDH.MEM.PAGE.ADD', '16 TDH.MR.EXTEND (256 bytes each)'], [[1, 2]]],
     ]);
     expect(recs[0]!.digest).toMatch(/^426406e35870475784c53fc0a8a21b09/);
+  });
+});
+
+describe("a step's own lines of the scenario", () => {
+  it('from its line to the next step, without the comments and blank lines before that one', () => {
+    const text =
+      'format: gmemsim/1\nname: x\nsteps:\n  - KVM_CREATE_VM: { type: 0 }\n    as: vm\n\n  # a comment\n  - KVM_CREATE_VM:\n      type: 0\n';
+    const e = entryOf(runScenario(loadText('x.yaml', text), nodeHost, {}));
+    expect(stepSource(text, e, 0)).toEqual({ from: 4, lines: ['  - KVM_CREATE_VM: { type: 0 }', '    as: vm'] });
+    expect(stepSource(text, e, 1)).toEqual({ from: 8, lines: ['  - KVM_CREATE_VM:', '      type: 0'] });
+    expect(stepSource(undefined, e, 0)).toBeNull();
   });
 });

@@ -15,8 +15,10 @@ import {
   type RuleDoc,
   type RunDocument,
   resultLine,
+  type Sources,
   type StepDoc,
   stepFromHash,
+  stepSource,
   stepStatus,
   Timeline,
   vmTypeName,
@@ -35,7 +37,7 @@ function isTyping(t: EventTarget | null): boolean {
   return t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName));
 }
 
-export function App({ doc, live = false }: { doc: RunDocument; live?: boolean }) {
+export function App({ doc, sources = {}, live = false }: { doc: RunDocument; sources?: Sources; live?: boolean }) {
   const [runIndex, setRunIndex] = useState(0);
   const run = doc.runs[runIndex];
   const timeline = useMemo(() => (run ? new Timeline(run) : null), [run]);
@@ -239,7 +241,7 @@ export function App({ doc, live = false }: { doc: RunDocument; live?: boolean })
       <main class="main">
         <StepList steps={run.steps} order={shown} selected={step} onSelect={setStep} />
         <div class="right">
-          {s && <StepDetail s={s} />}
+          {s && <StepDetail s={s} source={stepSource(sources[run.file], run, step)} />}
           <Measurement timeline={timeline} step={step} onStep={setStep} />
           <MapPanel timeline={timeline} step={step} />
         </div>
@@ -276,8 +278,10 @@ function expectedText(s: StepDoc): string {
   return s.signal ? `expected ${s.signal}` : s.errno ? `expected ${s.errno}` : 'expected';
 }
 
-function StepDetail({ s }: { s: StepDoc }) {
+function StepDetail({ s, source }: { s: StepDoc; source: ReturnType<typeof stepSource> }) {
   const status = stepStatus(s);
+  // the call as `run` prints it shortens long data ("…"): the step's own lines say it all
+  const shortened = s.call.includes('…');
   return (
     <section class={`detail status-${status}`} data-testid="step-detail" data-step={s.index} data-status={status}>
       <h2>
@@ -287,6 +291,23 @@ function StepDetail({ s }: { s: StepDoc }) {
       <pre class="call" data-testid="call">
         {s.call}
       </pre>
+      {source && (
+        <details class="source" data-testid="source" open={shortened}>
+          <summary>
+            {shortened ? 'the call in full: ' : ''}the scenario's lines {source.from}–
+            {source.from + source.lines.length - 1}
+          </summary>
+          <pre>
+            {source.lines.map((l, k) => (
+              <span key={String(source.from + k)} class="src-line">
+                <span class="ln">{source.from + k}</span>
+                {l}
+                {'\n'}
+              </span>
+            ))}
+          </pre>
+        </details>
+      )}
       <pre class="result" data-testid="result">
         <strong>{resultLine(s)}</strong>
       </pre>

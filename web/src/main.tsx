@@ -7,7 +7,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { App } from './App.tsx';
-import { checkDocument, DocumentError, type RunDocument } from './model.ts';
+import { checkDocument, DocumentError, type RunDocument, type Sources } from './model.ts';
 import './style.css';
 
 declare global {
@@ -21,6 +21,29 @@ async function fetchDocument(version?: number): Promise<RunDocument> {
   const r = await fetch(version === undefined ? 'run.json' : `run.json?v=${version}`, { cache: 'no-store' });
   if (!r.ok) throw new DocumentError(`run.json: HTTP ${r.status}`);
   return checkDocument(await r.json());
+}
+
+/** the scenario files' text (for a step's own lines); the page works without it */
+async function fetchSources(version?: number): Promise<Sources> {
+  try {
+    const r = await fetch(version === undefined ? 'source.json' : `source.json?v=${version}`, { cache: 'no-store' });
+    return r.ok ? checkSources(await r.json()) : {};
+  } catch {
+    return {};
+  }
+}
+
+function checkSources(x: unknown): Sources {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return {};
+  return Object.fromEntries(Object.entries(x).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function embeddedSources(): Sources {
+  try {
+    return checkSources(JSON.parse(document.getElementById('gmemsim-source')?.textContent ?? '{}'));
+  } catch {
+    return {};
+  }
 }
 
 function embeddedDocument(el: HTMLElement): RunDocument {
@@ -48,8 +71,8 @@ interface LiveEvent {
 }
 
 /** The served page: the run, the file's error while it does not load, and a new run when it changes. */
-function Live({ first }: { first: RunDocument }) {
-  const [doc, setDoc] = useState({ version: 1, doc: first });
+function Live({ first, sources }: { first: RunDocument; sources: Sources }) {
+  const [doc, setDoc] = useState({ version: 1, doc: first, sources });
   const [error, setError] = useState<string | null>(null);
   const [connected, setConnected] = useState(true);
   useEffect(() => {
@@ -66,11 +89,11 @@ function Live({ first }: { first: RunDocument }) {
         return;
       }
       wanted = e.version;
-      fetchDocument(e.version).then(
-        (d) => {
+      Promise.all([fetchDocument(e.version), fetchSources(e.version)]).then(
+        ([d, src]) => {
           if (e.version < shown) return;
           shown = e.version;
-          setDoc({ version: e.version, doc: d });
+          setDoc({ version: e.version, doc: d, sources: src });
           document.documentElement.dataset.version = String(e.version);
         },
         (err: unknown) => setError(err instanceof Error ? err.message : String(err)),
@@ -92,7 +115,7 @@ function Live({ first }: { first: RunDocument }) {
           gmemsim view has stopped: the page no longer follows the file.
         </p>
       )}
-      <App key={doc.version} doc={doc.doc} live />
+      <App key={doc.version} doc={doc.doc} sources={doc.sources} live />
     </>
   );
 }
@@ -110,15 +133,15 @@ const root = document.getElementById('app')!;
 const el = document.getElementById('gmemsim-run');
 if (el) {
   try {
-    render(<App doc={embeddedDocument(el)} live={false} />, root);
+    render(<App doc={embeddedDocument(el)} sources={embeddedSources()} live={false} />, root);
     rendered();
   } catch (e) {
     fail(root, e instanceof Error ? e.message : String(e));
   }
 } else
-  fetchDocument().then(
-    (doc) => {
-      render(<Live first={doc} />, root);
+  Promise.all([fetchDocument(), fetchSources()]).then(
+    ([doc, sources]) => {
+      render(<Live first={doc} sources={sources} />, root);
       rendered();
     },
     (e: unknown) => fail(root, e instanceof Error ? e.message : String(e)),

@@ -112,6 +112,28 @@ export interface RunDocument {
   runs: RunEntry[];
 }
 
+/** the text of each scenario file, by the name its run carries (`gmemsim view` adds it beside the run document) */
+export type Sources = Record<string, string>;
+
+/**
+ * The lines of a scenario file that are one step: from its line to the line before the next step,
+ * without the blank and comment lines that end it. Null when the text is not there.
+ */
+export function stepSource(
+  text: string | undefined,
+  run: RunEntry,
+  i: number,
+): { from: number; lines: string[] } | null {
+  if (!text) return null;
+  const all = text.split('\n');
+  const from = run.steps[i]?.line;
+  if (!from || from > all.length) return null;
+  const next = run.steps.slice(i + 1).find((s) => s.line > from)?.line ?? all.length + 1;
+  const lines = all.slice(from - 1, next - 1);
+  while (lines.length > 1 && /^\s*(#.*)?$/.test(lines[lines.length - 1]!)) lines.pop();
+  return { from, lines };
+}
+
 /** A document the page cannot draw: one sentence, shown instead of the page. */
 export class DocumentError extends Error {}
 
