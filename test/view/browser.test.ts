@@ -227,6 +227,7 @@ describe.runIf(HAVE)('the page in Chromium', () => {
         '/app.js',
         '/events',
         '/run.json',
+        '/source.json',
       ]);
       await page.close();
     } finally {

@@ -54,6 +54,7 @@ export function App({ doc, sources = {}, live = false }: { doc: RunDocument; sou
   }, [run, parsed]);
   const filtered = shown.length !== n;
   const problems = useMemo(() => (run ? run.steps.flatMap((s, i) => (isProblem(s) ? [i] : [])) : []), [run]);
+  const lines = useMemo(() => (run ? sources[run.file]?.split('\n') : undefined), [run, sources]);
   // n and p visit every step with an errno, a signal or a problem: expected ones too
   const notable = useMemo(() => (run ? run.steps.flatMap((s, i) => (stepStatus(s) === 'ok' ? [] : [i])) : []), [run]);
   const expectedErrors = notable.length - problems.length;
@@ -241,7 +242,7 @@ export function App({ doc, sources = {}, live = false }: { doc: RunDocument; sou
       <main class="main">
         <StepList steps={run.steps} order={shown} selected={step} onSelect={setStep} />
         <div class="right">
-          {s && <StepDetail s={s} source={stepSource(sources[run.file], run, step)} />}
+          {s && <StepDetail s={s} source={stepSource(lines, run, step)} />}
           <Measurement timeline={timeline} step={step} onStep={setStep} />
           <MapPanel timeline={timeline} step={step} />
         </div>

@@ -120,15 +120,20 @@ export type Sources = Record<string, string>;
  * without the blank and comment lines that end it. Null when the text is not there.
  */
 export function stepSource(
-  text: string | undefined,
+  text: string | string[] | undefined,
   run: RunEntry,
   i: number,
 ): { from: number; lines: string[] } | null {
-  if (!text) return null;
-  const all = text.split('\n');
+  if (!text?.length) return null;
+  const all = typeof text === 'string' ? text.split('\n') : text;
   const from = run.steps[i]?.line;
   if (!from || from > all.length) return null;
-  const next = run.steps.slice(i + 1).find((s) => s.line > from)?.line ?? all.length + 1;
+  let next = all.length + 1;
+  for (let j = i + 1; j < run.steps.length; j++)
+    if (run.steps[j]!.line > from) {
+      next = run.steps[j]!.line;
+      break;
+    }
   const lines = all.slice(from - 1, next - 1);
   while (lines.length > 1 && /^\s*(#.*)?$/.test(lines[lines.length - 1]!)) lines.pop();
   return { from, lines };
