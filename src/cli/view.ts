@@ -2,6 +2,12 @@
  * gmemsim view FILE [--port N] | --out report.html: run a scenario with the page-state trace and
  * draw it (web/, built into dist/web/ by `vite build web`).
  *
+ * Served, the view follows the file: a stat poll of the scenario and the data files it read runs
+ * it again on a change; `events` (server-sent events) tells the page the new version, or the
+ * FILE:LINE:COL error while the file does not load (run.json keeps the last run that did). Beside
+ * the run document (the bytes of `gmemsim run --json`) go the scenario's text (`source.json`, or a
+ * second JSON block in the report), from which the page shows a step's own lines.
+ *
  * Safe by construction: the only HTML made here is a fixed template. Strings from the scenario reach
  * the page as JSON inside a `<script type="application/json">` block, with every `<`, `>` and `&`
  * written as a \u escape so no sequence in them can close the block, and the page puts them into the
