@@ -102,12 +102,12 @@ describe('the search over steps', () => {
 });
 
 describe('addresses, citations, labels and links', () => {
-  it('writes addresses with units, exact where it can, never two ticks alike', () => {
+  it('writes addresses in the largest unit they reach, to three decimals', () => {
     expect(fmtAddr(0)).toBe('0');
     expect(fmtAddr(1)).toBe('4 KiB');
     expect(fmtAddr(256)).toBe('1 MiB');
-    expect(fmtAddr(0x809)).toBe('8228 KiB');
-    expect(fmtAddr(0xffc00)).toBe('4092 MiB');
+    expect(fmtAddr(0x809)).toBe('8.035 MiB');
+    expect(fmtAddr(0xffc00)).toBe('3.996 GiB');
     expect(fmtAddr(0xffc84)).toBe('3.997 GiB');
     expect(fmtAddr(2 ** 20)).toBe('4 GiB');
     expect(fmtAddr(2 ** 28)).toBe('1 TiB');

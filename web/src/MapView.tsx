@@ -368,6 +368,8 @@ function Band(props: {
   for (const it of layout.items) {
     const x = MAP_X + it.x;
     const text = fmtAddr(it.start);
+    // (a tick that would read as its neighbour, at three decimals, is left out)
+    if (text === ticks[ticks.length - 1]?.text || text === endText) continue;
     if (x - lastX >= lastW && endX - textW(endText) - x >= textW(text)) {
       ticks.push({ x, text, exact: fmtOffset(it.start) });
       lastX = x;

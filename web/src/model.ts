@@ -783,17 +783,13 @@ const UNITS: [number, string][] = [
 ];
 
 /**
- * A page's byte address with a unit, exact where it can be: the largest unit that divides it with
- * under five digits (`4 GiB`, `4092 MiB`, `8228 KiB`), else three decimals of the largest unit it
- * reaches (`3.996 GiB`), so two different ticks never read the same.
+ * A page's byte address in the largest unit it reaches, to three decimals: `0`, `4 KiB`,
+ * `8.035 MiB`, `3.996 GiB`, `4 GiB`, `1 TiB` (ticks in one band read in order; the exact address is
+ * in each tick's tooltip).
  */
 export function fmtAddr(page: number): string {
   const bytes = page * PAGE_SIZE;
   if (bytes === 0) return '0';
-  for (const [u, name] of UNITS) {
-    const v = bytes / u;
-    if (v >= 1 && Number.isInteger(v) && v < 10000) return `${v} ${name}`;
-  }
   const [u, name] = UNITS.find(([x]) => bytes >= x) ?? [1, 'B'];
   return `${(bytes / u).toFixed(3).replace(/\.?0+$/, '')} ${name}`;
 }
