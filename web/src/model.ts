@@ -957,6 +957,7 @@ export function measurementRecords(run: RunEntry): RecordEntry[] {
       const digestKey = ['mrtd', 'ld', 'measurement'].find((k) => k in st) ?? null;
       const digestChanged = digestKey !== null && st[digestKey] !== was[digestKey] && digestKey in was;
       if (!added.length && !digestChanged) continue;
+      if (!added.length) added.push(`${digestKey} changed`);
       const ranges = (s.changes?.gpa[vm] ?? []).filter(([, , bits]) => bits & (BIT.POPULATED | BIT.MEASURED));
       const section = s.note ? (/\bsection\s+(?:\d+\s+)?\(?([A-Za-z][\w.-]*)\)?/.exec(s.note)?.[1] ?? null) : null;
       out.push({ step: i, vm, added, ranges, section, digest: digestKey ? String(st[digestKey]) : null, digestKey });
