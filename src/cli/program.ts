@@ -3,10 +3,11 @@
  * runCli(argv) → exit status (main.ts is the process entry; the fuzzer calls runCli directly).
  * Heavy modules load lazily inside each command so that start-up stays small.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { describeKind, KnobDecls } from '../core/decl.ts';
 import { HostPresetNames } from '../core/host.ts';
 import { DiagnosticsError, UsageError } from './errors.ts';
+import { TOPIC_NAMES } from './topics.ts';
 
 /** a fresh command table (commander keeps parsed option values on its commands) */
 function makeProgram(setExit: (code: number) => void): Command {
@@ -299,6 +300,13 @@ function makeProgram(setExit: (code: number) => void): Command {
     .addOption(profileFileOption())
     .option('--set <key=value>', SET_HELP, collect, [])
     .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 the report was written (--out), or the server stopped (Ctrl-C, SIGTERM); a run whose\n' +
+        'expectations fail is drawn, not an error. 2 usage or an invalid scenario (FILE:LINE:COL on stderr)\n' +
+        'or a port in use. Served, the page follows the file: edits show at once, an invalid file its error.\n' +
+        'Keys and search: gmemsim help view.',
+    )
     .action(async (file: string, opts: import('./view.ts').ViewOptions) => {
       const { viewCommand } = await import('./view.ts');
       setExit(await viewCommand(file, opts));
@@ -320,6 +328,48 @@ function makeProgram(setExit: (code: number) => void): Command {
       const { schemaCommand } = await import('./schema.ts');
       setExit(schemaCommand());
     });
+
+  program
+    .command('completion')
+    .description('print a shell completion script for gmemsim (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      '\nbash: eval "$(gmemsim completion bash)" in ~/.bashrc\n' +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text
+        'zsh:  gmemsim completion zsh > "${fpath[1]}/_gmemsim" (then compinit), or source <(gmemsim completion zsh)\n' +
+        'fish: gmemsim completion fish > ~/.config/fish/completions/gmemsim.fish',
+    )
+    .action(async (shell: string) => {
+      const { completionCommand } = await import('./completion.ts');
+      setExit(completionCommand(program, shell));
+    });
+
+  program.helpCommand(false);
+  program
+    .command('help')
+    .description('help on a command (gmemsim help run) or a topic (gmemsim help scenario); the topics: gmemsim help')
+    .addArgument(
+      new Argument('[topic]', 'a command or a topic').choices([
+        ...new Set([...program.commands.map((c) => c.name()), ...TOPIC_NAMES]),
+      ]),
+    )
+    .action(async (topic: string | undefined) => {
+      const { topicList, topicText } = await import('./topics.ts');
+      const cmd = topic === undefined ? undefined : program.commands.find((c) => c.name() === topic);
+      if (topic === undefined) process.stdout.write(`${program.helpInformation()}\n${topicList()}`);
+      else {
+        // a command's help, then the topic of the same name (view)
+        cmd?.outputHelp();
+        const text = topicText(topic);
+        if (text) process.stdout.write(cmd ? `\n${text}` : text);
+      }
+      setExit(0);
+    });
+  program.addHelpText(
+    'after',
+    '\nTopics: gmemsim help scenario | profiles | settings | exit-codes | editor | view | json',
+  );
 
   return program;
 }

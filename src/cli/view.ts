@@ -2,6 +2,12 @@
  * gmemsim view FILE [--port N] | --out report.html: run a scenario with the page-state trace and
  * draw it (web/, built into dist/web/ by `vite build web`).
  *
+ * Served, the view follows the file: a stat poll of the scenario and the data files it read runs
+ * it again on a change; `events` (server-sent events) tells the page the new version, or the
+ * FILE:LINE:COL error while the file does not load (run.json keeps the last run that did). Beside
+ * the run document (the bytes of `gmemsim run --json`) go the scenario's text (`source.json`, or a
+ * second JSON block in the report), from which the page shows a step's own lines.
+ *
  * Safe by construction: the only HTML made here is a fixed template. Strings from the scenario reach
  * the page as JSON inside a `<script type="application/json">` block, with every `<`, `>` and `&`
  * written as a \u escape so no sequence in them can close the block, and the page puts them into the
@@ -9,15 +15,16 @@
  * their own script and style (in the report: by hash), and no network.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, type Stats, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PROFILE } from '../core/profiles.ts';
+import { DEFAULT_PROFILE, type Knobs, type Profile, type ProfileName } from '../core/profiles.ts';
+import { ScenarioError } from '../scenario/load.ts';
 import { runJson } from '../scenario/report.ts';
-import { type RunResult, runScenario } from '../scenario/run.ts';
-import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
+import { type Host, type RunResult, runScenario } from '../scenario/run.ts';
+import { checkSetsApply, chooseKernel, DiagnosticsError, loadFiles, parseSets, UsageError } from './common.ts';
 import { fsReason } from './errors.ts';
 import { startProgress } from './progress.ts';
 
@@ -35,6 +42,9 @@ export interface ViewAssets {
   js: string;
   css: string;
 }
+
+/** the text of each scenario file, by the name its run carries: the page shows a step's own lines */
+export type Sources = Record<string, string>;
 
 /** the run document of `gmemsim run --json` (docs/trace-format.md) */
 export function runDocument(results: RunResult[]) {
@@ -90,7 +100,7 @@ function titleOf(doc: RunDocument): string {
 }
 
 /** ONE self-contained file: the page's script and style inline, the run document embedded; no network */
-export function reportHtml(doc: RunDocument, assets: ViewAssets): string {
+export function reportHtml(doc: RunDocument, assets: ViewAssets, sources: Sources = {}): string {
   const js = inlineScript(assets.js);
   const css = inlineStyle(assets.css);
   const csp = [
@@ -115,6 +125,7 @@ export function reportHtml(doc: RunDocument, assets: ViewAssets): string {
 <body>
 <div id="app"><noscript>This report draws its page map with JavaScript; the run document is in the page source.</noscript></div>
 <script type="application/json" id="gmemsim-run">${jsonForScript(doc)}</script>
+<script type="application/json" id="gmemsim-source">${jsonForScript(sources)}</script>
 <script type="module">${js}</script>
 </body>
 </html>
@@ -155,19 +166,60 @@ interface Resource {
   body: string;
 }
 
+/** What the served page shows: the last run that loaded, and the error of the file now, if it does not load. */
+export interface LiveState {
+  /** counts reloads: the page fetches run.json again when it changes */
+  version: number;
+  doc: RunDocument;
+  sources: Sources;
+  /** FILE:LINE:COL diagnostics (or another one-line reason) while the file does not load; else null */
+  error: string | null;
+}
+
+/** A run document that changes: the served view of a file being edited. */
+export interface LiveSource {
+  current(): LiveState;
+  /** called after every change; returns the function that stops the calls */
+  subscribe(f: (s: LiveState) => void): () => void;
+}
+
+/** a run document that never changes (tests, and a source for `createViewServer`) */
+export function fixedSource(doc: RunDocument, sources: Sources = {}): LiveSource {
+  const state: LiveState = { version: 1, doc, sources, error: null };
+  return { current: () => state, subscribe: () => () => {} };
+}
+
+/** one server-sent event: the state's version and error (the page fetches run.json itself) */
+function eventText(s: LiveState): string {
+  return `data: ${JSON.stringify({ version: s.version, error: s.error })}\n\n`;
+}
+
 /**
- * The view's HTTP server: GET and HEAD of its page, script, style and run document, nothing else
- * (404; other methods 405). It answers only requests addressed to the loopback name it listens on,
- * so a page elsewhere cannot reach it through DNS rebinding.
+ * The view's HTTP server: GET and HEAD of its page, script, style and run document, and the event
+ * stream that tells the page the file changed; nothing else (404; other methods 405). It answers
+ * only requests addressed to the loopback name it listens on, so a page elsewhere cannot reach it
+ * through DNS rebinding.
  */
-export function createViewServer(doc: RunDocument, assets: ViewAssets): Server {
-  const html: Resource = { type: 'text/html; charset=utf-8', body: indexHtml(doc) };
-  const routes = new Map<string, Resource>([
+export function createViewServer(source: RunDocument | LiveSource, assets: ViewAssets): Server {
+  const live = 'current' in source ? source : fixedSource(source);
+  const html = (): Resource => ({ type: 'text/html; charset=utf-8', body: indexHtml(live.current().doc) });
+  let runJsonOf: { version: number; body: string } | null = null;
+  const runJson = (): Resource => {
+    const s = live.current();
+    if (runJsonOf?.version !== s.version)
+      runJsonOf = { version: s.version, body: `${JSON.stringify(s.doc, null, 2)}\n` };
+    return { type: 'application/json; charset=utf-8', body: runJsonOf.body };
+  };
+  const routes = new Map<string, () => Resource>([
     ['/', html],
     ['/index.html', html],
-    ['/app.js', { type: 'text/javascript; charset=utf-8', body: assets.js }],
-    ['/app.css', { type: 'text/css; charset=utf-8', body: assets.css }],
-    ['/run.json', { type: 'application/json; charset=utf-8', body: `${JSON.stringify(doc, null, 2)}\n` }],
+    ['/app.js', () => ({ type: 'text/javascript; charset=utf-8', body: assets.js })],
+    ['/app.css', () => ({ type: 'text/css; charset=utf-8', body: assets.css })],
+    ['/run.json', runJson],
+    [
+      '/source.json',
+      () => ({ type: 'application/json; charset=utf-8', body: `${JSON.stringify(live.current().sources)}\n` }),
+    ],
   ]);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers = {
@@ -186,8 +238,17 @@ export function createViewServer(doc: RunDocument, assets: ViewAssets): Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
     const url = req.url ?? '';
     const path = url.startsWith('/') ? url.split('?')[0]! : '';
-    const r = routes.get(path);
-    if (!r) return refuse(404, 'not found');
+    if (path === '/events') {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8' });
+      if (req.method === 'HEAD') return res.end();
+      res.write(`retry: 1000\n${eventText(live.current())}`);
+      const stop = live.subscribe((s) => res.write(eventText(s)));
+      req.on('close', stop);
+      return;
+    }
+    const route = routes.get(path);
+    if (!route) return refuse(404, 'not found');
+    const r = route();
     res.writeHead(200, { ...headers, 'Content-Type': r.type, 'Content-Length': Buffer.byteLength(r.body) });
     res.end(req.method === 'HEAD' ? undefined : r.body);
   });
@@ -216,41 +277,129 @@ function parsePort(v: string | undefined): number {
   return Number(v);
 }
 
+/** one run of the file: the run document, and every file it read (the scenario and its data files) */
+function runFile(
+  file: string,
+  opts: {
+    profile: ProfileName | undefined;
+    chosen: Profile | undefined;
+    host: Host;
+    set: Partial<Knobs>;
+    onStep?: (done: number, n: number) => void;
+  },
+) {
+  const [scenario] = loadFiles([file]);
+  checkSetsApply(opts.set, opts.chosen ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
+  const result = runScenario(scenario!, opts.host, {
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    set: opts.set,
+    trace: true,
+    ...(opts.onStep ? { onStep: opts.onStep } : {}),
+  });
+  // the files the scenario read: its data files, and the fragments it includes when the loader lists them
+  const sources = (scenario as { sources?: unknown }).sources;
+  const read = [
+    ...[...scenario!.files.keys()].map((f) => resolve(dirname(file), f)),
+    ...(Array.isArray(sources) ? sources.filter((x): x is string => typeof x === 'string') : []),
+  ];
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // read a moment ago by the loader; without it the page shows no source lines
+  }
+  return { result, doc: runDocument([result]), sources: { [scenario!.file]: text }, files: [resolve(file), ...read] };
+}
+
+/** a load or run failure as the page shows it: the diagnostics (FILE:LINE:COL: …), or the usage error */
+export function errorText(e: unknown): string {
+  if (e instanceof DiagnosticsError || e instanceof ScenarioError) return e.message;
+  if (e instanceof UsageError) return `gmemsim: ${e.message}`;
+  return `gmemsim: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/**
+ * The served view of a file: runs it again whenever it or a file it read changes (polled by stat,
+ * so an editor that writes a new file and renames it over the old one is seen too).
+ */
+export function watchRun(
+  files: string[],
+  first: { doc: RunDocument; sources: Sources },
+  rerun: () => { doc: RunDocument; sources: Sources; files: string[] },
+  interval = 250,
+): LiveSource & { close(): void } {
+  let state: LiveState = { version: 1, doc: first.doc, sources: first.sources, error: null };
+  const subscribers = new Set<(s: LiveState) => void>();
+  let watched: string[] = [];
+  const onChange = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
+    reload();
+  };
+  const watch = (list: string[]) => {
+    for (const f of watched) if (!list.includes(f)) unwatchFile(f, onChange);
+    for (const f of list) if (!watched.includes(f)) watchFile(f, { interval, persistent: true }, onChange);
+    watched = list;
+  };
+  const reload = () => {
+    try {
+      const r = rerun();
+      state = { version: state.version + 1, doc: r.doc, sources: r.sources, error: null };
+      watch([...new Set([...files.slice(0, 1), ...r.files])]);
+    } catch (e) {
+      state = { ...state, version: state.version + 1, error: errorText(e) };
+    }
+    for (const f of subscribers) f(state);
+  };
+  watch([...new Set(files)]);
+  return {
+    current: () => state,
+    subscribe(f) {
+      subscribers.add(f);
+      return () => subscribers.delete(f);
+    },
+    close() {
+      watch([]);
+      subscribers.clear();
+    },
+  };
+}
+
 export async function viewCommand(file: string, opts: ViewOptions): Promise<number> {
   if (opts.out !== undefined && opts.port !== undefined)
     throw new UsageError('--out writes a file and --port serves the page: give one of them');
   const port = parsePort(opts.port);
   const { name: profile, profile: chosen, host } = await chooseKernel(opts);
-  const set = parseSets(opts.set);
-  const [scenario] = loadFiles([file]);
-  checkSetsApply(set, chosen ?? scenario!.kernel.profile ?? DEFAULT_PROFILE, scenario!.file);
-  const assets = loadAssets();
   const progress = await startProgress(opts, 'steps');
-  const label = `view ${basename(file)}`;
-  const result = runScenario(scenario!, host, {
-    ...(profile ? { profile } : {}),
-    set,
-    trace: true,
-    onStep: (done, n) => progress.update(done, n, label),
-  });
+  const run = {
+    profile,
+    chosen,
+    host,
+    set: parseSets(opts.set),
+    onStep: (done: number, n: number) => progress.update(done, n, `view ${basename(file)}`),
+  };
+  const first = runFile(file, run);
   progress.stop();
-  const doc = runDocument([result]);
+  const assets = loadAssets();
   if (opts.out !== undefined) {
-    const html = reportHtml(doc, assets);
+    const html = reportHtml(first.doc, assets, first.sources);
     try {
       writeFileSync(opts.out, html);
     } catch (e) {
       throw new UsageError(`--out ${opts.out}: cannot write (${fsReason(e)})`);
     }
     const kib = Math.ceil(Buffer.byteLength(html) / 1024);
-    process.stdout.write(`gmemsim view: wrote ${opts.out} (${result.steps.length} steps, ${kib} KiB)\n`);
+    process.stdout.write(`gmemsim view: wrote ${opts.out} (${first.result.steps.length} steps, ${kib} KiB)\n`);
     return 0;
   }
-  const server = createViewServer(doc, assets);
+  // re-runs after an edit show no progress bar
+  const { onStep: _progress, ...rerun } = run;
+  const live = watchRun(first.files, first, () => runFile(file, rerun));
+  const server = createViewServer(live, assets);
   const url = await listen(server, port);
-  process.stdout.write(`gmemsim view: ${file} at ${url} (Ctrl-C to stop)\n`);
+  process.stdout.write(`gmemsim view: ${file} at ${url} (Ctrl-C to stop; the page follows the file)\n`);
   return new Promise((resolve) => {
     const stop = () => {
+      live.close();
       server.close(() => resolve(0));
       server.closeAllConnections();
     };

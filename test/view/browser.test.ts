@@ -7,16 +7,17 @@
  * Without /usr/bin/chromium these tests are skipped with a message, except under CI, where they fail.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gmemsim } from '../support/cli.ts';
 import { ROOT } from '../support/scenarios.ts';
 import { EVIL, EVIL_SCENARIO } from './evil.ts';
 import { scaleScenario } from './scale.ts';
+import { TWO_SLOTS } from './two-slots.ts';
 
 /** Debian's Chromium; GMEMSIM_CHROMIUM names another binary (to check the skip and the CI failure) */
 const CHROMIUM = process.env.GMEMSIM_CHROMIUM ?? '/usr/bin/chromium';
@@ -67,6 +68,11 @@ const item = (space: string, start: number) => `[data-space="${space}"] [data-it
 
 async function ready(page: Page): Promise<void> {
   await page.waitForSelector('html[data-ready="1"]');
+}
+
+/** an attribute of every element a locator finds */
+async function attrs(l: Locator, name: string): Promise<(string | null)[]> {
+  return Promise.all((await l.all()).map((e) => e.getAttribute(name)));
 }
 
 async function stepNo(page: Page): Promise<number> {
@@ -126,25 +132,34 @@ async function walkExample(page: Page): Promise<void> {
   expect(await mrtd.locator('dd').textContent()).toMatch(/^426406e35870475784c53fc0a8a21b09/);
   expect(await page.locator('[data-launch-vm="0"] [data-key="pageAdds"] dd').textContent()).toMatch(/^1\b/);
 
-  // step 14, the double add: -EIO, highlighted with its rule and citation
+  // step 14, the double add: the -EIO the step expected, with its rule and its citation as a link
   await press(page, ['ArrowRight'], 14);
-  expect(await page.getAttribute(detail, 'data-status')).toBe('error');
+  expect(await page.getAttribute(detail, 'data-status')).toBe('expected');
+  expect(await page.locator(`${detail} .badge`).textContent()).toBe('expected EIO');
   expect(await page.locator(`${detail} [data-testid="rule"] [data-rule-id]`).textContent()).toBe('tdx.imr.doubleAdd');
   expect(await page.locator(`${detail} [data-testid="rule"] [data-cite]`).textContent()).toBe(
     'kernelorg-mirror/linux_kernel_git_sashal_linux-next:arch/x86/kvm/mmu/mmu.c@f19943d4e1cc kvm_tdp_mmu_map_private_pfn()',
   );
-  expect(await page.locator(`${detail} [data-testid="result"] strong`).textContent()).toBe('= -1 EIO');
-  expect(await page.getAttribute('[data-step="14"][role="option"]', 'data-status')).toBe('error');
+  expect(await page.getAttribute(`${detail} [data-testid="rule"] a[data-cite]`, 'href')).toMatch(
+    /^https:\/\/github\.com\/torvalds\/linux\/blob\/01f492e1817e[0-9a-f]*\/arch\/x86\/kvm\/mmu\/mmu\.c$/,
+  );
+  // the result in the words of `gmemsim run`
+  expect(await page.locator(`${detail} [data-testid="result"]`).textContent()).toBe(
+    '= -1 EIO  data={source_addr=0, gpa=0x1000, nr_pages=1}',
+  );
+  expect(await page.getAttribute('[data-step="14"][role="option"]', 'data-status')).toBe('expected');
+  // expected results are not problems
+  expect(await page.locator('[data-testid="problems"]').textContent()).toBe('0 problem steps · 2 expected errors');
   expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
   expect(await page.getAttribute(item('file:0', 1), 'data-changed')).toBe('0');
 
-  // back and forth: k, End, Home; n and p jump between the problem steps (SIGBUS at 12, EIO at 14)
+  // back and forth: k, End, Home; n and p jump between the steps with an errno or signal (SIGBUS at 12, EIO at 14)
   await press(page, ['k'], 13);
   await press(page, ['End'], 16);
   expect(await page.locator(`${detail} [data-testid="result"]`).textContent()).toContain('mrtd=426406e3');
   await press(page, ['Home'], 1);
   await press(page, ['n'], 12);
-  expect(await page.getAttribute(detail, 'data-status')).toBe('error');
+  expect(await page.getAttribute(detail, 'data-status')).toBe('expected');
   await press(page, ['n'], 14);
   await press(page, ['p'], 12);
   await press(page, ['ArrowLeft'], 11);
@@ -215,9 +230,20 @@ describe.runIf(HAVE)('the page in Chromium', () => {
       await press(page, ['ArrowRight', 'ArrowRight'], 13); // and the selection is reflected in the address
       expect(new URL(page.url()).hash).toBe('#step=13');
       await press(page, ['ArrowRight'], 14);
+      // the step's own lines of the scenario, on demand
+      const src = page.locator(`${detail} [data-testid="source"]`);
+      expect(await src.locator('summary').textContent()).toBe("the scenario's lines 46–51");
+      expect(await src.locator('.src-line').first().textContent()).toBe('46  - KVM_MEMORY_ENCRYPT_OP:\n');
       await page.screenshot({ path: join(ARTIFACTS, 'view-example-step14.png') });
       expect(problems).toEqual([]);
-      expect(requests.map((r) => new URL(r).pathname).sort()).toEqual(['/', '/app.css', '/app.js', '/run.json']);
+      expect(requests.map((r) => new URL(r).pathname).sort()).toEqual([
+        '/',
+        '/app.css',
+        '/app.js',
+        '/events',
+        '/run.json',
+        '/source.json',
+      ]);
       await page.close();
     } finally {
       child.kill('SIGTERM');
@@ -245,11 +271,11 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     writeFileSync(file, EVIL_SCENARIO);
     const out = join(dir, 'evil.html');
     cli('view', file, '--out', out);
-    const { page, problems } = await open(pathToFileURL(out).href);
+    const { page, problems } = await open(`${pathToFileURL(out).href}#step=1`); // the step with the note
     expect(await page.locator('h1').textContent()).toContain(EVIL);
     expect(await page.locator('.note').textContent()).toBe(`note: ${EVIL}<script>alert(2)</script>`);
     expect(await page.locator('img').count()).toBe(0);
-    expect(await page.locator('script').count()).toBe(2);
+    expect(await page.locator('script').count()).toBe(3);
     expect(problems).toEqual([]);
     await page.close();
     rmSync(dir, { recursive: true, force: true });
@@ -279,6 +305,7 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     // measured and printed, not asserted: a bound on time fails on a loaded machine (issue 16 item 6)
     expect(first?.dom).toBeGreaterThan(0);
     // at the first step the guest_memfd does not exist yet; at the end it holds thousands of ranges
+    await press(page, ['Home'], 1);
     const band = page.locator('[data-space="file:0"]');
     expect(await band.getAttribute('data-exists')).toBe('0');
     await press(page, ['End'], steps);
@@ -308,5 +335,104 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'view-1tib.png') });
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('follows the served file: an edit shows the new run, a broken file its FILE:LINE:COL error, a fix the run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gmemsim-live-'));
+    const file = join(dir, 'live.yaml');
+    const text = readFileSync(join(ROOT, EXAMPLE), 'utf8');
+    writeFileSync(file, text);
+    const { child, url } = await serve(file);
+    try {
+      const { page, problems } = await open(`${url}#step=13`);
+      expect(await page.locator('[data-testid="live"]').count()).toBe(1);
+      // (polled from here: the served page's CSP forbids the string evaluation of waitForFunction)
+      const h1 = (want: string) => expect.poll(() => page.locator('h1').textContent(), { timeout: 20_000 }).toBe(want);
+      // an edit in place: the page shows the new run, on the step it was on
+      writeFileSync(file, text.replace(/^name: .*$/m, 'name: edited while the page was open'));
+      await h1('edited while the page was open');
+      expect(await stepNo(page)).toBe(13);
+      // a file that no longer loads: its error, FILE:LINE:COL, over the last run that did
+      writeFileSync(file, text.replace('KVM_CREATE_VM: { type: KVM_X86_TDX_VM }', 'KVM_CREATE_VM: { tpye: 5 }'));
+      const err = page.locator('[data-testid="live-error"]');
+      await err.waitFor();
+      expect(await err.locator('pre').textContent()).toMatch(/live\.yaml:\d+:\d+: .*unknown argument "tpye"/);
+      expect(await page.locator('h1').textContent()).toBe('edited while the page was open');
+      await page.screenshot({ path: join(ARTIFACTS, 'view-live-error.png') });
+      // fixed, written as editors do (a new file renamed over the old one): the error goes, the run is back
+      writeFileSync(join(dir, 'tmp'), text.replace(/^name: .*$/m, 'name: fixed'));
+      renameSync(join(dir, 'tmp'), file);
+      await h1('fixed');
+      await err.waitFor({ state: 'detached' });
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('searches the steps, labels memslots and sections, and links a GPA to its guest_memfd offset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gmemsim-map-'));
+    const file = join(dir, 'two-slots.yaml');
+    writeFileSync(file, TWO_SLOTS);
+    const out = join(ARTIFACTS, 'view-two-slots.html');
+    cli('view', file, '--out', out);
+    const { page, problems } = await open(pathToFileURL(out).href);
+    // opens on the last step that changed the map, not on step 1 with an empty map
+    expect(await stepNo(page)).toBe(6);
+
+    // the GPA band opens on its memslots (1 MiB to 4 GiB), labelled, with the section a step named
+    const gpa = page.locator('[data-space="gpa:0"]');
+    expect(await gpa.getAttribute('data-window')).toBe(`${0x100}-${0xffff0}`);
+    expect(await attrs(gpa.locator('[data-labels="memslot"] [data-label]'), 'data-label')).toEqual([
+      'slot 0 → gmem 0',
+      'slot 1 → gmem 1',
+    ]);
+    expect(await gpa.locator('[data-labels="section"] [data-label="BFV"]').getAttribute('data-start')).toBe(
+      String(0x100),
+    );
+    expect(await gpa.locator('text.tick').first().textContent()).toBe('1 MiB');
+
+    // hover a GPA of memslot 1: the page shows its guest_memfd offset, and marks it in that band
+    const box = (await gpa.locator(`[data-item][data-start="${0xfffc0}"]`).boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const link = page.locator('[data-testid="hover-link"]');
+    await expect.poll(() => link.getAttribute('data-key')).toBe('gpa:0');
+    const gfn = Number(await link.getAttribute('data-page'));
+    expect(gfn).toBeGreaterThan(0xfffc0);
+    expect(gfn).toBeLessThan(0xffff0);
+    const off = gfn - 0xfffc0 + 0x10;
+    expect(await link.textContent()).toBe(
+      `GPA (VM 0) 0x${(gfn * 4096).toString(16)} ↔ guest_memfd 1 offset 0x${(off * 4096).toString(16)} (memslot 1)`,
+    );
+    expect(await page.locator(`[data-space="file:1"] .hover-mark`).getAttribute('data-page')).toBe(String(off));
+    await page.screenshot({ path: join(ARTIFACTS, 'view-two-slots-hover.png') });
+    // and the other way: an offset of guest_memfd 0 shows its GPA
+    const fbox = (await page.locator('[data-space="file:0"] [data-item]').first().boundingBox())!;
+    await page.mouse.move(fbox.x + 1, fbox.y + fbox.height / 2);
+    await expect.poll(() => link.textContent()).toBe('guest_memfd 0 offset 0x0 ↔ GPA (VM 0) 0x100000 (memslot 0)');
+    expect(await gpa.locator('.hover-mark').getAttribute('data-page')).toBe(String(0x100));
+
+    // the search: by op, by errno, by GPA; the keys move among the matches; Escape clears it
+    const search = page.locator('[data-testid="search"]');
+    const rows = page.locator('[role="option"]');
+    await page.keyboard.press('/');
+    await page.keyboard.type('op:KVM_SET_USER_MEMORY_REGION2');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await page.locator('[data-testid="matches"]').textContent()).toBe('2 of 6 steps match');
+    await page.keyboard.press('Enter');
+    await press(page, ['Home'], 4);
+    await press(page, ['j'], 5);
+    await search.fill('gpa:0xfffd0000');
+    await expect.poll(() => attrs(rows, 'data-step')).toEqual(['5']);
+    await search.fill('errno:EIO');
+    await expect.poll(() => rows.count()).toBe(0);
+    expect(await page.locator('.steps .none').textContent()).toBe('No step matches the search.');
+    await search.press('Escape');
+    await expect.poll(() => rows.count()).toBe(6);
+    expect(problems).toEqual([]);
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -257,10 +257,12 @@ describe('formatting and documents', () => {
     expect(stepFromHash('#x', 16)).toBeNull();
   });
 
-  it('classifies steps: error result, failed expectation, broken invariant', () => {
+  it('classifies steps: an expected errno or signal, an unexpected one, failed expectation, broken invariant', () => {
     const r = exampleRun();
-    expect(stepStatus(r.steps[13]!)).toBe('error');
-    expect(stepStatus(r.steps[11]!)).toBe('error'); // SIGBUS
+    expect(stepStatus(r.steps[13]!)).toBe('expected'); // expect: { errno: EIO }, and it was
+    expect(stepStatus(r.steps[11]!)).toBe('expected'); // SIGBUS, expected
+    const { expect_ok: _, checks: __, ...unexpected } = r.steps[13]!;
+    expect(stepStatus(unexpected)).toBe('error'); // the same EIO with no expectation
     expect(stepStatus(r.steps[12]!)).toBe('ok');
     expect(stepStatus({ ...r.steps[12]!, expect_ok: false })).toBe('failed');
     expect(stepStatus({ ...r.steps[12]!, violations: [{ invariant: 'x', detail: 'y' }] })).toBe('violation');

@@ -30,15 +30,15 @@ describe('escaping', () => {
     expect(JSON.parse(j)).toEqual(v);
   });
 
-  it('puts scenario strings into the report as data only: no markup, one JSON block, two scripts', () => {
+  it('puts scenario strings into the report as data only: no markup, two JSON blocks, three scripts', () => {
     const file = `${EVIL.replaceAll('/', '')}.yaml`; // a file name with markup (no slash in file names)
     const doc = runDocument([runScenario(loadText(file, EVIL_SCENARIO), nodeHost, { trace: true })]);
     const html = reportHtml(doc, loadAssets());
     expect(new Set(tagsOf(html).map((t) => /^<\/?([a-z!]+)/i.exec(t)![1]!.toLowerCase()))).toEqual(
       new Set(['!doctype', 'html', 'head', 'meta', 'title', 'style', 'body', 'div', 'noscript', 'script']),
     );
-    expect(html.match(/<script/gi)).toHaveLength(2);
-    expect(html.match(/<\/script/gi)).toHaveLength(2);
+    expect(html.match(/<script/gi)).toHaveLength(3);
+    expect(html.match(/<\/script/gi)).toHaveLength(3);
     expect(html).toContain('<title>gmemsim view — &lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;');
     const back = JSON.parse(embedded(html));
     expect(back.runs[0].name).toBe(`${EVIL} <!-- & "quotes" 'too' \u2028`);

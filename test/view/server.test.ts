@@ -3,16 +3,17 @@
  * style and the run document (the same bytes as `gmemsim run --json`), and refuses everything else.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createViewServer, listen, loadAssets, runDocument } from '../../src/cli/view.ts';
+import { createViewServer, type LiveState, listen, loadAssets, runDocument, watchRun } from '../../src/cli/view.ts';
 import { nodeHost } from '../../src/node/host.ts';
 import { renderJson } from '../../src/scenario/report.ts';
 import { runScenario } from '../../src/scenario/run.ts';
-import { load, ROOT } from '../support/scenarios.ts';
+import { load, loadText, ROOT } from '../support/scenarios.ts';
 
 const EXAMPLE = 'test/scenarios/examples/scenario-format-example.yaml';
 
@@ -174,5 +175,100 @@ describe('gmemsim view FILE --port N', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+  });
+});
+
+describe('the served view follows its file', () => {
+  it('runs the file again when it changes, keeps the last run while it does not load, and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gmemsim-watch-'));
+    const file = join(dir, 's.yaml');
+    const text = (name: string) => `format: gmemsim/1\nname: ${name}\nsteps:\n  - KVM_CREATE_VM: { type: 0 }\n`;
+    const rerun = () => {
+      const t = readFileSync(file, 'utf8');
+      const doc = runDocument([runScenario(loadText(file, t), nodeHost, { trace: true })]);
+      return { doc, sources: { [file]: t }, files: [file] };
+    };
+    writeFileSync(file, text('one'));
+    const live = watchRun([file], rerun(), rerun, 20);
+    const server = createViewServer(live, loadAssets());
+    await listen(server, 0);
+    const port = (server.address() as AddressInfo).port;
+    // the next state the watcher reports
+    const next = () =>
+      new Promise<LiveState>((resolve) => {
+        const stop = live.subscribe((s) => {
+          stop();
+          resolve(s);
+        });
+      });
+    try {
+      expect(live.current()).toMatchObject({ version: 1, error: null });
+      let changed = next();
+      writeFileSync(file, text('two'));
+      expect(await changed).toMatchObject({ version: 2, error: null });
+      expect(JSON.parse((await http(port, 'GET', '/run.json')).body).runs[0].name).toBe('two');
+      expect(JSON.parse((await http(port, 'GET', '/source.json')).body)[file]).toBe(text('two'));
+
+      changed = next();
+      writeFileSync(file, 'format: gmemsim/1\nname: three\nsteps: [ { KVM_CREATE_VM: { tpye: 0 } } ]\n');
+      const broken = await changed;
+      expect(broken.error).toMatch(
+        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: .*unknown argument "tpye"`),
+      );
+      expect(JSON.parse((await http(port, 'GET', '/run.json')).body).runs[0].name).toBe('two'); // the last run that loaded
+
+      changed = next();
+      writeFileSync(join(dir, 'tmp'), text('four'));
+      renameSync(join(dir, 'tmp'), file); // as editors save
+      expect(await changed).toMatchObject({ version: 4, error: null });
+      expect(JSON.parse((await http(port, 'GET', '/run.json')).body).runs[0].name).toBe('four');
+    } finally {
+      live.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells the page over /events: the version and the error, at once and on every change', async () => {
+    const doc = runDocument([runScenario(load(join(ROOT, EXAMPLE)), nodeHost, {})]);
+    const subs: ((s: LiveState) => void)[] = [];
+    let state: LiveState = { version: 1, doc, sources: {}, error: null };
+    const server = createViewServer(
+      {
+        current: () => state,
+        subscribe: (f) => {
+          subs.push(f);
+          return () => {};
+        },
+      },
+      loadAssets(),
+    );
+    await listen(server, 0);
+    const port = (server.address() as AddressInfo).port;
+    const events: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/events', headers: { host: `127.0.0.1:${port}` } },
+        (res) => {
+          expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            events.push(...c.split('\n').filter((l) => l.startsWith('data: ')));
+            if (events.length === 1) {
+              state = { ...state, version: 2, error: 'x.yaml:3:5: bad' };
+              for (const f of subs) f(state);
+            } else if (events.length === 2) {
+              req.destroy();
+              resolve();
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(events).toEqual(['data: {"version":1,"error":null}', 'data: {"version":2,"error":"x.yaml:3:5: bad"}']);
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   });
 });

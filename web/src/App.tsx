@@ -1,13 +1,24 @@
 /** The page: header, the step timeline, the selected step, the measurement so far and the page map. */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { MapPanel } from './MapView.tsx';
 import {
+  citeUrl,
+  fmtOffset,
+  fmtPages,
   formatCite,
+  initialStep,
+  isProblem,
+  matchStep,
+  measurementRecords,
+  parseQuery,
+  plural,
   type RuleDoc,
   type RunDocument,
-  resultText,
+  resultLine,
+  type Sources,
   type StepDoc,
   stepFromHash,
+  stepSource,
   stepStatus,
   Timeline,
   vmTypeName,
@@ -16,7 +27,8 @@ import { StepList } from './StepList.tsx';
 
 const STATUS_TEXT = {
   ok: 'ok',
-  error: 'error result',
+  expected: 'expected result',
+  error: 'unexpected error',
   failed: 'expectation failed',
   violation: 'invariant broken',
 } as const;
@@ -25,13 +37,27 @@ function isTyping(t: EventTarget | null): boolean {
   return t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName));
 }
 
-export function App({ doc }: { doc: RunDocument }) {
+export function App({ doc, sources = {}, live = false }: { doc: RunDocument; sources?: Sources; live?: boolean }) {
   const [runIndex, setRunIndex] = useState(0);
   const run = doc.runs[runIndex];
   const timeline = useMemo(() => (run ? new Timeline(run) : null), [run]);
   const n = run?.steps.length ?? 0;
-  const [step, setStepRaw] = useState(() => stepFromHash(location.hash, n) ?? 0);
-  const problems = useMemo(() => (run ? run.steps.flatMap((s, i) => (stepStatus(s) === 'ok' ? [] : [i])) : []), [run]);
+  const [step, setStepRaw] = useState(() => stepFromHash(location.hash, n) ?? (run ? initialStep(run) : 0));
+  const [query, setQuery] = useState('');
+  const search = useRef<HTMLInputElement>(null);
+  const parsed = useMemo(() => parseQuery(query), [query]);
+  // the steps the list shows: all, or those the search matches; the keys move among them
+  const shown = useMemo(() => {
+    const all = run ? run.steps.map((_, i) => i) : [];
+    if (!run || !parsed.terms.length || parsed.error) return all;
+    return all.filter((i) => matchStep(run.steps[i]!, parsed));
+  }, [run, parsed]);
+  const filtered = shown.length !== n;
+  const problems = useMemo(() => (run ? run.steps.flatMap((s, i) => (isProblem(s) ? [i] : [])) : []), [run]);
+  const lines = useMemo(() => (run ? sources[run.file]?.split('\n') : undefined), [run, sources]);
+  // n and p visit every step with an errno, a signal or a problem: expected ones too
+  const notable = useMemo(() => (run ? run.steps.flatMap((s, i) => (stepStatus(s) === 'ok' ? [] : [i])) : []), [run]);
+  const expectedErrors = notable.length - problems.length;
 
   // every change of the selection goes through a functional update, so keys pressed faster than
   // the page renders each count (a handler may run before the render that follows its predecessor)
@@ -40,13 +66,29 @@ export function App({ doc }: { doc: RunDocument }) {
     [n],
   );
   const setStep = useCallback((i: number) => move(() => i), [move]);
-  const nextProblem = useCallback(
+  /** `by` steps among the shown ones (all of them without a search) */
+  const stepBy = useCallback(
+    (by: number) =>
+      move((cur) => {
+        if (!filtered) return cur + by;
+        if (!shown.length) return cur;
+        const at = shown.findIndex((i) => i >= cur);
+        const pos = at < 0 ? shown.length : shown[at] === cur ? at : by > 0 ? at - 1 : at;
+        return shown[Math.max(0, Math.min(shown.length - 1, pos + by))]!;
+      }),
+    [move, filtered, shown],
+  );
+  const edge = useCallback(
+    (last: boolean) => move(() => (filtered && shown.length ? shown[last ? shown.length - 1 : 0]! : last ? n - 1 : 0)),
+    [move, filtered, shown, n],
+  );
+  const nextNotable = useCallback(
     (dir: 1 | -1) =>
       move((cur) => {
-        const list = dir > 0 ? problems : [...problems].reverse();
+        const list = dir > 0 ? notable : [...notable].reverse();
         return list.find((i) => (dir > 0 ? i > cur : i < cur)) ?? cur;
       }),
-    [problems, move],
+    [notable, move],
   );
 
   useEffect(() => {
@@ -59,20 +101,28 @@ export function App({ doc }: { doc: RunDocument }) {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target)) return;
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (isTyping(e.target)) {
+        if (e.key === 'Escape' && e.target === search.current) {
+          setQuery('');
+          search.current?.blur();
+        } else if (e.key === 'Enter' && e.target === search.current) search.current?.blur();
+        return;
+      }
       const act: Record<string, () => void> = {
-        ArrowRight: () => move((c) => c + 1),
-        ArrowDown: () => move((c) => c + 1),
-        j: () => move((c) => c + 1),
-        ArrowLeft: () => move((c) => c - 1),
-        ArrowUp: () => move((c) => c - 1),
-        k: () => move((c) => c - 1),
-        Home: () => move(() => 0),
-        End: () => move(() => n - 1),
-        PageDown: () => move((c) => c + 10),
-        PageUp: () => move((c) => c - 10),
-        n: () => nextProblem(1),
-        p: () => nextProblem(-1),
+        ArrowRight: () => stepBy(1),
+        ArrowDown: () => stepBy(1),
+        j: () => stepBy(1),
+        ArrowLeft: () => stepBy(-1),
+        ArrowUp: () => stepBy(-1),
+        k: () => stepBy(-1),
+        Home: () => edge(false),
+        End: () => edge(true),
+        PageDown: () => stepBy(10),
+        PageUp: () => stepBy(-10),
+        n: () => nextNotable(1),
+        p: () => nextNotable(-1),
+        '/': () => search.current?.focus(),
       };
       const f = act[e.key];
       if (!f) return;
@@ -81,7 +131,7 @@ export function App({ doc }: { doc: RunDocument }) {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [n, move, nextProblem]);
+  }, [stepBy, edge, nextNotable]);
 
   useEffect(() => {
     const onHash = () => {
@@ -112,15 +162,20 @@ export function App({ doc }: { doc: RunDocument }) {
           <h1>{run.name}</h1>
           <p class="meta">
             <span data-testid="file">{run.file}</span>
+            {live && (
+              <span class="live" data-testid="live" title="gmemsim view runs the file again when it changes">
+                ● following the file
+              </span>
+            )}
             <span>
               kernel profile <code>{run.profile}</code>
             </span>
             <span>
               gmem_in_place_conversion <code>{String(run.gmem_in_place_conversion)}</code>
             </span>
-            <span>{n} steps</span>
+            <span>{plural(n, 'step')}</span>
             <span class={run.ok ? 'badge ok' : 'badge failed'} data-testid="run-result">
-              {run.ok ? '✓' : '✗'} {run.expectations} expectations: {held} held
+              {run.ok ? '✓' : '✗'} {plural(run.expectations, 'expectation')}: {held} held
               {run.failed ? `, ${run.failed} failed` : ''}
             </span>
           </p>
@@ -144,30 +199,51 @@ export function App({ doc }: { doc: RunDocument }) {
               </select>
             </label>
           )}
-          <button type="button" onClick={() => move((c) => c - 1)} disabled={step === 0} aria-label="previous step">
+          <button type="button" onClick={() => stepBy(-1)} disabled={step === 0} aria-label="previous step">
             ←
           </button>
           <span class="pos" aria-live="polite" data-testid="position">
             step {s?.index ?? step + 1} of {n}
           </span>
-          <button type="button" onClick={() => move((c) => c + 1)} disabled={step >= n - 1} aria-label="next step">
+          <button type="button" onClick={() => stepBy(1)} disabled={step >= n - 1} aria-label="next step">
             →
           </button>
-          <button type="button" onClick={() => nextProblem(-1)} disabled={!problems.some((i) => i < step)}>
-            ◂ problem
+          <button type="button" onClick={() => nextNotable(-1)} disabled={!notable.some((i) => i < step)}>
+            ◂ error
           </button>
-          <button type="button" onClick={() => nextProblem(1)} disabled={!problems.some((i) => i > step)}>
-            problem ▸
+          <button type="button" onClick={() => nextNotable(1)} disabled={!notable.some((i) => i > step)}>
+            error ▸
           </button>
-          <span class="problems">{problems.length} problem steps</span>
-          <span class="keys">keys: ← → or j k step · Home End · n p next/previous problem</span>
+          <span class={problems.length ? 'problems bad' : 'problems'} data-testid="problems">
+            {plural(problems.length, 'problem step')}
+            {expectedErrors ? ` · ${plural(expectedErrors, 'expected error')}` : ''}
+          </span>
+          <label class="search">
+            <span class="sr">search steps</span>
+            <input
+              ref={search}
+              type="search"
+              value={query}
+              placeholder="search: words, op: errno: rule: gpa: status:problem"
+              aria-label="search steps"
+              data-testid="search"
+              spellcheck={false}
+              onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          {parsed.terms.length > 0 && (
+            <span class={parsed.error ? 'matches bad' : 'matches'} data-testid="matches">
+              {parsed.error ?? `${shown.length} of ${plural(n, 'step')} match`}
+            </span>
+          )}
+          <span class="keys">keys: ← → or j k step · Home End · n p next/previous error · / search</span>
         </div>
       </header>
       <main class="main">
-        <StepList steps={run.steps} selected={step} onSelect={setStep} />
+        <StepList steps={run.steps} order={shown} selected={step} onSelect={setStep} />
         <div class="right">
-          {s && <StepDetail s={s} />}
-          <Measurement timeline={timeline} step={step} />
+          {s && <StepDetail s={s} source={stepSource(lines, run, step)} />}
+          <Measurement timeline={timeline} step={step} onStep={setStep} />
           <MapPanel timeline={timeline} step={step} />
         </div>
       </main>
@@ -176,6 +252,7 @@ export function App({ doc }: { doc: RunDocument }) {
 }
 
 function RuleView({ rule, label }: { rule: RuleDoc; label: string }) {
+  const url = citeUrl(rule.cite);
   return (
     <div class="rule" data-testid={label === 'rule' ? 'rule' : 'cause'}>
       <span class="k">{label}</span>
@@ -184,57 +261,62 @@ function RuleView({ rule, label }: { rule: RuleDoc; label: string }) {
       </code>
       {rule.confidence !== 'read' && <span class="conf">[{rule.confidence.toUpperCase()}]</span>}
       <span class="reason">{rule.reason}</span>
-      <div class="cite" data-cite="">
-        {formatCite(rule.cite)}
+      <div class="cite">
+        {url ? (
+          <a data-cite="" href={url} target="_blank" rel="noopener noreferrer" title={url}>
+            {formatCite(rule.cite)}
+          </a>
+        ) : (
+          <span data-cite="">{formatCite(rule.cite)}</span>
+        )}
       </div>
     </div>
   );
 }
 
-const num = (v: unknown): string =>
-  typeof v === 'number' ? (v < 10 && v >= 0 ? String(v) : `0x${v.toString(16)}`) : String(v);
-
-function outText(out: Record<string, unknown>): string[] {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(out)) {
-    if (k === 'data' && typeof v === 'object' && v !== null)
-      parts.push(
-        `data={${Object.entries(v)
-          .map(([a, b]) => `${a}=${num(b)}`)
-          .join(', ')}}`,
-      );
-    else if (k === 'bytes' && typeof v === 'string')
-      parts.push(v.length > 64 ? `bytes: ${v.slice(0, 64)}… (${v.length / 2} bytes)` : `bytes: ${v}`);
-    else if (k === 'mrtd' || k === 'measurement') parts.push(`${k}=${String(v)}`);
-    else parts.push(`${k}=${num(v)}`);
-  }
-  return parts;
+/** what the step's expectation asked for, in a few words, when it asked for an errno or signal */
+function expectedText(s: StepDoc): string {
+  return s.signal ? `expected ${s.signal}` : s.errno ? `expected ${s.errno}` : 'expected';
 }
 
-function StepDetail({ s }: { s: StepDoc }) {
+function StepDetail({ s, source }: { s: StepDoc; source: ReturnType<typeof stepSource> }) {
   const status = stepStatus(s);
+  // the call as `run` prints it shortens long data ("…"): the step's own lines say it all
+  const shortened = s.call.includes('…');
   return (
     <section class={`detail status-${status}`} data-testid="step-detail" data-step={s.index} data-status={status}>
       <h2>
         Step {s.index} <span class="dim">line {s.line}</span>{' '}
-        <span class={`badge ${status}`}>{STATUS_TEXT[status]}</span>
+        <span class={`badge ${status}`}>{status === 'expected' ? expectedText(s) : STATUS_TEXT[status]}</span>
       </h2>
       <pre class="call" data-testid="call">
         {s.call}
       </pre>
-      <p class="result" data-testid="result">
-        <strong>{resultText(s)}</strong>
-        {outText(s.out).map((t) => (
-          <span key={t} class="out">
-            {t}
-          </span>
-        ))}
-        {s.bound && (
-          <span class="out">
-            → {s.bound.name} = {num(s.bound.value)}
-          </span>
-        )}
-      </p>
+      {source && (
+        <details class="source" data-testid="source" open={shortened}>
+          <summary>
+            {shortened ? 'the call in full: ' : ''}the scenario's lines {source.from}–
+            {source.from + source.lines.length - 1}
+          </summary>
+          <pre>
+            {source.lines.map((l, k) => (
+              <span key={String(source.from + k)} class="src-line">
+                <span class="ln">{source.from + k}</span>
+                {l}
+                {'\n'}
+              </span>
+            ))}
+          </pre>
+        </details>
+      )}
+      <pre class="result" data-testid="result">
+        <strong>{resultLine(s)}</strong>
+      </pre>
+      {s.bound && (
+        <p class="bound dim" data-testid="bound">
+          {s.bound.name} = {typeof s.bound.value === 'number' ? `0x${s.bound.value.toString(16)}` : s.bound.value}
+        </p>
+      )}
       <RuleView rule={s.rule} label="rule" />
       {s.cause && <RuleView rule={s.cause} label="because" />}
       {s.checks && (
@@ -263,15 +345,19 @@ function StepDetail({ s }: { s: StepDoc }) {
 
 const DIGEST_KEYS = new Set(['mrtd', 'ld', 'measurement']);
 
-function Measurement({ timeline, step }: { timeline: Timeline; step: number }) {
+function Measurement({ timeline, step, onStep }: { timeline: Timeline; step: number; onStep: (i: number) => void }) {
   const launch = timeline.launchAt(step);
   const vms = timeline.run.objects.vms;
+  const records = useMemo(() => measurementRecords(timeline.run), [timeline]);
+  const [open, setOpen] = useState(true);
   return (
     <section class="measurement" data-testid="measurement" aria-label="measurement so far">
       <h2>Measurement so far</h2>
       {launch.size === 0 && <p class="dim">No launch state in this run (no TDX or SEV-SNP VM).</p>}
       {[...launch].map(([vm, { state, changed }]) => {
         const type = vms.find((v) => String(v.id) === vm)?.type;
+        const mine = records.filter((r) => r.vm === vm);
+        const done = mine.filter((r) => r.step <= step);
         return (
           <div key={vm} class="vm" data-launch-vm={vm}>
             <h3>
@@ -289,6 +375,56 @@ function Measurement({ timeline, step }: { timeline: Timeline; step: number }) {
                 </div>
               ))}
             </dl>
+            {mine.length > 0 && (
+              <details
+                class="records"
+                open={open}
+                data-testid="records"
+                onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
+              >
+                <summary>
+                  records: {done.length} of the {plural(mine.length, 'step')} that add to the measurement so far
+                </summary>
+                <table>
+                  <thead>
+                    <tr>
+                      <th>step</th>
+                      <th>section</th>
+                      <th>guest pages</th>
+                      <th>records</th>
+                      <th>{mine[0]?.digestKey ?? 'digest'} after</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {mine.map((r) => (
+                      <tr
+                        key={r.step}
+                        data-record-step={timeline.run.steps[r.step]?.index}
+                        class={`${r.step === step ? 'sel' : ''}${r.step > step ? ' later' : ''}`}
+                      >
+                        <td>
+                          <button type="button" class="link" onClick={() => onStep(r.step)}>
+                            {timeline.run.steps[r.step]?.index}
+                          </button>
+                        </td>
+                        <td>{r.section ?? ''}</td>
+                        <td>
+                          {r.ranges
+                            .slice(0, 3)
+                            .map(([a, b]) => `${fmtOffset(a)}–${fmtOffset(b)} (${fmtPages(b - a)})`)
+                            .join(', ')}
+                          {r.ranges.length > 3 ? ` +${r.ranges.length - 3}` : ''}
+                        </td>
+                        <td>{r.added.join(', ')}</td>
+                        <td class="digest" title={r.digest ?? ''}>
+                          {r.digest ? `${r.digest.slice(0, 12)}…` : ''}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </details>
+            )}
           </div>
         );
       })}

@@ -5,23 +5,31 @@
  * colour. Windows zoom from the whole range down to single pages; a window with more ranges than
  * fit is drawn collapsed (widths grow with log(size); squeezed ranges are marked ≈).
  */
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import {
   anyMarked,
   BIT,
   bitsOf,
+  fmtAddr,
   fmtOffset,
   fmtPages,
   type Item,
+  initialWindow,
+  type Label,
   type Layout,
   layoutWindow,
+  linkedPages,
+  memslotLabels,
+  pageAtX,
   runsIn,
   type Scale,
   type Space,
+  sectionLabels,
   stateNames,
   type Timeline,
   tracksOf,
   vmTypeName,
+  xOfPage,
 } from './model.ts';
 
 const VIEW_W = 1000;
@@ -33,6 +41,7 @@ const STATE_H = 26;
 const TRACK_H = 12;
 const TRACK_GAP = 3;
 const AXIS_H = 18;
+const LABEL_ROW_H = 15;
 const TEXT_ROWS_MAX = 256;
 
 interface Win {
@@ -50,10 +59,63 @@ function spaceTitle(t: Timeline, s: Space): string {
   return `guest_memfd ${s.id}${s.vm !== null ? ` (VM ${s.vm})` : ''} · file offsets`;
 }
 
+/** the page under the pointer: in which space */
+interface Hover {
+  key: string;
+  page: number;
+}
+
+function spaceName(key: string): string {
+  const [kind, id] = key.split(':');
+  return kind === 'gpa' ? `GPA (VM ${id})` : `guest_memfd ${id} offset`;
+}
+
+/** the hovered page in words, and where the same page is on the other side of its memslot */
+function HoverLink({ timeline, hover }: { timeline: Timeline; hover: Hover | null }) {
+  if (!hover)
+    return (
+      <p class="hover-link dim" data-testid="hover-link">
+        Point at a guest physical address to see its guest_memfd offset, or at an offset to see its GPA.
+      </p>
+    );
+  const s = timeline.space(hover.key);
+  if (!s) return null;
+  const links = linkedPages(timeline.run, s, hover.page);
+  const here = `${spaceName(hover.key)} ${fmtOffset(hover.page)}`;
+  return (
+    <p class="hover-link" data-testid="hover-link" data-key={hover.key} data-page={hover.page}>
+      <strong>{here}</strong>
+      {links.length === 0
+        ? s.kind === 'gpa'
+          ? ' · in no guest_memfd memslot'
+          : ' · in no memslot'
+        : links.map((l) => (
+            <span key={`${l.key}:${l.page}`}>
+              {' ↔ '}
+              <strong>
+                {spaceName(l.key)} {fmtOffset(l.page)}
+              </strong>{' '}
+              (memslot {l.slot})
+            </span>
+          ))}
+    </p>
+  );
+}
+
 export function MapPanel({ timeline, step }: { timeline: Timeline; step: number }) {
   const [scale, setScale] = useState<Scale>('auto');
   const [wins, setWins] = useState<Record<string, Win>>({});
   const [sel, setSel] = useState<Record<string, { start: number; end: number } | undefined>>({});
+  const [hover, setHover] = useState<Hover | null>(null);
+  // the pages to mark in each space: the hovered one, and its other side
+  const marks = useMemo(() => {
+    const m = new Map<string, number>();
+    if (!hover) return m;
+    m.set(hover.key, hover.page);
+    const s = timeline.space(hover.key);
+    if (s) for (const l of linkedPages(timeline.run, s, hover.page)) if (!m.has(l.key)) m.set(l.key, l.page);
+    return m;
+  }, [hover, timeline]);
   return (
     <section class="map" data-testid="map" aria-label="page map">
       <div class="map-head">
@@ -73,10 +135,10 @@ export function MapPanel({ timeline, step }: { timeline: Timeline; step: number 
       </div>
       <PatternDefs />
       <Legend />
+      <HoverLink timeline={timeline} hover={hover} />
       {timeline.spaces.length === 0 && <p class="dim">No guest_memfd or memslot in this run.</p>}
       {timeline.spaces.map((s) => {
-        const ext = extentOf(s);
-        const w = wins[s.key] ?? { lo: 0, hi: ext };
+        const w = wins[s.key] ?? initialWindow(timeline.run, s);
         return (
           <SpaceMap
             key={s.key}
@@ -84,8 +146,11 @@ export function MapPanel({ timeline, step }: { timeline: Timeline; step: number 
             space={s}
             step={step}
             win={w}
+            home={initialWindow(timeline.run, s)}
             scale={scale}
             selected={sel[s.key]}
+            mark={marks.get(s.key)}
+            onHover={(page) => setHover(page === null ? null : { key: s.key, page })}
             onSelect={(r) => setSel({ ...sel, [s.key]: r })}
             onWindow={(nw) => {
               setWins({ ...wins, [s.key]: nw });
@@ -172,19 +237,28 @@ function SpaceMap(props: {
   space: Space;
   step: number;
   win: Win;
+  /** the window the space opens on (its memslots) */
+  home: Win;
   scale: Scale;
   selected: { start: number; end: number } | undefined;
+  /** the page to mark: the one under the pointer, or its other side */
+  mark: number | undefined;
+  onHover: (page: number | null) => void;
   onSelect: (r: { start: number; end: number } | undefined) => void;
   onWindow: (w: Win) => void;
 }) {
-  const { timeline, space: s, step, win, scale, selected } = props;
+  const { timeline, space: s, step, win, home, scale, selected } = props;
   const ext = extentOf(s);
   const exists = timeline.exists(s, step);
   const tracks = tracksOf(s.kind);
   const state = timeline.stateAt(s, step);
   const changed = timeline.changedAt(s, step);
   const layout = layoutWindow(s.bounds, win.lo, win.hi, MAP_W, { scale, state, changed });
-  const height = MARK_H + STATE_H + 6 + tracks.length * (TRACK_H + TRACK_GAP) + AXIS_H;
+  const labelRows = useMemo(
+    () => [memslotLabels(timeline.run, s), sectionLabels(timeline.run, s)].filter((r) => r.length > 0),
+    [timeline, s],
+  );
+  const height = labelRows.length * LABEL_ROW_H + MARK_H + STATE_H + 6 + tracks.length * (TRACK_H + TRACK_GAP) + AXIS_H;
   const zoomed = layout.lo > 0 || layout.hi < ext;
   const zoomOut = () => {
     const span = (layout.hi - layout.lo) * 4;
@@ -203,8 +277,8 @@ function SpaceMap(props: {
       <div class="space-head">
         <h3>{spaceTitle(timeline, s)}</h3>
         <span class="dim">
-          {ext.toLocaleString('en')} pages ({fmtPages(ext)}) · window {fmtOffset(layout.lo)}–{fmtOffset(layout.hi)} ·{' '}
-          {layout.scale === 'linear' ? 'to scale' : 'collapsed scale'}
+          {ext.toLocaleString('en')} pages ({fmtPages(ext)}) · window {fmtOffset(layout.lo)}–{fmtOffset(layout.hi)} (
+          {fmtAddr(layout.lo)} – {fmtAddr(layout.hi)}) · {layout.scale === 'linear' ? 'to scale' : 'collapsed scale'}
           {layout.group > 1 ? ` · too many ranges to draw one by one: each mark covers up to ${layout.group}` : ''}
         </span>
         <span class="zoom">
@@ -218,6 +292,16 @@ function SpaceMap(props: {
           <button type="button" disabled={!zoomed} onClick={zoomOut}>
             zoom out
           </button>
+          {(home.lo > 0 || home.hi < ext) && (
+            <button
+              type="button"
+              disabled={layout.lo === home.lo && layout.hi === home.hi}
+              onClick={() => props.onWindow(home)}
+              title="from the first memslot to the end of the last"
+            >
+              memslots
+            </button>
+          )}
           <button type="button" disabled={!zoomed} onClick={() => props.onWindow({ lo: 0, hi: ext })}>
             whole range
           </button>
@@ -238,7 +322,9 @@ function SpaceMap(props: {
       {exists ? (
         <Band
           layout={layout}
-          {...{ s, tracks, state, changed, height, selected }}
+          {...{ s, tracks, state, changed, height, selected, labelRows }}
+          mark={props.mark}
+          onHover={props.onHover}
           onSelect={props.onSelect}
           onZoom={props.onWindow}
         />
@@ -261,24 +347,31 @@ function Band(props: {
   changed: Uint8Array | null;
   height: number;
   selected: { start: number; end: number } | undefined;
+  labelRows: Label[][];
+  mark: number | undefined;
+  onHover: (page: number | null) => void;
   onSelect: (r: { start: number; end: number } | undefined) => void;
   onZoom: (w: Win) => void;
 }) {
-  const { layout, s, tracks, state, changed, height, selected } = props;
-  const trackY = (i: number) => MARK_H + STATE_H + 6 + i * (TRACK_H + TRACK_GAP);
+  const { layout, s, tracks, state, changed, height, selected, labelRows } = props;
+  const top = labelRows.length * LABEL_ROW_H;
+  const stateY = top + MARK_H;
+  const trackY = (i: number) => top + MARK_H + STATE_H + 6 + i * (TRACK_H + TRACK_GAP);
   const axisY = trackY(tracks.length);
-  // axis labels at range starts, where there is room
-  const ticks: { x: number; text: string }[] = [];
+  // axis labels at range starts, where there is room: the address in units, exact in its tooltip
+  const ticks: { x: number; text: string; exact: string }[] = [];
   let lastX = -1e9;
-  const endText = fmtOffset(layout.hi);
+  const endText = fmtAddr(layout.hi);
   const endX = MAP_X + MAP_W;
   const textW = (t: string) => t.length * 6.2 + 10;
   let lastW = 0;
   for (const it of layout.items) {
     const x = MAP_X + it.x;
-    const text = fmtOffset(it.start);
+    const text = fmtAddr(it.start);
+    // (a tick that would read as its neighbour, at three decimals, is left out)
+    if (text === ticks[ticks.length - 1]?.text || text === endText) continue;
     if (x - lastX >= lastW && endX - textW(endText) - x >= textW(text)) {
-      ticks.push({ x, text });
+      ticks.push({ x, text, exact: fmtOffset(it.start) });
       lastX = x;
       lastW = textW(text);
     }
@@ -290,8 +383,17 @@ function Band(props: {
       viewBox={`0 0 ${VIEW_W} ${height}`}
       role="group"
       aria-label={`page ranges, ${layout.items.length} shown`}
+      onMouseMove={(e) => {
+        const r = (e.currentTarget as SVGSVGElement).getBoundingClientRect();
+        const x = ((e.clientX - r.left) / r.width) * VIEW_W - MAP_X;
+        props.onHover(x >= 0 && x < MAP_W ? pageAtX(layout, x) : null);
+      }}
+      onMouseLeave={() => props.onHover(null)}
     >
-      <text class="tl" x={LABEL_W - 6} y={MARK_H + STATE_H / 2 + 4}>
+      {labelRows.map((row, i) => (
+        <LabelRow key={row[0]?.kind ?? i} row={row} layout={layout} y={i * LABEL_ROW_H} />
+      ))}
+      <text class="tl" x={LABEL_W - 6} y={stateY + STATE_H / 2 + 4}>
         state
       </text>
       {tracks.map((t, i) => (
@@ -336,16 +438,19 @@ function Band(props: {
           >
             <title>{label}</title>
             {chg && (
-              <path class="chg-mark" d={`M${x + w / 2 - 5} 0 L${x + w / 2 + 5} 0 L${x + w / 2} ${MARK_H - 1} Z`} />
+              <path
+                class="chg-mark"
+                d={`M${x + w / 2 - 5} ${top} L${x + w / 2 + 5} ${top} L${x + w / 2} ${top + MARK_H - 1} Z`}
+              />
             )}
-            <rect class={`st ${cls}${chg ? ' chg' : ''}`} x={x} y={MARK_H} width={w} height={STATE_H} />
+            <rect class={`st ${cls}${chg ? ' chg' : ''}`} x={x} y={stateY} width={w} height={STATE_H} />
             {w >= 56 && (
-              <text class="st-text" x={x + w / 2} y={MARK_H + STATE_H / 2 + 4}>
+              <text class="st-text" x={x + w / 2} y={stateY + STATE_H / 2 + 4}>
                 {it.squeezed ? `≈ ${word}` : word}
               </text>
             )}
             {w < 56 && it.squeezed && w >= 10 && (
-              <text class="st-text" x={x + w / 2} y={MARK_H + STATE_H / 2 + 4}>
+              <text class="st-text" x={x + w / 2} y={stateY + STATE_H / 2 + 4}>
                 ≈
               </text>
             )}
@@ -369,17 +474,62 @@ function Band(props: {
       <line class="axis" x1={MAP_X} x2={endX} y1={axisY} y2={axisY} />
       {ticks.map((t) => (
         <g key={t.x}>
+          <title>{t.exact}</title>
           <line class="axis" x1={t.x} x2={t.x} y1={axisY} y2={axisY + 4} />
-          <text class="tick" x={t.x} y={axisY + 14}>
+          <text class="tick" x={t.x} y={axisY + 14} data-exact={t.exact}>
             {t.text}
           </text>
         </g>
       ))}
       <line class="axis" x1={endX} x2={endX} y1={axisY} y2={axisY + 4} />
-      <text class="tick end" x={endX} y={axisY + 14}>
+      <text class="tick end" x={endX} y={axisY + 14} data-exact={fmtOffset(layout.hi)}>
         {endText}
       </text>
+      {props.mark !== undefined && <HoverMark layout={layout} page={props.mark} y1={top} y2={axisY} />}
     </svg>
+  );
+}
+
+/** a line at the page under the pointer, or at the same page seen from the other side of its memslot */
+function HoverMark({ layout, page, y1, y2 }: { layout: Layout; page: number; y1: number; y2: number }) {
+  const x = xOfPage(layout, page + 0.5);
+  if (x === null) return null;
+  return (
+    <line class="hover-mark" data-page={page} x1={MAP_X + x} x2={MAP_X + x} y1={y1} y2={y2} pointer-events="none" />
+  );
+}
+
+/** memslots, or the firmware sections steps named, as labelled spans above the band */
+function LabelRow({ row, layout, y }: { row: Label[]; layout: Layout; y: number }) {
+  const kind = row[0]?.kind ?? 'memslot';
+  return (
+    <g class={`labels ${kind}`} data-labels={kind}>
+      <text class="tl small" x={LABEL_W - 6} y={y + LABEL_ROW_H - 4}>
+        {kind === 'memslot' ? 'memslots' : 'sections'}
+      </text>
+      {row.map((l) => {
+        const a = Math.max(l.start, layout.lo);
+        const b = Math.min(l.end, layout.hi);
+        if (b <= a) return null;
+        const x0 = xOfPage(layout, a);
+        const x1 = xOfPage(layout, b);
+        if (x0 === null || x1 === null) return null;
+        const w = Math.max(1, x1 - x0);
+        const room = Math.floor((w - 6) / 6.2);
+        const text = room >= l.text.length ? l.text : room >= 3 ? `${l.text.slice(0, room - 1)}…` : '';
+        return (
+          <g key={`${l.start}:${l.text}`} data-label={l.text} data-start={l.start} data-end={l.end}>
+            <title>{l.title}</title>
+            <rect class="label-box" x={MAP_X + x0} y={y + 1} width={w} height={LABEL_ROW_H - 3} />
+            {text && (
+              <text class="label-text" x={MAP_X + x0 + 3} y={y + LABEL_ROW_H - 5}>
+                {text}
+              </text>
+            )}
+          </g>
+        );
+      })}
+    </g>
   );
 }
 

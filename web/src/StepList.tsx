@@ -3,19 +3,22 @@
  * rows in view are in the DOM, so a run of thousands of steps renders as fast as a short one.
  */
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { resultText, type StepDoc, stepStatus } from './model.ts';
+import { resultLine, type StepDoc, stepStatus } from './model.ts';
 
 const ROW_H = 42;
 const OVERSCAN = 8;
 
-const MARK = { ok: ' ', error: ' ', failed: '✗', violation: '!' } as const;
+const MARK = { ok: ' ', expected: ' ', error: ' ', failed: '✗', violation: '!' } as const;
 
 export function StepList({
   steps,
+  order,
   selected,
   onSelect,
 }: {
   steps: StepDoc[];
+  /** the steps to list (0-based indices, ascending): all of them, or those a search matched */
+  order: number[];
   selected: number;
   onSelect: (i: number) => void;
 }) {
@@ -37,19 +40,22 @@ export function StepList({
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
-    const y = selected * ROW_H;
+    const pos = order.indexOf(selected);
+    if (pos < 0) return;
+    const y = pos * ROW_H;
     let to: number | null = null;
     if (y < top) to = y;
     else if (y + ROW_H > top + height) to = y + ROW_H - height;
     if (to === null) return;
     el.scrollTop = to;
     setTop(to);
-  }, [selected]);
+  }, [selected, order]);
 
   const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-  const last = Math.min(steps.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+  const last = Math.min(order.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
   const rows = [];
-  for (let i = first; i < last; i++) {
+  for (let p = first; p < last; p++) {
+    const i = order[p]!;
     const s = steps[i]!;
     const status = stepStatus(s);
     const mark = s.checks ? (s.expect_ok ? '✓' : '✗') : MARK[status];
@@ -63,10 +69,11 @@ export function StepList({
         id={`step-row-${s.index}`}
         role="option"
         aria-selected={i === selected}
-        aria-posinset={i + 1}
-        aria-setsize={steps.length}
+        aria-posinset={p + 1}
+        aria-setsize={order.length}
         class={`row status-${status}${i === selected ? ' sel' : ''}`}
-        style={{ top: `${i * ROW_H}px`, height: `${ROW_H}px` }}
+        style={{ top: `${p * ROW_H}px`, height: `${ROW_H}px` }}
+        title={`${s.call}\n${resultLine(s)}\n${s.rule.id}`}
         data-step={s.index}
         data-status={status}
         onClick={() => onSelect(i)}
@@ -79,7 +86,7 @@ export function StepList({
           <span class="call">{s.call}</span>
         </div>
         <div class="l2">
-          <span class="res">{resultText(s)}</span>
+          <span class="res">{resultLine(s)}</span>
           <span class="rid">{s.rule.id}</span>
         </div>
       </div>,
@@ -93,11 +100,12 @@ export function StepList({
       role="listbox"
       tabIndex={0}
       aria-label="steps"
-      aria-activedescendant={sel ? `step-row-${sel.index}` : undefined}
+      aria-activedescendant={sel && order.includes(selected) ? `step-row-${sel.index}` : undefined}
       onScroll={(e) => setTop((e.currentTarget as HTMLDivElement).scrollTop)}
     >
-      <div class="spacer" style={{ height: `${steps.length * ROW_H}px` }}>
+      <div class="spacer" style={{ height: `${order.length * ROW_H}px` }}>
         {rows}
+        {order.length === 0 && <p class="dim none">No step matches the search.</p>}
       </div>
     </div>
   );

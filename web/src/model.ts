@@ -23,6 +23,8 @@ export interface CiteDoc {
   path: string;
   commit: string;
   fn: string;
+  /** a line, or first and last line, when the citation names them */
+  line?: number | [number, number];
 }
 
 export interface RuleDoc {
@@ -110,6 +112,33 @@ export interface RunDocument {
   runs: RunEntry[];
 }
 
+/** the text of each scenario file, by the name its run carries (`gmemsim view` adds it beside the run document) */
+export type Sources = Record<string, string>;
+
+/**
+ * The lines of a scenario file that are one step: from its line to the line before the next step,
+ * without the blank and comment lines that end it. Null when the text is not there.
+ */
+export function stepSource(
+  text: string | string[] | undefined,
+  run: RunEntry,
+  i: number,
+): { from: number; lines: string[] } | null {
+  if (!text?.length) return null;
+  const all = typeof text === 'string' ? text.split('\n') : text;
+  const from = run.steps[i]?.line;
+  if (!from || from > all.length) return null;
+  let next = all.length + 1;
+  for (let j = i + 1; j < run.steps.length; j++)
+    if (run.steps[j]!.line > from) {
+      next = run.steps[j]!.line;
+      break;
+    }
+  const lines = all.slice(from - 1, next - 1);
+  while (lines.length > 1 && /^\s*(#.*)?$/.test(lines[lines.length - 1]!)) lines.pop();
+  return { from, lines };
+}
+
 /** A document the page cannot draw: one sentence, shown instead of the page. */
 export class DocumentError extends Error {}
 
@@ -135,14 +164,29 @@ export function checkDocument(x: unknown): RunDocument {
 // ---------------------------------------------------------------------------------------------
 // Step status
 
-export type StepStatus = 'ok' | 'error' | 'failed' | 'violation';
+export type StepStatus = 'ok' | 'expected' | 'error' | 'failed' | 'violation';
 
-/** The worst thing about a step: a failed expectation, a broken invariant, an errno or signal. */
+/**
+ * The worst thing about a step: a failed expectation, a broken invariant, an errno or signal nobody
+ * expected. An errno or signal that the step's expectation asked for, and got, is `expected`: the
+ * scenario shows the kernel refusing, as it should — not a problem.
+ */
 export function stepStatus(s: StepDoc): StepStatus {
   if (s.expect_ok === false) return 'failed';
   if (s.violations?.length) return 'violation';
-  if (s.errno || s.signal) return 'error';
+  if (s.errno || s.signal) return s.expect_ok === true ? 'expected' : 'error';
   return 'ok';
+}
+
+/** a problem: an expectation that failed, an invariant broken, or an errno or signal nobody expected */
+export const isProblem = (s: StepDoc): boolean => {
+  const st = stepStatus(s);
+  return st !== 'ok' && st !== 'expected';
+};
+
+/** `1 expectation`, `2 expectations` */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? word : many}`;
 }
 
 /** What userspace saw, as strace prints it: `= 0`, `= -1 EIO`, `--- SIGBUS ---`. */
@@ -154,6 +198,59 @@ export function resultText(s: StepDoc): string {
   const r = s.ret;
   if (typeof r === 'string') return `= ${r}${run}`;
   return `= ${r > 0xffff ? `0x${r.toString(16)}` : String(r)}${run}`;
+}
+
+/** a number of the run document as `gmemsim run` prints it (scenario/run.ts hex): `0`, `9`, `0xa`, `0x2000` */
+function hexOf(v: unknown): string {
+  if (typeof v === 'number') return v < 10 && v >= 0 ? String(v) : `0x${v.toString(16)}`;
+  if (typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v)) return v.toLowerCase();
+  return String(v);
+}
+
+/** bytes as `gmemsim run` describes them (scenario/run.ts describeBytes): from their hex, or the description */
+function bytesText(v: string): string {
+  if (!/^([0-9a-f]{2})*$/i.test(v)) return v; // over 4 KiB the document carries the description itself
+  const n = v.length / 2;
+  if (n > 0 && v === v.slice(0, 2).repeat(n))
+    return `${hexOf(n)} bytes of ${hexOf(Number.parseInt(v.slice(0, 2), 16))}`;
+  return `${n} bytes: ${v.slice(0, 32)}${n > 16 ? '…' : ''}`;
+}
+
+/**
+ * The result of a step in the words of `gmemsim run` (scenario/report.ts formatResult): the return
+ * value, then what userspace observed (`→ NAME`, `data={…}`, `bytes: …`, `mrtd=…`), two spaces apart.
+ */
+export function resultLine(s: StepDoc): string {
+  const o = s.out;
+  const extra: string[] = [];
+  if (s.bound) extra.push(`→ ${s.bound.name}`);
+  if (isObj(o.data))
+    extra.push(
+      `data={${Object.entries(o.data)
+        .map(([k, v]) => `${k}=${hexOf(v)}`)
+        .join(', ')}}`,
+    );
+  for (const k of ['hw_error', 'error', 'error_offset'] as const)
+    if (o[k] !== undefined) extra.push(`${k}=${hexOf(o[k])}`);
+  if (o.st_size !== undefined) extra.push(`st_size=${hexOf(o.st_size)} st_blksize=${hexOf(o.st_blksize ?? 0)}`);
+  if (typeof o.bytes === 'string')
+    extra.push(`bytes: ${bytesText(o.bytes)}${o.undefined_bytes ? ' (firmware-dependent)' : ''}`);
+  if (o.mrtd) extra.push(`mrtd=${String(o.mrtd)}`);
+  if (o.measurement) extra.push(`measurement=${String(o.measurement)}`);
+  const r = resultText(s);
+  return extra.length ? `${r}  ${extra.join('  ')}` : r;
+}
+
+/** the page of a citation: https://github.com/REPO/blob/COMMIT/PATH, with #Lx or #Lx-Ly when it names lines */
+export function citeUrl(c: CiteDoc): string | null {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(c.repo) || !c.path || !/^[0-9a-f]{7,40}$/i.test(c.commit)) return null;
+  const path = c.path.split('/').map(encodeURIComponent).join('/');
+  let anchor = '';
+  const line = c.line;
+  if (typeof line === 'number') anchor = `#L${line}`;
+  else if (Array.isArray(line) && typeof line[0] === 'number')
+    anchor = typeof line[1] === 'number' && line[1] !== line[0] ? `#L${line[0]}-L${line[1]}` : `#L${line[0]}`;
+  return `https://github.com/${c.repo}/blob/${c.commit}/${path}${anchor}`;
 }
 
 export function formatCite(c: CiteDoc): string {
@@ -571,4 +668,304 @@ export function stepFromHash(hash: string, steps: number): number | null {
   if (!m) return null;
   const n = Number(m[1]);
   return n >= 1 && n <= steps ? n - 1 : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the page opens, and the search over steps
+
+/**
+ * The step the page opens on when the address names none: the first problem; else the first
+ * expected error (what the scenario is about); else the last step that changed the page map or the
+ * measurement (the map at its fullest); else the last step.
+ */
+export function initialStep(run: RunEntry): number {
+  const steps = run.steps;
+  const first = (f: (s: StepDoc) => boolean) => steps.findIndex(f);
+  const problem = first(isProblem);
+  if (problem >= 0) return problem;
+  const expected = first((s) => stepStatus(s) === 'expected');
+  if (expected >= 0) return expected;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i]!;
+    const ch = s.changes;
+    if (s.launch || (ch && (Object.keys(ch.files).length || Object.keys(ch.gpa).length))) return i;
+  }
+  return Math.max(0, steps.length - 1);
+}
+
+/** a parsed search: free words and `key:value` terms (op, errno, signal, rule, gpa, status, line) */
+export interface StepQuery {
+  terms: { key: string | null; value: string }[];
+  /** a term the page cannot use (`gpa:xyz`), with why */
+  error: string | null;
+}
+
+export const QUERY_KEYS = ['op', 'errno', 'signal', 'rule', 'gpa', 'status', 'line'] as const;
+
+export function parseQuery(text: string): StepQuery {
+  const terms: StepQuery['terms'] = [];
+  let error: string | null = null;
+  for (const w of text.trim().split(/\s+/).filter(Boolean)) {
+    const m = /^([a-z]+):(.*)$/i.exec(w);
+    const key = m && (QUERY_KEYS as readonly string[]).includes(m[1]!.toLowerCase()) ? m[1]!.toLowerCase() : null;
+    const value = key ? m![2]! : w;
+    if (key === 'gpa' && parseAddress(value) === null) error = `gpa:${value}: expected an address such as 0x80a000`;
+    terms.push({ key, value });
+  }
+  return { terms, error };
+}
+
+/** an address typed by a person: 0x1000, 4096, 1m, 4g */
+export function parseAddress(v: string): number | null {
+  const m = /^(0x[0-9a-f]+|\d+)([kmgt]i?b?)?$/i.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const mult = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[(m[2]?.[0] ?? '').toLowerCase()] ?? 1;
+  return Number.isFinite(n) ? n * mult : null;
+}
+
+/** whether a step changed, or names in its call, the guest page holding address `addr` */
+function touchesGpa(s: StepDoc, addr: number): boolean {
+  const gfn = Math.floor(addr / PAGE_SIZE);
+  for (const runs of Object.values(s.changes?.gpa ?? {}))
+    for (const [a, b] of runs) if (gfn >= a && gfn < b) return true;
+  // the call's own address fields (gpa=, guest_phys_addr=, address=) with a size or page count beside them
+  const call = s.call;
+  const at = /\b(?:gpa|guest_phys_addr|address)=(0x[0-9a-f]+|\d+)/i.exec(call);
+  if (!at) return false;
+  const start = Number(at[1]);
+  const size = /\b(?:memory_size|size)=(0x[0-9a-f]+|\d+)/i.exec(call);
+  const pages = /\bnr_pages=(0x[0-9a-f]+|\d+)/i.exec(call);
+  const len = size ? Number(size[1]) : pages ? Number(pages[1]) * PAGE_SIZE : PAGE_SIZE;
+  return addr >= start && addr < start + Math.max(len, 1);
+}
+
+/** whether a step matches every term of a search (case-insensitive; words match call, result, rule and note) */
+export function matchStep(s: StepDoc, q: StepQuery): boolean {
+  const has = (hay: string | null | undefined, v: string) => (hay ?? '').toLowerCase().includes(v.toLowerCase());
+  return q.terms.every(({ key, value }) => {
+    switch (key) {
+      case 'op':
+        return has(s.op, value) || has(/^[\w]+/.exec(s.call)?.[0], value) || has(/id=(\w+)/.exec(s.call)?.[1], value);
+      case 'errno':
+        return has(s.errno, value);
+      case 'signal':
+        return has(s.signal, value);
+      case 'rule':
+        return has(s.rule.id, value) || has(s.cause?.id, value);
+      case 'status':
+        return value.toLowerCase() === 'problem' ? isProblem(s) : has(stepStatus(s), value);
+      case 'line':
+        return String(s.line) === value;
+      case 'gpa': {
+        const a = parseAddress(value);
+        return a !== null && touchesGpa(s, a);
+      }
+      default:
+        return (
+          has(s.call, value) ||
+          has(resultLine(s), value) ||
+          has(s.rule.id, value) ||
+          has(s.cause?.id, value) ||
+          has(s.note, value) ||
+          String(s.index) === value
+        );
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes and addresses in words, labels, and the link between a GPA and its guest_memfd offset
+
+const UNITS: [number, string][] = [
+  [2 ** 60, 'EiB'],
+  [2 ** 50, 'PiB'],
+  [2 ** 40, 'TiB'],
+  [2 ** 30, 'GiB'],
+  [2 ** 20, 'MiB'],
+  [2 ** 10, 'KiB'],
+];
+
+/**
+ * A page's byte address in the largest unit it reaches, to three decimals: `0`, `4 KiB`,
+ * `8.035 MiB`, `3.996 GiB`, `4 GiB`, `1 TiB` (ticks in one band read in order; the exact address is
+ * in each tick's tooltip).
+ */
+export function fmtAddr(page: number): string {
+  const bytes = page * PAGE_SIZE;
+  if (bytes === 0) return '0';
+  const [u, name] = UNITS.find(([x]) => bytes >= x) ?? [1, 'B'];
+  return `${(bytes / u).toFixed(3).replace(/\.?0+$/, '')} ${name}`;
+}
+
+export interface Label {
+  /** pages [start, end) of the space */
+  start: number;
+  end: number;
+  text: string;
+  /** what the label is: a memslot, or a firmware section a step named */
+  kind: 'memslot' | 'section';
+  title: string;
+}
+
+/** the memslots over a VM's GPA space, or over a guest_memfd's offsets, from the run's objects */
+export function memslotLabels(run: RunEntry, s: Pick<Space, 'kind' | 'id'>): Label[] {
+  const out: Label[] = [];
+  for (const vm of run.objects.vms)
+    for (const m of vm.memslots) {
+      const gpa = `GPA ${fmtOffset(m.gfn)}–${fmtOffset(m.gfn + m.pages)}`;
+      const file = m.file !== null ? `guest_memfd ${m.file} @ ${fmtOffset(m.pgoff)}` : null;
+      if (s.kind === 'gpa' && vm.id === s.id)
+        out.push({
+          start: m.gfn,
+          end: m.gfn + m.pages,
+          kind: 'memslot',
+          text: `slot ${m.id}${m.file !== null ? ` → gmem ${m.file}` : ''}`,
+          title: `memslot ${m.id}: ${gpa} (${fmtPages(m.pages)})${file ? ` → ${file}` : ''}`,
+        });
+      if (s.kind === 'file' && m.file === s.id)
+        out.push({
+          start: m.pgoff,
+          end: m.pgoff + m.pages,
+          kind: 'memslot',
+          text: `slot ${m.id} @ GPA ${fmtOffset(m.gfn)}`,
+          title: `memslot ${m.id} of VM ${vm.id}: ${gpa} (${fmtPages(m.pages)}) → ${file}`,
+        });
+    }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Firmware sections a step names in its note (`TDVF section 0 (BFV)`, as `gmemsim measure` writes
+ * them; or `section NAME`), over the guest pages the step changed.
+ */
+export function sectionLabels(run: RunEntry, s: Pick<Space, 'kind' | 'id'>): Label[] {
+  const out: Label[] = [];
+  const fileOf = new Map<number, MemslotObj[]>();
+  for (const vm of run.objects.vms)
+    for (const m of vm.memslots)
+      if (m.file !== null) fileOf.set(m.file, [...(fileOf.get(m.file) ?? []), { ...m, id: vm.id }]);
+  for (const st of run.steps) {
+    const m = st.note && /\bsection\s+(?:\d+\s+)?\(?([A-Za-z][\w.-]*)\)?/.exec(st.note);
+    if (!m) continue;
+    const name = m[1]!;
+    const title = `${name}: ${st.note} (step ${st.index})`;
+    if (s.kind === 'gpa') {
+      for (const [a, b] of st.changes?.gpa[String(s.id)] ?? [])
+        out.push({ start: a, end: b, text: name, kind: 'section', title });
+    } else {
+      for (const [a, b] of st.changes?.files[String(s.id)] ?? [])
+        out.push({ start: a, end: b, text: name, kind: 'section', title });
+    }
+  }
+  // a section's runs are contiguous: merge neighbours with the same name
+  out.sort((x, y) => x.start - y.start);
+  const merged: Label[] = [];
+  for (const l of out) {
+    const last = merged[merged.length - 1];
+    if (last && last.text === l.text && last.end >= l.start) last.end = Math.max(last.end, l.end);
+    else merged.push({ ...l });
+  }
+  return merged;
+}
+
+/** a page of a space, and the same page seen from the other side of a memslot */
+export interface Linked {
+  key: string;
+  page: number;
+  slot: number;
+}
+
+/** GFN → guest_memfd offset, or guest_memfd offset → GFNs (a file can back several memslots) */
+export function linkedPages(run: RunEntry, s: Pick<Space, 'kind' | 'id'>, page: number): Linked[] {
+  const out: Linked[] = [];
+  for (const vm of run.objects.vms)
+    for (const m of vm.memslots) {
+      if (m.file === null) continue;
+      if (s.kind === 'gpa' && vm.id === s.id && page >= m.gfn && page < m.gfn + m.pages)
+        out.push({ key: `file:${m.file}`, page: m.pgoff + (page - m.gfn), slot: m.id });
+      if (s.kind === 'file' && m.file === s.id && page >= m.pgoff && page < m.pgoff + m.pages)
+        out.push({ key: `gpa:${vm.id}`, page: m.gfn + (page - m.pgoff), slot: m.id });
+    }
+  return out;
+}
+
+/**
+ * The window a space opens on: a VM's GPA space on its memslots (from the first to the end of the
+ * last), so a memslot at 1 MiB fills the band instead of a sliver beside "no memslot"; a file on all of it.
+ */
+export function initialWindow(run: RunEntry, s: Space): { lo: number; hi: number } {
+  const ext = s.bounds[s.bounds.length - 1]!;
+  if (s.kind !== 'gpa') return { lo: 0, hi: ext };
+  const slots = run.objects.vms.find((v) => v.id === s.id)?.memslots ?? [];
+  if (!slots.length) return { lo: 0, hi: ext };
+  const lo = Math.min(...slots.map((m) => m.gfn));
+  const hi = Math.max(...slots.map((m) => m.gfn + m.pages));
+  return { lo: Math.max(0, lo), hi: Math.min(ext, Math.max(hi, lo + 1)) };
+}
+
+/** x of a page in a layout (interpolated inside its item), or null outside the window */
+export function xOfPage(layout: Layout, page: number): number | null {
+  if (page < layout.lo || page > layout.hi) return null;
+  for (const it of layout.items)
+    if (page >= it.start && page <= it.end && it.end > it.start)
+      return it.x + ((page - it.start) / (it.end - it.start)) * it.w;
+  return null;
+}
+
+/** the page under x in a layout (interpolated inside its item) */
+export function pageAtX(layout: Layout, x: number): number | null {
+  for (const it of layout.items)
+    if (x >= it.x && x < it.x + it.w)
+      return Math.min(it.end - 1, Math.floor(it.start + ((x - it.x) / it.w) * (it.end - it.start)));
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measurement as its records
+
+const COUNTERS: Record<string, string> = {
+  pageAdds: 'TDH.MEM.PAGE.ADD',
+  extends: 'TDH.MR.EXTEND (256 bytes each)',
+  updates: 'SNP_LAUNCH_UPDATE page',
+};
+
+export interface RecordEntry {
+  /** step (0-based) */
+  step: number;
+  vm: string;
+  /** counts the step added: `1 TDH.MEM.PAGE.ADD`, `16 TDH.MR.EXTEND` */
+  added: string[];
+  /** the guest pages the step populated or measured */
+  ranges: Run[];
+  /** the section the step's note names */
+  section: string | null;
+  /** the digest after the step */
+  digest: string | null;
+  digestKey: string | null;
+}
+
+/** each step that added records to a VM's launch measurement, what it added, and the digest after it */
+export function measurementRecords(run: RunEntry): RecordEntry[] {
+  const out: RecordEntry[] = [];
+  const prev = new Map<string, Record<string, unknown>>();
+  run.steps.forEach((s, i) => {
+    for (const [vm, st] of Object.entries(s.launch ?? {})) {
+      const was = prev.get(vm) ?? {};
+      prev.set(vm, st);
+      const added: string[] = [];
+      for (const [k, name] of Object.entries(COUNTERS)) {
+        const d = Number(st[k] ?? 0) - Number(was[k] ?? 0);
+        if (d > 0) added.push(`${d.toLocaleString('en')} ${name}${d === 1 || name.includes('(') ? '' : 's'}`);
+      }
+      const digestKey = ['mrtd', 'ld', 'measurement'].find((k) => k in st) ?? null;
+      const digestChanged = digestKey !== null && st[digestKey] !== was[digestKey] && digestKey in was;
+      if (!added.length && !digestChanged) continue;
+      if (!added.length) added.push(`${digestKey} changed`);
+      const ranges = (s.changes?.gpa[vm] ?? []).filter(([, , bits]) => bits & (BIT.POPULATED | BIT.MEASURED));
+      const section = s.note ? (/\bsection\s+(?:\d+\s+)?\(?([A-Za-z][\w.-]*)\)?/.exec(s.note)?.[1] ?? null) : null;
+      out.push({ step: i, vm, added, ranges, section, digest: digestKey ? String(st[digestKey]) : null, digestKey });
+    }
+  });
+  return out;
 }
