@@ -45,13 +45,13 @@ describe('gmemsim completion', () => {
 
   it('bash: commands, sub-commands, options and their values, from the program', () => {
     expect(complete('')).toEqual(
-      ['completion', 'demo', 'diff', 'explore', 'help', 'measure', 'rules', 'run', 'schema', 'view'].sort(),
+      ['completion', 'demo', 'diff', 'explore', 'help', 'host', 'measure', 'profiles', 'rules', 'run', 'schema', 'view'].sort(),
     );
-    expect(complete('measure', '')).toEqual(['snp', 'tdx']);
+    expect(complete('measure', '')).toEqual(['diff', 'snp', 'tdx']);
     expect(complete('measure', 'tdx', '--o')).toEqual(['--output-format']);
     expect(complete('measure', 'tdx', '--output-format', '')).toEqual(['base64', 'hex']);
     expect(complete('run', '--profile', '')).toEqual([...ProfileNames].sort());
-    expect(complete('view', '--p')).toEqual(['--port', '--profile']);
+    expect(complete('view', '--p')).toEqual(['--port', '--profile', '--profile-file']);
     expect(complete('completion', '')).toEqual(['bash', 'fish', 'zsh']);
     expect(complete('help', 'exit')).toEqual(['exit-codes']);
   });

@@ -15,7 +15,7 @@
  * their own script and style (in the report: by hash), and no network.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, type Stats, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -330,27 +330,44 @@ export function watchRun(
 ): LiveSource & { close(): void } {
   let state: LiveState = { version: 1, doc: first.doc, sources: first.sources, error: null };
   const subscribers = new Set<(s: LiveState) => void>();
-  let watched: string[] = [];
-  const onChange = (cur: Stats, prev: Stats) => {
-    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
-    reload();
+  // Every tick reads each watched file and compares its text with the text last seen: a stat
+  // (mtime, size) can miss a same-size save within one timestamp tick, and a stat watcher that
+  // starts after a quick first save takes the new file as its baseline. Scenario files are small
+  // (the loader's size limit), so a read per tick costs nothing that shows.
+  const seen = new Map<string, string | null>();
+  const textOf = (f: string): string | null => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return null; // gone for a moment (an editor's rename): the next tick looks again
+    }
   };
-  const watch = (list: string[]) => {
-    for (const f of watched) if (!list.includes(f)) unwatchFile(f, onChange);
-    for (const f of list) if (!watched.includes(f)) watchFile(f, { interval, persistent: true }, onChange);
-    watched = list;
+  const watch = (list: string[], sources: Sources) => {
+    seen.clear();
+    for (const f of list) seen.set(f, sources[f] ?? textOf(f));
   };
   const reload = () => {
     try {
       const r = rerun();
       state = { version: state.version + 1, doc: r.doc, sources: r.sources, error: null };
-      watch([...new Set([...files.slice(0, 1), ...r.files])]);
+      watch([...new Set([...files.slice(0, 1), ...r.files])], r.sources);
     } catch (e) {
       state = { ...state, version: state.version + 1, error: errorText(e) };
     }
     for (const f of subscribers) f(state);
   };
-  watch([...new Set(files)]);
+  const tick = () => {
+    let changed = false;
+    for (const [f, before] of seen) {
+      const now = textOf(f);
+      if (now === null || now === before) continue;
+      seen.set(f, now);
+      changed = true;
+    }
+    if (changed) reload();
+  };
+  watch([...new Set(files)], first.sources);
+  const timer = setInterval(tick, interval);
   return {
     current: () => state,
     subscribe(f) {
@@ -358,7 +375,8 @@ export function watchRun(
       return () => subscribers.delete(f);
     },
     close() {
-      watch([]);
+      clearInterval(timer);
+      seen.clear();
       subscribers.clear();
     },
   };

@@ -228,6 +228,9 @@ export const ExitReason = {
   KVM_EXIT_MEMORY_FAULT: 39,
 } as const;
 
+/** exit reasons a scenario may name: the uAPI's, and KVM_EXIT_NONE for "no exit" */
+export const ExitReasonNames = { KVM_EXIT_NONE: 0, ...ExitReason } as const;
+
 /** run->memory_fault.flags */
 export const MemoryExitFlag = {
   KVM_MEMORY_EXIT_FLAG_PRIVATE: 1n << 3n,

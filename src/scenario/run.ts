@@ -10,7 +10,8 @@ import { FwError } from '../core/snp/psp.ts';
 import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
 import { dataBytes, evalExpr, isExpr, lowerInject, lowerStep } from './lower.ts';
-import { type DataExpr, ExitReason, type Expect, type Expr } from './schema.ts';
+import type { DataExpr, Expect, Expr } from './schema.ts';
+import { ExitReasonNames } from '../core/uapi.ts';
 import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
@@ -302,7 +303,7 @@ function checkExpect(e: Expect, o: Outcome, op: Op, handles: Map<string, bigint>
 
 /** an exit reason's name (KVM_EXIT_NONE: none) */
 export function exitName(v: bigint): string {
-  for (const [n, x] of Object.entries(ExitReason)) if (BigInt(x) === v) return n;
+  for (const [n, x] of Object.entries(ExitReasonNames)) if (BigInt(x) === v) return n;
   return `exit ${v}`;
 }
 

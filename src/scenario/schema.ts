@@ -19,15 +19,15 @@ import { describeKind } from '../core/knobs.ts';
 import type { CpuidEntry, Inject } from '../core/ops.ts';
 import { ProfileNames } from '../core/profiles.ts';
 import {
-  ExitReason as ExitReasonTable,
+  ExitReasonNames,
   HypercallNr,
   KVM_EXIT_HYPERCALL_LONG_MODE,
   MapGpaRangeAttr,
   MemoryExitFlag,
 } from '../core/uapi.ts';
 
-/** exit reasons a scenario may name: the uAPI's, and KVM_EXIT_NONE for "no exit" */
-export const ExitReason = { KVM_EXIT_NONE: 0, ...ExitReasonTable } as const;
+/** exit reasons a scenario may name (core/uapi.ts ExitReasonNames) */
+export const ExitReason = ExitReasonNames;
 const ExitFlagNames = { ...MemoryExitFlag, KVM_EXIT_HYPERCALL_LONG_MODE } as const;
 const MapGpaRangeAttrNames = {
   KVM_MAP_GPA_RANGE_ENCRYPTED: MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED,

@@ -141,7 +141,7 @@ async function walkExample(page: Page): Promise<void> {
     'kernelorg-mirror/linux_kernel_git_sashal_linux-next:arch/x86/kvm/mmu/mmu.c@f19943d4e1cc kvm_tdp_mmu_map_private_pfn()',
   );
   expect(await page.getAttribute(`${detail} [data-testid="rule"] a[data-cite]`, 'href')).toMatch(
-    /^https:\/\/github\.com\/torvalds\/linux\/blob\/01f492e1817e[0-9a-f]*\/arch\/x86\/kvm\/mmu\/mmu\.c$/,
+    /^https:\/\/github\.com\/kernelorg-mirror\/linux_kernel_git_sashal_linux-next\/blob\/f19943d4e1cc\/arch\/x86\/kvm\/mmu\/mmu\.c(#L\d+)?$/,
   );
   // the result in the words of `gmemsim run`
   expect(await page.locator(`${detail} [data-testid="result"]`).textContent()).toBe(

@@ -150,7 +150,7 @@ describe('gmemsim view FILE --port N', () => {
       let err = '';
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        const m = /at (http:\/\/127\.0\.0\.1:\d+\/) \(Ctrl-C to stop\)/.exec(out);
+        const m = /at (http:\/\/127\.0\.0\.1:\d+\/) \(Ctrl-C to stop[;)]/.exec(out);
         if (m) resolve(m[1]!);
       });
       child.stderr!.on('data', (d: Buffer) => {
