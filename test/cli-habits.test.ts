@@ -45,7 +45,20 @@ describe('gmemsim completion', () => {
 
   it('bash: commands, sub-commands, options and their values, from the program', () => {
     expect(complete('')).toEqual(
-      ['completion', 'demo', 'diff', 'explore', 'help', 'host', 'measure', 'profiles', 'rules', 'run', 'schema', 'view'].sort(),
+      [
+        'completion',
+        'demo',
+        'diff',
+        'explore',
+        'help',
+        'host',
+        'measure',
+        'profiles',
+        'rules',
+        'run',
+        'schema',
+        'view',
+      ].sort(),
     );
     expect(complete('measure', '')).toEqual(['diff', 'snp', 'tdx']);
     expect(complete('measure', 'tdx', '--o')).toEqual(['--output-format']);

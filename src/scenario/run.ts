@@ -7,11 +7,11 @@ import type { Outcome } from '../core/outcome.ts';
 import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { FwError } from '../core/snp/psp.ts';
+import { ExitReasonNames } from '../core/uapi.ts';
 import { toHex } from '../util/hex.ts';
 import type { Scenario, Step } from './load.ts';
 import { dataBytes, evalExpr, isExpr, lowerInject, lowerStep } from './lower.ts';
 import type { DataExpr, Expect, Expr } from './schema.ts';
-import { ExitReasonNames } from '../core/uapi.ts';
 import { expectationsOf, expectFor, runsUnder } from './select.ts';
 
 export interface Host {
