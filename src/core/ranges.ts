@@ -11,9 +11,31 @@ export class RangeMap<V> {
   private starts: number[] = [];
   private ends: number[] = [];
   private values: V[] = [];
+  /** after track(): the ranges set() was asked to change since the last takeTouched() */
+  private touched: [number, number][] | undefined;
 
   get runCount(): number {
     return this.starts.length;
+  }
+
+  /** the end of the last run (0 when empty) */
+  get end(): number {
+    return this.ends.length ? this.ends[this.ends.length - 1]! : 0;
+  }
+
+  /**
+   * Record from now on the ranges set() is asked to change (a superset of what changed), for the
+   * page-map trace (core/pagemap.ts PageMapTracker); a clone does not record.
+   */
+  track(): void {
+    this.touched ??= [];
+  }
+
+  /** the ranges recorded since the last call (undefined when not tracking), and forget them */
+  takeTouched(): [number, number][] | undefined {
+    const t = this.touched;
+    if (t?.length) this.touched = [];
+    return t;
   }
 
   clone(): RangeMap<V> {
@@ -80,6 +102,14 @@ export class RangeMap<V> {
   /** Set [start, end) to v (or clear it when v is undefined). */
   set(start: number, end: number, v: V | undefined): void {
     if (start >= end) return;
+    if (this.touched) {
+      // one window for a sequence of adjacent or overlapping updates (a population, page by page)
+      const last = this.touched[this.touched.length - 1];
+      if (last && start <= last[1] && end >= last[0]) {
+        last[0] = Math.min(last[0], start);
+        last[1] = Math.max(last[1], end);
+      } else this.touched.push([start, end]);
+    }
     let i = this.firstEndingAfter(start);
     // fast paths (sequential population): already so, or extending the previous run
     if (v !== undefined) {
@@ -166,6 +196,14 @@ export class RangeSet {
   }
   get runCount(): number {
     return this.m.runCount;
+  }
+  /** RangeMap.track */
+  track(): void {
+    this.m.track();
+  }
+  /** RangeMap.takeTouched */
+  takeTouched(): [number, number][] | undefined {
+    return this.m.takeTouched();
   }
   has(x: number): boolean {
     return this.m.get(x) === true;

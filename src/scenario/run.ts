@@ -4,7 +4,7 @@ import type { Kernel } from '../core/kernel.ts';
 import { KVM_FD, SEV_FD } from '../core/kernel.ts';
 import type { Op } from '../core/ops.ts';
 import type { Outcome } from '../core/outcome.ts';
-import { diffRuns, type Run, type Snapshot, snapshot } from '../core/pagemap.ts';
+import { PageMapTracker, type Run } from '../core/pagemap.ts';
 import type { Knobs, ProfileName } from '../core/profiles.ts';
 import { FwError } from '../core/snp/psp.ts';
 import { ExitReasonNames } from '../core/uapi.ts';
@@ -63,8 +63,8 @@ export interface RunOptions {
   trace?: boolean;
   /** the host configuration (--host), over the file's kernel.host */
   host?: HostConfig;
-  /** called after each step with the steps done and the total (progress display) */
-  onStep?: (done: number, total: number) => void;
+  /** called after each step with the steps done, the total (progress display) and the kernel */
+  onStep?: (done: number, total: number, kernel: Kernel) => void;
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -101,7 +101,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     s.steps.some((st) => expectationsOf(st).some((e) => e.violates !== undefined));
   let expectations = 0;
   let failed = 0;
-  let prev: Snapshot | undefined;
+  const tracker = opts.trace ? new PageMapTracker() : undefined;
   const notBound = new Set<string>();
   for (const step of s.steps) {
     // a step for other kernels is not run, and neither is one that needs a handle only such a step
@@ -123,25 +123,13 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
     const violations = checkInv ? checkInvariants(k) : [];
     const r: StepResult = { step, op, outcome, violations, checks: [], ok: true };
     if (opts.trace) {
-      const snap = snapshot(k);
-      const files: Record<string, Run[]> = {};
-      const gpa: Record<string, Run[]> = {};
-      for (const [id, f] of snap.files) {
-        const d = diffRuns(prev?.files.get(id)?.runs, f.runs);
-        if (d.length) files[id] = d;
-      }
-      for (const [id, g] of snap.gpa) {
-        const d = diffRuns(prev?.gpa.get(id)?.runs, g.runs);
-        if (d.length) gpa[id] = d;
-      }
-      r.changes = { files, gpa };
+      r.changes = tracker!.step(k);
       const launch: Record<string, Record<string, unknown>> = {};
       for (const vm of k.vms) {
         const d = k.arch(vm)?.describe?.(vm);
         if (d) launch[vm.id] = d;
       }
       r.launch = launch;
-      prev = snap;
     }
     if (step.as) {
       notBound.delete(step.as);
@@ -170,7 +158,7 @@ export function runScenario(s: Scenario, host: Host, opts: RunOptions = {}): Run
       if (!r.ok) failed++;
     }
     results.push(r);
-    opts.onStep?.(results.length, s.steps.length);
+    opts.onStep?.(results.length, s.steps.length, k);
   }
   return { scenario: s, profile, knobs: k.knobs, steps: results, expectations, failed, ok: failed === 0, kernel: k };
 }
