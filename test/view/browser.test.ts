@@ -125,8 +125,8 @@ async function walkExample(page: Page): Promise<void> {
 
   // step 13, KVM_TDX_INIT_MEM_REGION with MEASURE: populated and measured, and the MRTD moved
   await press(page, ['ArrowRight', 'ArrowRight'], 13);
-  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
-  expect(await stateOf(page, 'gpa:0', 1)).toBe('in-memslot private populated measured');
+  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured accepted');
+  expect(await stateOf(page, 'gpa:0', 1)).toBe('in-memslot private populated measured accepted');
   const mrtd = page.locator('[data-launch-vm="0"] [data-key="mrtd"]');
   await untilAttribute(page, '[data-launch-vm="0"] [data-key="mrtd"]', 'class', 'kv changed');
   expect(await mrtd.locator('dd').textContent()).toMatch(/^426406e35870475784c53fc0a8a21b09/);
@@ -150,7 +150,7 @@ async function walkExample(page: Page): Promise<void> {
   expect(await page.getAttribute('[data-step="14"][role="option"]', 'data-status')).toBe('expected');
   // expected results are not problems
   expect(await page.locator('[data-testid="problems"]').textContent()).toBe('0 problem steps · 2 expected errors');
-  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured');
+  expect(await stateOf(page, 'file:0', 1)).toBe('private allocated populated measured accepted');
   expect(await page.getAttribute(item('file:0', 1), 'data-changed')).toBe('0');
 
   // back and forth: k, End, Home; n and p jump between the steps with an errno or signal (SIGBUS at 12, EIO at 14)

@@ -20,6 +20,7 @@ import {
   layoutWindow,
   linkedPages,
   memslotLabels,
+  type PageBits,
   pageAtX,
   runsIn,
   type Scale,
@@ -343,7 +344,7 @@ function Band(props: {
   layout: Layout;
   s: Space;
   tracks: ReturnType<typeof tracksOf>;
-  state: Uint8Array;
+  state: PageBits;
   changed: Uint8Array | null;
   height: number;
   selected: { start: number; end: number } | undefined;
@@ -535,7 +536,7 @@ function LabelRow({ row, layout, y }: { row: Label[]; layout: Layout; y: number 
 
 function SelectionInfo(props: {
   s: Space;
-  state: Uint8Array;
+  state: PageBits;
   changed: Uint8Array | null;
   selected: { start: number; end: number } | undefined;
 }) {
@@ -561,7 +562,7 @@ function SelectionInfo(props: {
   );
 }
 
-function RangeTable(props: { s: Space; state: Uint8Array; changed: Uint8Array | null; lo: number; hi: number }) {
+function RangeTable(props: { s: Space; state: PageBits; changed: Uint8Array | null; lo: number; hi: number }) {
   const { s, state, changed, lo, hi } = props;
   const [open, setOpen] = useState(false);
   const runs = runsIn(s, state, lo, hi);

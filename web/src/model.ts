@@ -13,6 +13,12 @@ import { PAGE as BIT } from '../../src/core/pagebits.ts';
 
 export { BIT };
 
+/** the state bits of every atom of a space (16 bits: PAGE.ACCEPTED is 256) */
+export type PageBits = Uint16Array;
+const PageBitsBytes = 2;
+/** what the checkpoints of one space may hold, about */
+const CHECKPOINT_BYTES = 64 * 2 ** 20;
+
 /** [start, end, bits] over page offsets (files) or GFNs (GPA) */
 export type Run = [number, number, number];
 /** numbers above 2^53 are written as hex strings */
@@ -390,8 +396,8 @@ export class Timeline {
   readonly spaces: Space[];
   readonly steps: number;
   private readonly every: number;
-  private readonly checkpoints = new Map<string, Uint8Array[]>();
-  private readonly last = new Map<string, { step: number; state: Uint8Array }>();
+  private readonly checkpoints = new Map<string, PageBits[]>();
+  private readonly last = new Map<string, { step: number; state: PageBits }>();
 
   constructor(run: RunEntry, every = 64) {
     this.run = run;
@@ -449,36 +455,39 @@ export class Timeline {
     return step >= s.first;
   }
 
-  private apply(s: Space, state: Uint8Array, step: number): void {
+  private apply(s: Space, state: PageBits, step: number): void {
     const d = s.deltas.get(step);
     if (d) for (const [a, b, bits] of d) state.fill(bits, a, b);
   }
 
   /** the bits of every atom of the space after step `step` (0-based); do not modify the result */
-  stateAt(s: Space, step: number): Uint8Array {
+  stateAt(s: Space, step: number): PageBits {
     const n = atomCount(s);
+    // a checkpoint every `every` steps, fewer for a long run over many atoms: the checkpoints of a
+    // space hold about CHECKPOINT_BYTES at most, and a jump replays at most `every` steps
+    const every = Math.max(this.every, Math.ceil((this.steps * n * PageBitsBytes) / CHECKPOINT_BYTES));
     step = Math.max(-1, Math.min(step, this.steps - 1));
     const cached = this.last.get(s.key);
     if (cached && cached.step === step) return cached.state;
     let cps = this.checkpoints.get(s.key);
     if (!cps) {
       cps = [];
-      const st = new Uint8Array(n);
+      const st = new Uint16Array(n);
       for (let i = 0; i < this.steps; i++) {
-        if (i % this.every === 0) cps.push(st.slice());
+        if (i % every === 0) cps.push(st.slice());
         this.apply(s, st, i);
       }
       this.checkpoints.set(s.key, cps);
     }
-    let state: Uint8Array;
+    let state: PageBits;
     let from: number;
-    if (cached && cached.step < step && cached.step >= step - this.every) {
+    if (cached && cached.step < step && cached.step >= step - every) {
       state = cached.state.slice();
       from = cached.step + 1;
     } else {
-      const c = Math.floor(Math.max(step, 0) / this.every);
-      state = cps[c]?.slice() ?? new Uint8Array(n);
-      from = c * this.every;
+      const c = Math.floor(Math.max(step, 0) / every);
+      state = cps[c]?.slice() ?? new Uint16Array(n);
+      from = c * every;
     }
     for (let i = from; i <= step; i++) this.apply(s, state, i);
     this.last.set(s.key, { step, state });
@@ -549,7 +558,7 @@ export interface Layout {
 export interface LayoutOptions {
   scale?: Scale;
   /** the bits of every atom at the step drawn: neighbours with equal bits are drawn as one range */
-  state?: Uint8Array;
+  state?: PageBits;
   /** atoms the step changed (kept apart from unchanged neighbours) */
   changed?: Uint8Array | null;
   /** at most this many items; more atoms are grouped (a group shows mixed state) */
@@ -628,9 +637,9 @@ export function layoutWindow(
 }
 
 /** OR and AND of the bits of atoms [a, b) */
-export function bitsOf(state: Uint8Array, a: number, b: number): { any: number; all: number } {
+export function bitsOf(state: PageBits, a: number, b: number): { any: number; all: number } {
   let any = 0;
-  let all = 0xff;
+  let all = 0xffff;
   for (let i = a; i < b; i++) {
     const v = state[i]!;
     any |= v;
@@ -647,7 +656,7 @@ export function anyMarked(mask: Uint8Array | null, a: number, b: number): boolea
 }
 
 /** The runs of a space's state inside [lo, hi), merged where equal: the text version of the map. */
-export function runsIn(s: Space, state: Uint8Array, lo: number, hi: number): Run[] {
+export function runsIn(s: Space, state: ArrayLike<number>, lo: number, hi: number): Run[] {
   const out: Run[] = [];
   const a0 = atomAt(s.bounds, lo);
   const a1 = atomAt(s.bounds, Math.max(lo, hi - 1)) + 1;
