@@ -13,12 +13,15 @@
  *     when src/ is newer.
  *  5. gmemsim measure --expect with a full diagnosis on the largest images, beside a plain measure
  *     (goal ×2), in-process and as whole processes.
- * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4, `-- expect` part 5.
+ *  6. Long traces: `run`, `run --json` and `view --out` of a 10,000- and a 100,000-step scenario
+ *     (bench/trace.ts), time and peak RSS, beside the yaml library parsing the same file.
+ * `npm run bench -- model` runs parts 1-3 only, `npm run bench -- measure` part 4, `-- expect` part 5,
+ * `-- trace` part 6.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { arch, cpus, platform, totalmem } from 'node:os';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from '../src/core/index.ts';
@@ -568,7 +571,69 @@ async function expectRows(): Promise<string[][]> {
   return out;
 }
 
+/**
+ * 6. Long traces (issue 16): bench/trace.ts writes a scenario of 10,000 and of 100,000 steps
+ * (scattered conversions and populates on a 1 TiB guest_memfd); `run`, `run --json` and
+ * `view --out` run it as whole processes (bin/gmemsim.js), each with its wall time and peak RSS
+ * (bench/peak-rss.mjs), beside the floor: the yaml library parsing the same file
+ * (bench/yaml-floor.mjs). Goal: ten times the steps costs at most about 12 times the time.
+ */
+async function traceRows(): Promise<string[][]> {
+  ensureDist();
+  const { traceScenario } = await import('./trace.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'gmemsim-bench-'));
+  const out: string[][] = [];
+  try {
+    const rssFile = join(dir, 'rss');
+    const proc = (args: string[], stdout: string): { ms: number; rssMiB: number } => {
+      const t0 = performance.now();
+      const r = spawnSync(
+        process.execPath,
+        ['--import', pathToFileURL(join(ROOT, 'bench', 'peak-rss.mjs')).href, ...args],
+        {
+          cwd: ROOT,
+          env: { ...process.env, GMEMSIM_BENCH_RSS: rssFile, CI: '' },
+          stdio: ['ignore', openSync(stdout, 'w'), 'pipe'],
+          maxBuffer: 1 << 26,
+        },
+      );
+      const ms = performance.now() - t0;
+      if (r.status !== 0) throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+      return { ms, rssMiB: Number(readFileSync(rssFile, 'utf8')) / 1024 };
+    };
+    const bin = join(ROOT, 'bin', 'gmemsim.js');
+    const by: Record<string, Record<number, { ms: number; rssMiB: number }>> = {};
+    for (const steps of [10_000, 100_000]) {
+      const file = join(dir, `trace-${steps}.yaml`);
+      writeFileSync(file, traceScenario(steps));
+      const size = statSync(file).size;
+      const floor = proc([join(ROOT, 'bench', 'yaml-floor.mjs'), file], join(dir, 'floor.out'));
+      const cases: [string, string[]][] = [
+        ['run', ['run', file, '--quiet']],
+        ['run --json', ['run', file, '--json', '--quiet']],
+        ['view --out', ['view', file, '--out', join(dir, 'view.html'), '--quiet']],
+      ];
+      for (const [label, args] of cases) {
+        const r = proc([bin, ...args], join(dir, 'out'));
+        (by[label] ??= {})[steps] = r;
+        const grew = steps === 100_000 ? by[label]![10_000] : undefined;
+        out.push([
+          `gmemsim ${label}, ${steps.toLocaleString('en')} steps (1 TiB guest_memfd)`,
+          `${fmt(r.ms / 1000, 2)} s, ${fmt(r.rssMiB, 0)} MiB peak RSS`,
+          `floor ${fmt(floor.ms / 1000, 2)} s, ${fmt(floor.rssMiB, 0)} MiB`,
+          `×${fmt(r.ms / floor.ms, 2)} of floor${grew ? `; ×${fmt(r.ms / grew.ms, 1)} the time of 10,000 steps (goal ≤ ×12)` : ''}`,
+          `whole process; floor: yaml parseDocument of the same ${fmt(size / 2 ** 20, 1)} MiB file`,
+        ]);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 if (part('measure')) rows.push(...(await measureRows()));
+if (part('trace')) rows.push(...(await traceRows()));
 if (part('expect')) rows.push(...(await expectRows()));
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
