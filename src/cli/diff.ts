@@ -1,4 +1,4 @@
-import { formatCall } from '../scenario/report.ts';
+import { formatCall, formatResult, formatRule } from '../scenario/report.ts';
 import { runScenario, type StepResult } from '../scenario/run.ts';
 import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
 
@@ -58,14 +58,17 @@ export async function diffCommand(
       `${JSON.stringify({ format: 'gmemsim-diff/1', profiles: [a, b], differences: diffs.map((d) => ({ file: d.file, step: d.step, line: d.line, call: d.call, [a]: side(d.a), [b]: side(d.b) })) }, null, 2)}\n`,
     );
   } else {
+    // each side as `gmemsim run` prints a step: the result, then the rule that decided it
+    const w = Math.max(a.length, b.length);
+    const show = (name: string, r: StepResult) => {
+      const { bound: _bound, ...rest } = r;
+      process.stdout.write(`  ${name.padEnd(w)}  ${formatResult(rest)}\n`);
+      process.stdout.write(`  ${' '.repeat(w)}  ${formatRule(r.outcome.rule, r.outcome.cause)}\n`);
+    };
     for (const d of diffs) {
       process.stdout.write(`${d.file}:${d.line}: step ${d.step} ${d.call}\n`);
-      process.stdout.write(
-        `  ${a.padEnd(18)} ${observable(d.a)}  [${d.a.outcome.rule.id}: ${d.a.outcome.rule.reason}]\n`,
-      );
-      process.stdout.write(
-        `  ${b.padEnd(18)} ${observable(d.b)}  [${d.b.outcome.rule.id}: ${d.b.outcome.rule.reason}]\n`,
-      );
+      show(a, d.a);
+      show(b, d.b);
     }
     process.stdout.write(`${diffs.length} step${diffs.length === 1 ? '' : 's'} differ between ${a} and ${b}\n`);
   }

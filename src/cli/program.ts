@@ -56,6 +56,11 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--host <preset|FILE|live>', HOST_HELP)
     .option('--live', 'also run every step on the running kernel (/dev/kvm) and compare, step by step')
     .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every expectation held; 1 an expectation failed (or, with --live, a step differed\n' +
+        'from the running kernel); 2 bad input (one FILE:LINE:COL line each; the other files still run).',
+    )
     .action(
       async (
         files: string[],
@@ -106,6 +111,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--profile-file <file>', 'a profile file (YAML: base plus changed fields) as side B', collect, [])
     .option('--set <key=value>', `${SET_HELP}; for both sides`, collect, [])
     .option('--json', 'print one JSON document')
+    .addHelpText('after', '\nExit status: 0 no step differs; 1 some step differs; 2 bad input.')
     .action(
       async (files: string[], opts: { profile: string[]; profileFile: string[]; set: string[]; json?: boolean }) => {
         const { diffCommand } = await import('./diff.ts');
