@@ -5,7 +5,7 @@ import { TdxCmd } from '../core/uapi.ts';
 import { demoProfiles, demoRows } from '../demo/scenarios.ts';
 import { nodeHost } from '../node/host.ts';
 import { renderText } from '../scenario/report.ts';
-import { type RunResult, runScenario, type StepResult } from '../scenario/run.ts';
+import { exitName, type RunResult, runScenario, type StepResult } from '../scenario/run.ts';
 import { useColor } from './common.ts';
 
 interface Cell {
@@ -25,6 +25,28 @@ function short(r: StepResult): string {
   return o.signal ? o.signal : o.errno ? `-${o.errno}` : String(o.ret);
 }
 
+/** a run-time row's steps: those after the launch (attest) that run one of `ops`, but the guest's writes */
+function runtimeSteps(run: RunResult, ops: readonly string[]): StepResult[] {
+  const at = run.steps.findIndex((x) => x.op.op === 'attest');
+  return run.steps
+    .slice(at + 1)
+    .filter((x) => ops.includes(x.op.op) && !(x.op.op === 'guest_access' && x.op.write === true));
+}
+
+/** a run-time step in a cell: the exit it caused, or the call's result; for a read, what the guest read */
+function runtimeShort(r: StepResult): string {
+  const o = r.outcome;
+  if (o.errno || o.signal) return short(r);
+  if (o.out.exit) return exitName(BigInt(o.out.exit.reason)).replace(/^KVM_EXIT_/, '');
+  const b = o.out.bytes;
+  if (r.op.op === 'guest_access' && b) {
+    if (b.every((x) => x === 0)) return 'reads zeros';
+    const t = new TextDecoder().decode(b);
+    return /^[\x20-\x7e]+$/.test(t) ? `reads "${t}"` : `reads ${Buffer.from(b).toString('hex')}`;
+  }
+  return short(r);
+}
+
 export function demoCells() {
   return demoRows.map((row) => ({
     row,
@@ -33,12 +55,12 @@ export function demoCells() {
       if (built === null) return { profile, text: 'n/a', rules: ['no in-place conversion in this kernel'] };
       const s = { ...built, file: `demo:${row.id}` };
       const run = runScenario(s, nodeHost);
-      const imrs = run.steps.filter(isImr);
       const attest = run.steps.find((x) => x.op.op === 'attest');
+      const keys = row.cell ? runtimeSteps(run, row.cell.ops) : run.steps.filter(isImr);
       const cell: Cell = {
         profile,
-        text: imrs.map(short).join(' → '),
-        rules: imrs.map((x) => `${x.outcome.rule.id}${x.outcome.cause ? ` (${x.outcome.cause.id})` : ''}`),
+        text: keys.map(row.cell ? runtimeShort : short).join(' → '),
+        rules: keys.map((x) => `${x.outcome.rule.id}${x.outcome.cause ? ` (${x.outcome.cause.id})` : ''}`),
         run,
       };
       if (attest?.outcome.out.mrtd) cell.mrtd = attest.outcome.out.mrtd;
@@ -76,16 +98,29 @@ export function demoCommand(opts: { json?: boolean; verbose?: boolean }): number
   out.push(
     "under that kernel profile (arrows: successive calls), and the TD's MRTD prefix where the launch completed.",
   );
+  out.push(
+    'Run-time rows: after the launch, the exit the guest request caused, the conversion call, the re-entry, and what',
+  );
+  out.push('the guest then reads.');
   out.push('');
+  const head = [
+    'sequence',
+    ...demoProfiles.map((p) => (aliasesOf(p).length ? `${p} (${aliasesOf(p).join(', ')})` : p)),
+  ];
+  const text = (x: Cell) => (x.mrtd ? `${x.text}\nmrtd ${x.mrtd.slice(0, 8)}` : x.text);
+  // a column as wide as its profile's name or an INIT_MEM_REGION cell in one line (at least 15);
+  // the longer run-time cells wrap
+  const widths = demoProfiles.map((p, i) => {
+    const cells = rows.filter(({ row }) => !row.cell).map(({ cells }) => text(cells[i]!));
+    return Math.max(13, p.length, ...cells.flatMap((t) => t.split('\n').map((l) => l.length))) + 2;
+  });
   const table = new Table({
-    head: ['sequence', ...demoProfiles.map((p) => (aliasesOf(p).length ? `${p} (${aliasesOf(p).join(', ')})` : p))],
+    head,
     style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
     wordWrap: true,
-    colWidths: [30, 15, 15, 15, 18, 15],
+    colWidths: [30, ...widths],
   });
-  for (const { row, cells } of rows) {
-    table.push([row.title, ...cells.map((x) => (x.mrtd ? `${x.text}\nmrtd ${x.mrtd.slice(0, 8)}` : x.text))]);
-  }
+  for (const { row, cells } of rows) table.push([row.title, ...cells.map(text)]);
   out.push(table.toString());
   out.push('');
   out.push(c.bold('Which rule decided each cell'));

@@ -35,6 +35,11 @@ export interface DemoRow {
   scenario(profile: ProfileName): Scenario | null;
   /** the same, as gmemsim/1 YAML (the one emitter) */
   yaml(profile: ProfileName): string | null;
+  /**
+   * which steps make the row's cell (by the op they run), and how one reads: by default the
+   * KVM_TDX_INIT_MEM_REGION calls and their results
+   */
+  cell?: { ops: readonly string[]; label?: (op: string) => string };
 }
 
 const P = 0x1000n;
@@ -64,8 +69,8 @@ function tdSetup(b: ScenarioBuilder): void {
   b.add('KVM_MEMORY_ENCRYPT_OP', { fd: ref('vcpu'), id: BigInt(EncryptCmd.KVM_TDX_INIT_VCPU), data: 0n }, ok);
 }
 
-/** a guest_memfd of `pages` pages bound at GPA 0 */
-function gmemSlot(b: ScenarioBuilder, pages: number, flags = 0n): void {
+/** a guest_memfd of `pages` pages bound at GPA 0 (shared memory at userspace_addr, 0 for none) */
+function gmemSlot(b: ScenarioBuilder, pages: number, flags = 0n, userspaceAddr: Value = 0n): void {
   b.add(
     'KVM_CREATE_GUEST_MEMFD',
     { fd: ref('vm'), size: BigInt(pages) * P, ...(flags ? { flags } : {}) },
@@ -79,7 +84,7 @@ function gmemSlot(b: ScenarioBuilder, pages: number, flags = 0n): void {
       flags: MemslotFlag.KVM_MEM_GUEST_MEMFD,
       guest_phys_addr: 0n,
       memory_size: BigInt(pages) * P,
-      userspace_addr: 0n,
+      userspace_addr: userspaceAddr,
       guest_memfd: ref('gmem'),
       guest_memfd_offset: 0n,
     },
@@ -237,6 +242,54 @@ const rows: Omit<DemoRow, 'yaml'>[] = [
         finish(b);
       }),
   },
+  ...(['per-vm', 'in-place'] as const).map(
+    (how): Omit<DemoRow, 'yaml'> => ({
+      id: `runtime-${how}`,
+      title:
+        how === 'in-place'
+          ? 'run time: the guest asks for a private page back as shared, in-place conversion'
+          : 'run time: the guest asks for a private page back as shared, per-VM attributes',
+      question:
+        'the guest wrote a secret to an accepted private page and asks (MapGPA) for it shared; the VMM converts ' +
+        `with ${how === 'in-place' ? 'KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd' : 'KVM_SET_MEMORY_ATTRIBUTES on the VM'} and re-enters; what does the guest read through the shared alias?`,
+      inPlace: how === 'in-place',
+      cell: {
+        ops: ['guest_map_gpa', 'KVM_SET_MEMORY_ATTRIBUTES', 'KVM_SET_MEMORY_ATTRIBUTES2', 'KVM_RUN', 'guest_access'],
+      },
+      scenario: (profile) => {
+        if (how === 'in-place' && !Profiles[profile].inPlaceSeries) return null;
+        return build(`run-time conversion to shared (${how})`, profile, how === 'in-place', (b) => {
+          b.add('KVM_ENABLE_CAP', { fd: ref('vm'), cap: BigInt(Cap.KVM_CAP_EXIT_HYPERCALL), args: [0x1000n] }, ok);
+          b.add('mmap', { length: P, prot: RW, flags: ANON }, { as: 'buf' });
+          b.add('store', { addr: ref('buf'), data: fill(0x11, P) }, ok);
+          // shared memory: the guest_memfd itself (in place), or anonymous memory at userspace_addr
+          if (how === 'in-place') gmemSlot(b, 4, GuestMemfdFlag.GUEST_MEMFD_FLAG_MMAP);
+          else {
+            b.add('mmap', { length: 4n * P, prot: RW, flags: ANON }, { as: 'shared', ...ok });
+            gmemSlot(b, 4, 0n, ref('shared'));
+          }
+          makePrivate(b, profile, how === 'in-place', 4);
+          imr(b, ref('buf'), 0n, 1, ok);
+          finish(b);
+          // page 0 was added at build time: accepted; the guest writes its secret there
+          b.add('guest_access', {
+            fd: ref('vcpu'),
+            gpa: 0n,
+            size: 6n,
+            write: true,
+            data: { form: 'text', text: 'secret' } as Value,
+          });
+          b.add('guest_map_gpa', { fd: ref('vcpu'), gpa: 0n, npages: 1n, to: 0n });
+          if (how === 'in-place')
+            b.add('KVM_SET_MEMORY_ATTRIBUTES2', { fd: ref('gmem'), offset: 0n, size: P, attributes: 0n });
+          else b.add('KVM_SET_MEMORY_ATTRIBUTES', { fd: ref('vm'), address: 0n, size: P, attributes: 0n });
+          b.add('KVM_RUN', { fd: ref('vcpu'), hypercall_ret: 0n });
+          // the shared alias of GPA 0 (GPAW 48: bit 47)
+          b.add('guest_access', { fd: ref('vcpu'), gpa: 1n << 47n, size: 6n, write: false });
+        });
+      },
+    }),
+  ),
 ];
 
 export const demoRows: DemoRow[] = rows.map((r) => ({
