@@ -127,6 +127,18 @@ export function formatExit(x: RunExit): string {
   return `${exitName(BigInt(x.reason))} {${f.join(', ')}}`;
 }
 
+/**
+ * The GPA range an exit is about, for the page map: the faulting range of a KVM_EXIT_MEMORY_FAULT,
+ * the range a MapGPA / KVM_HC_MAP_GPA_RANGE request names (args[0] GPA, args[1] pages); else null.
+ */
+export function exitRange(x: RunExit): { gpa: string; size: string; what: string } | null {
+  if (x.reason === ExitReasonTable.KVM_EXIT_MEMORY_FAULT && x.gpa !== undefined)
+    return { gpa: hex(x.gpa), size: hex(x.size ?? 0n), what: x.flags ? 'private fault' : 'shared fault' };
+  if (x.reason === ExitReasonTable.KVM_EXIT_HYPERCALL && x.nr === 12n && x.args && x.args.length >= 2)
+    return { gpa: hex(x.args[0]!), size: hex(x.args[1]! * 4096n), what: 'conversion request' };
+  return null;
+}
+
 export function formatRule(rule: Rule, cause?: Rule): string {
   const conf = rule.confidence === 'read' ? '' : ` [${rule.confidence.toUpperCase()}]`;
   let s = `${rule.id}: ${rule.reason}${conf} — ${formatCite(rule.cite)}`;
@@ -257,6 +269,7 @@ export function runJson(res: RunResult) {
         ...(r.outcome.out.mrtd ? { mrtd: r.outcome.out.mrtd } : {}),
         ...(r.outcome.out.measurement ? { measurement: r.outcome.out.measurement } : {}),
         ...(r.outcome.out.exit ? { exit: formatExit(r.outcome.out.exit) } : {}),
+        ...(r.outcome.out.exit && exitRange(r.outcome.out.exit) ? { exit_range: exitRange(r.outcome.out.exit) } : {}),
         ...(r.outcome.out.guest ? { guest: r.outcome.out.guest } : {}),
       },
       ...(r.bound ? { bound: { name: r.bound.name, value: jsonValue(r.bound.value) } } : {}),

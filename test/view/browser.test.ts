@@ -265,6 +265,24 @@ describe.runIf(HAVE)('the page in Chromium', () => {
     await page.close();
   });
 
+  it("outlines the GPA range of a step's exit: the conversion request, the private fault", async () => {
+    const out = join(ARTIFACTS, 'view-td-conversion-loop.html');
+    cli('view', 'test/scenarios/runtime/td-conversion-loop.in-place.yaml', '--out', out);
+    const { page, problems } = await open(`${pathToFileURL(out).href}#step=19`); // guest_map_gpa(0x1000, shared)
+    const mark = page.locator('[data-space="gpa:0"] [data-testid="exit-mark"]');
+    expect(await mark.count()).toBe(1);
+    expect([await mark.getAttribute('data-start'), await mark.getAttribute('data-end')]).toEqual(['1', '2']);
+    expect(await mark.locator('text').textContent()).toBe('conversion request');
+    await press(page, ['ArrowRight', 'ArrowRight', 'ArrowRight'], 22); // the private access to the shared page
+    expect(await mark.locator('text').textContent()).toBe('private fault');
+    await page.screenshot({ path: join(ARTIFACTS, 'view-td-conversion-loop-step22.png') });
+    await press(page, ['ArrowRight'], 23); // an access that completed: no exit
+    expect(await mark.count()).toBe(0);
+    expect(await page.locator('[data-space^="file:"] [data-testid="exit-mark"]').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('shows scenario strings with markup as text: no element made from them, nothing run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gmemsim-evil-'));
     const file = join(dir, 'evil.yaml');

@@ -10,6 +10,7 @@ import {
   anyMarked,
   BIT,
   bitsOf,
+  exitRangeOf,
   fmtAddr,
   fmtOffset,
   fmtPages,
@@ -324,6 +325,7 @@ function SpaceMap(props: {
         <Band
           layout={layout}
           {...{ s, tracks, state, changed, height, selected, labelRows }}
+          exit={s.kind === 'gpa' ? exitRangeOf(timeline.run.steps[step]) : null}
           mark={props.mark}
           onHover={props.onHover}
           onSelect={props.onSelect}
@@ -349,6 +351,8 @@ function Band(props: {
   height: number;
   selected: { start: number; end: number } | undefined;
   labelRows: Label[][];
+  /** the GFN range this step's exit is about (a fault, a conversion request) */
+  exit: { start: number; end: number; what: string } | null;
   mark: number | undefined;
   onHover: (page: number | null) => void;
   onSelect: (r: { start: number; end: number } | undefined) => void;
@@ -486,8 +490,37 @@ function Band(props: {
       <text class="tick end" x={endX} y={axisY + 14} data-exact={fmtOffset(layout.hi)}>
         {endText}
       </text>
+      {props.exit && <ExitMark layout={layout} exit={props.exit} y={stateY} />}
       {props.mark !== undefined && <HoverMark layout={layout} page={props.mark} y1={top} y2={axisY} />}
     </svg>
+  );
+}
+
+/** an outline around the GPA range the step's exit is about, named above it */
+function ExitMark({
+  layout,
+  exit,
+  y,
+}: {
+  layout: Layout;
+  exit: { start: number; end: number; what: string };
+  y: number;
+}) {
+  const lo = Math.max(exit.start, layout.lo);
+  const hi = Math.min(exit.end, layout.hi);
+  if (lo >= hi) return null;
+  const x1 = xOfPage(layout, lo);
+  const x2 = xOfPage(layout, hi);
+  if (x1 === null || x2 === null) return null;
+  const w = Math.max(x2 - x1, 3);
+  return (
+    <g class="exit-mark" data-testid="exit-mark" data-start={exit.start} data-end={exit.end} pointer-events="none">
+      <title>{`${exit.what}: GPA ${fmtAddr(exit.start)}–${fmtAddr(exit.end)}`}</title>
+      <rect x={MAP_X + x1 - 1} y={y - 1} width={w + 2} height={STATE_H + 2} />
+      <text x={MAP_X + x1 + w / 2} y={y - 3}>
+        {exit.what}
+      </text>
+    </g>
   );
 }
 

@@ -190,6 +190,18 @@ export const isProblem = (s: StepDoc): boolean => {
   return st !== 'ok' && st !== 'expected';
 };
 
+/**
+ * The GFN range a step's exit is about (gmemsim run --json `out.exit_range`: a memory fault, a
+ * MapGPA request), as [first GFN, end GFN) and what it is; null when there is none.
+ */
+export function exitRangeOf(s: StepDoc | undefined): { start: number; end: number; what: string } | null {
+  const r = s?.out?.exit_range as { gpa?: unknown; size?: unknown; what?: unknown } | undefined;
+  if (!r || typeof r.gpa !== 'string' || typeof r.size !== 'string') return null;
+  const start = Math.floor(Number(BigInt(r.gpa) / 4096n));
+  const end = Math.max(start + 1, Math.ceil(Number((BigInt(r.gpa) + BigInt(r.size)) / 4096n)));
+  return { start, end, what: typeof r.what === 'string' ? r.what : 'exit' };
+}
+
 /** `1 expectation`, `2 expectations` */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n.toLocaleString('en')} ${n === 1 ? word : many}`;
