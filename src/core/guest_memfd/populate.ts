@@ -40,14 +40,13 @@ export const R = defineRules('gmem.populate', 'kvm_gmem_populate', {
     when: { populateRefusesPrepared: true },
     errno: 'EEXIST',
     reason:
-      'v6.18: the folio is already prepared (uptodate: populated, faulted or written before); preparation tracking was removed in 7.0 (8622ef05709f)',
+      'v6.18: the folio is already prepared (uptodate: populated, faulted or written before); preparation tracking was removed in 7.0 (8622ef05709f); -EEXIST only when the first page is prepared, else the pages done (read in a fork with the 6.18-era code: v6.18 itself is not stored)',
     cite: {
-      repo: 'torvalds/linux',
+      repo: 'kalyazin/linux',
       path: 'virt/kvm/guest_memfd.c',
-      commit: '7d0a66e4bb9081d75c82ec4957c50034cb0ea449',
+      commit: '07a2ee4ca452',
       fn: 'kvm_gmem_populate',
     },
-    confidence: 'inferred',
     eras: 'A',
   },
   notPrivate: {

@@ -91,14 +91,12 @@ export const R = defineRules('fd', 'syscall', {
     reason:
       'a vCPU-scope KVM_MEMORY_ENCRYPT_OP on a host whose vendor module has no vCPU hook (AMD): kvm_arch_vcpu_ioctl answers ENOTTY',
     cite: cite.x86('kvm_arch_vcpu_ioctl'),
-    confidence: 'inferred',
   },
   init2NotSevVm: {
     op: 'KVM_SEV_INIT2',
     errno: 'EINVAL',
     reason: 'KVM_SEV_INIT2 on a VM that is not KVM_X86_SEV_VM, SEV_ES_VM or SNP_VM (an AMD host with SEV)',
-    cite: cite.linux('arch/x86/kvm/svm/sev.c', 'sev_guest_init2'),
-    confidence: 'inferred',
+    cite: cite.kxSev('sev_guest_init2'),
   },
   noMemEncOp: {
     op: 'KVM_MEMORY_ENCRYPT_OP',
@@ -139,9 +137,9 @@ export const R = defineRules('fd', 'syscall', {
   otherMm: {
     op: 'VM and vCPU ioctls',
     errno: 'EIO',
-    reason: 'the calling process is not the one that created the VM (kvm->mm != current->mm), e.g. a forked child',
+    reason:
+      'the calling process is not the one that created the VM (kvm->mm != current->mm), e.g. a forked child (the first check of kvm_vm_ioctl; a dead VM gets -EIO there too)',
     cite: cite.kvm('kvm_vm_ioctl'),
-    confidence: 'inferred',
   },
   forked: {
     op: 'fork',

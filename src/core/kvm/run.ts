@@ -52,22 +52,20 @@ export const R = defineRules('run', 'KVM_RUN', {
     errno: 'EFAULT',
     reason:
       'a private fault on a GFN with no memslot: emulation of private memory is refused, KVM_EXIT_MEMORY_FAULT (PRIVATE), -1 EFAULT',
-    cite: cite.linux('arch/x86/kvm/mmu/mmu_internal.h', 'kvm_mmu_do_page_fault'),
-    confidence: 'inferred',
+    cite: mmu('kvm_handle_noslot_fault'),
   },
   sharedNoSlot: {
     op: 'guest_access',
-    reason: 'a shared access to a GFN with no memslot: emulated MMIO, KVM_EXIT_MMIO',
+    reason:
+      'a shared access to a GFN with no memslot: emulated MMIO (RET_PF_EMULATE), KVM_EXIT_MMIO when no in-kernel device claims the address',
     cite: mmu('kvm_handle_noslot_fault'),
-    confidence: 'inferred',
   },
   sharedHvaFault: {
     op: 'guest_access',
     errno: 'EFAULT',
     reason:
-      'a shared fault whose host address cannot be faulted in (unmapped, or a guest_memfd page that is private to the host): -1 EFAULT with KVM_EXIT_MEMORY_FAULT (flags 0)',
+      'a shared fault whose host address cannot be faulted in (unmapped, or a guest_memfd page that is private to the host): a plain -1 EFAULT, exit_reason not set (no KVM_EXIT_MEMORY_FAULT: that is for a private/shared mismatch); KVM_RUN re-executes the access',
     cite: mmu('kvm_handle_error_pfn'),
-    confidence: 'inferred',
   },
   swAttributesDecide: {
     op: 'guest_access',
@@ -96,37 +94,33 @@ export const R = defineRules('run', 'KVM_RUN', {
   hcNoExit: {
     op: 'guest_map_gpa',
     reason: 'KVM_HC_MAP_GPA_RANGE without KVM_CAP_EXIT_HYPERCALL: no exit, the guest gets -KVM_ENOSYS',
-    cite: cite.x86('__kvm_emulate_hypercall'),
-    confidence: 'inferred',
+    cite: cite.x86('____kvm_emulate_hypercall'),
   },
   hcInvalid: {
     op: 'guest_map_gpa',
-    reason: 'KVM_HC_MAP_GPA_RANGE with an unaligned GPA, no pages, or a wrapping range: the guest gets -KVM_EINVAL',
-    cite: cite.x86('__kvm_emulate_hypercall'),
-    confidence: 'inferred',
+    reason:
+      'KVM_HC_MAP_GPA_RANGE with an unaligned GPA, no pages, or a wrapping range: the guest gets -KVM_EINVAL (checked after the capability: without it, -KVM_ENOSYS whatever the arguments)',
+    cite: cite.x86('____kvm_emulate_hypercall'),
   },
   hcExit: {
     op: 'guest_map_gpa',
     reason: 'KVM_HC_MAP_GPA_RANGE → KVM_EXIT_HYPERCALL (nr, args: GPA, pages, attributes)',
-    cite: cite.x86('__kvm_emulate_hypercall'),
-    confidence: 'inferred',
+    cite: cite.x86('____kvm_emulate_hypercall'),
   },
   hcComplete: {
-    reason: 'complete_hypercall_exit: hypercall.ret becomes the hypercall result in the guest',
+    reason:
+      'complete_hypercall_exit: hypercall.ret becomes the hypercall result in the guest (RAX; cut to 32 bits for a 32-bit hypercall)',
     cite: cite.x86('complete_hypercall_exit'),
-    confidence: 'inferred',
   },
   retried: {
     reason:
       'KVM_RUN after a KVM_EXIT_MEMORY_FAULT: the guest re-executes the faulting access (what the VMM changed decides it now)',
     cite: mmu('kvm_mmu_page_fault'),
-    confidence: 'inferred',
   },
   noAccept: {
     op: 'guest_accept',
     reason: 'KVM_X86_SW_PROTECTED_VM has no accept instruction: the page is faulted in privately, nothing else',
     cite: mmu('kvm_mmu_page_fault'),
-    confidence: 'inferred',
   },
   notRunnable: {
     op: 'guest_access',
@@ -225,7 +219,11 @@ function faultGfn(k: Kernel, v: Vcpu, gfn: number, isPrivate: boolean, write: bo
   }
   const addr = Number(slot.userspaceAddr) + (gfn - slot.baseGfn) * PAGE_SIZE;
   const r = faultIn(k, addr, write);
-  if (!('kind' in r)) return { kind: 'exit', outcome: memoryFault(v, R.sharedHvaFault, gfn, false, action) };
+  if (!('kind' in r)) {
+    // kvm_handle_error_pfn: a plain -EFAULT, no KVM_EXIT_MEMORY_FAULT; the access is re-executed next time
+    runOf(v).pending = { kind: 'retry', action };
+    return { kind: 'exit', outcome: fail(R.sharedHvaFault, exitOut(v, null)) };
+  }
   return { kind: 'hva', addr };
 }
 

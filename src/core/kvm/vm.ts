@@ -132,9 +132,9 @@ export const R = defineRules('vm', 'KVM', {
   preFaultNoTdp: {
     op: 'KVM_PRE_FAULT_MEMORY',
     errno: 'EOPNOTSUPP',
-    reason: 'the host has no TDP (EPT/NPT with the TDP MMU): kvm_tdp_map_page cannot map ahead of the guest',
+    reason:
+      'the host has no TDP (tdp_enabled off: the vCPU MMU is not kvm_tdp_page_fault; the TDP MMU itself is not needed): kvm_tdp_map_page cannot map ahead of the guest',
     cite: cite.next('arch/x86/kvm/mmu/mmu.c', Commits.NEXT_MMU, 'kvm_tdp_map_page'),
-    confidence: 'inferred',
   },
   preFaultAlias: {
     op: 'KVM_PRE_FAULT_MEMORY',

@@ -108,7 +108,7 @@ export const R = defineRules('mm', 'mm', {
     op: 'pin/unpin',
     errno: 'ENOMEM',
     reason:
-      'more than 1,048,576 pages (4 GiB) to pin in one call: the kernel would need memory for each page; the model keeps a count per pinned page and stops there',
+      "more than 1,048,576 pages (4 GiB) to pin in one call: the model's own limit (it keeps a count per pinned page); the kernel has none (__get_user_pages loops until a fault, a signal or the end)",
     cite: cite.linux('mm/gup.c', 'pin_user_pages'),
     confidence: 'inferred',
   },

@@ -18,32 +18,36 @@ const APM = {
 export const R = defineRules('snp.run', 'guest_map_gpa', {
   pscNoExit: {
     reason:
-      'Page State Change without KVM_CAP_EXIT_HYPERCALL(BIT(KVM_HC_MAP_GPA_RANGE)): no exit, the guest gets VMGEXIT_PSC_ERROR_GENERIC',
+      'Page State Change without KVM_CAP_EXIT_HYPERCALL(BIT(KVM_HC_MAP_GPA_RANGE)): no exit, the guest gets VMGEXIT_PSC_ERROR_GENERIC (the first check)',
     cite: cite.kxSev('snp_begin_psc'),
-    confidence: 'inferred',
   },
   pscOperand: {
-    reason: 'a Page State Change of no pages: nothing to forward (the guest gets an invalid-entry error)',
-    cite: cite.kxSev('snp_begin_psc'),
-    confidence: 'inferred',
+    reason:
+      'a Page State Change whose entries hold no pages: nothing to forward, no exit; the guest gets 0, success (snp_do_psc: no entry left → snp_complete_psc(svm, 0))',
+    cite: cite.kxSev('snp_do_psc'),
   },
   pscExit: {
     reason:
-      'Page State Change → KVM_EXIT_HYPERCALL (nr KVM_HC_MAP_GPA_RANGE, args: GPA, pages of the coalesced entries, ENCRYPTED or DECRYPTED | PAGE_SZ_4K)',
-    cite: cite.kxSev('snp_begin_psc'),
-    confidence: 'inferred',
+      'Page State Change → KVM_EXIT_HYPERCALL (nr KVM_HC_MAP_GPA_RANGE, args: GPA, pages of the coalesced entries, ENCRYPTED or DECRYPTED | PAGE_SZ_4K: the model makes 4 KiB entries; a 2 MiB entry would say PAGE_SZ_2M)',
+    cite: cite.kxSev('snp_do_psc'),
   },
   pscDone: {
     op: 'KVM_RUN',
-    reason: 'hypercall.ret 0: the entries are marked done (cur_page) and the guest resumes',
+    reason:
+      'hypercall.ret 0: the entries are marked done (cur_page) and the guest resumes (snp_do_psc again: with no range left, success)',
     cite: cite.kxSev('snp_complete_one_psc'),
-    confidence: 'inferred',
   },
   pscError: {
     op: 'KVM_RUN',
-    reason: 'hypercall.ret not 0: the guest gets VMGEXIT_PSC_ERROR_GENERIC in sw_exit_info_2',
+    reason: 'hypercall.ret EINVAL or EAGAIN: the guest gets VMGEXIT_PSC_ERROR_GENERIC in sw_exit_info_2 and resumes',
     cite: cite.kxSev('snp_complete_one_psc'),
-    confidence: 'inferred',
+  },
+  pscBadRet: {
+    op: 'KVM_RUN',
+    errno: 'EINVAL',
+    reason:
+      'hypercall.ret neither 0, EINVAL nor EAGAIN (kvm_is_valid_map_gpa_range_ret): KVM_RUN fails -EINVAL, the request stays pending',
+    cite: cite.kxSev('snp_complete_one_psc'),
   },
   validated: {
     op: 'guest_accept',
@@ -78,13 +82,13 @@ export const snpRuntime: GuestRuntime = {
     MapGpaRangeAttr.KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
   mapGpaCheck(_k, vm, _gfn, npages) {
     if (!(vm.hypercallExitEnabled & (1n << 12n))) return { status: 'VMGEXIT_PSC_ERROR_GENERIC', rule: R.pscNoExit };
-    if (npages === 0) return { status: 'VMGEXIT_PSC_ERROR_INVALID_ENTRY', rule: R.pscOperand };
+    if (npages === 0) return { status: 'PSC_SUCCESS', rule: R.pscOperand };
     return null;
   },
   complete(ret) {
-    return ret === 0n
-      ? { status: 'PSC_SUCCESS', rule: R.pscDone }
-      : { status: 'VMGEXIT_PSC_ERROR_GENERIC', rule: R.pscError };
+    if (ret === 0n) return { status: 'PSC_SUCCESS', rule: R.pscDone };
+    if (ret === 11n || ret === 22n) return { status: 'VMGEXIT_PSC_ERROR_GENERIC', rule: R.pscError };
+    return { fail: R.pscBadRet };
   },
   accept(_k, vm, inode, index) {
     const v = validatedOf(snpOf(vm), inode);

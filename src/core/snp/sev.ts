@@ -268,7 +268,6 @@ export const R = defineRules('snp', OP, {
     reason:
       "the PSP refused a vCPU's VMSA (LAUNCH_UPDATE type VMSA): the guest is not in the LAUNCH state (a vCPU created after the launch was finished); the VMSA is reclaimed",
     cite: sev('snp_launch_update_vmsa'),
-    confidence: 'inferred',
   },
   finishIdBlockNull: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
@@ -289,7 +288,6 @@ export const R = defineRules('snp', OP, {
     errno: 'EIO',
     reason: 'the PSP refused (the guest is not in the LAUNCH state: already finished)',
     cite: sev('snp_launch_finish'),
-    confidence: 'inferred',
   },
   finished: {
     op: 'KVM_SEV_SNP_LAUNCH_FINISH',
@@ -301,7 +299,6 @@ export const R = defineRules('snp', OP, {
     reason:
       "finished with an ID block: the firmware's checks of it (its signature by the ID key, its launch digest and policy against the guest's) are not modelled, taken to pass",
     cite: sev('snp_launch_finish'),
-    confidence: 'inferred',
   },
 });
 

@@ -22,7 +22,8 @@ export const R = defineRules('tdx', 'TDX', {
   notFinalized: {
     op: 'attest',
     errno: 'EINVAL',
-    reason: 'the MRTD exists only after KVM_TDX_FINALIZE_VM (TDH.MR.FINALIZE)',
+    reason:
+      "the MRTD exists only after KVM_TDX_FINALIZE_VM (TDH.MR.FINALIZE finalises it); the errno is gmemsim's own (attest is not a KVM ioctl)",
     cite: cite.tdx('tdx_td_finalize'),
     confidence: 'inferred',
   },

@@ -58,11 +58,10 @@ export const R = defineRules('tdx.run', 'guest_map_gpa', {
       'TDG.MEM.PAGE.ACCEPT of a page KVM added with TDH.MEM.PAGE.AUG: the page becomes accepted, its contents zero',
     cite: {
       repo: 'intel/tdx-module',
-      path: 'src/td_dispatcher/vm_calls/tdg_mem_page_accept.c',
+      path: 'src/td_dispatcher/vm_exits/tdg_mem_page_accept.c',
       commit: '1666adc494dbea5db99895f37125a338c20bec5a',
       fn: 'tdg_mem_page_accept',
     },
-    confidence: 'inferred',
   },
   alreadyAccepted: {
     op: 'guest_accept',
@@ -70,23 +69,21 @@ export const R = defineRules('tdx.run', 'guest_map_gpa', {
       'TDG.MEM.PAGE.ACCEPT of a page already accepted (or added at build time): TDX_PAGE_ALREADY_ACCEPTED to the guest',
     cite: {
       repo: 'intel/tdx-module',
-      path: 'src/td_dispatcher/vm_calls/tdg_mem_page_accept.c',
+      path: 'src/td_dispatcher/vm_exits/tdg_mem_page_accept.c',
       commit: '1666adc494dbea5db99895f37125a338c20bec5a',
       fn: 'tdg_mem_page_accept',
     },
-    confidence: 'inferred',
   },
   pendingVe: {
     op: 'guest_access',
     reason:
-      'a private access to a page in the PENDING state (augmented, not accepted): a #VE in the guest, no exit (a TD without ATTRIBUTES.SEPT_VE_DISABLE; with it the TDX module exits and KVM marks the VM dead, tdx_handle_ept_violation, not modelled)',
+      'a private access to a page in the PENDING state (augmented, not accepted): a #VE in the guest, no exit (a TD without ATTRIBUTES.SEPT_VE_DISABLE; with it the TDX module exits to KVM (VMX_EEQ_PENDING_EPT_VIOLATION) and KVM marks the VM dead, tdx_handle_ept_violation, not modelled)',
     cite: {
       repo: 'intel/tdx-module',
-      path: 'src/td_transitions/td_exit.c',
+      path: 'src/td_dispatcher/vm_exits/td_ept_violation.c',
       commit: '1666adc494dbea5db99895f37125a338c20bec5a',
-      fn: 'tdx_ept_violation_exit_to_vmm',
+      fn: 'td_ept_violation_exit',
     },
-    confidence: 'inferred',
   },
 });
 
