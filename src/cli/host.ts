@@ -1,4 +1,6 @@
 /** `gmemsim host [--json]`: the running kernel's KVM, as a host file (docs/host-format.md). */
+import { hostFromFacts, nearestPreset } from '../core/host.ts';
+import { profileForRelease } from '../core/profiles.ts';
 import { LiveUnavailable } from '../node/live/helper.ts';
 import { type HostFile, probeHost } from '../node/live/probe.ts';
 
@@ -53,6 +55,17 @@ export function renderHost(h: HostFile): string {
       .join(' ');
     lines.push(`  ${m.padEnd(12)}${s || '(none of interest)'}`);
   }
+  // what to run the model with to answer as this kernel does
+  lines.push('nearest in the model');
+  const p = profileForRelease(h.kernel.release);
+  lines.push(
+    `  profile     ${p ? `${p.profile} (${p.exact ? `the release of ${h.kernel.release}` : `the newest release profile before ${h.kernel.release}`})` : `none: "${h.kernel.release}" names no release`}`,
+  );
+  const n = nearestPreset(hostFromFacts('live', h));
+  lines.push(
+    `  host preset ${n.preset}${n.differences.length ? `, except ${n.differences.map((d) => `${d.field} ${d.host} (preset: ${d.other})`).join(', ')}` : ' (no difference)'}`,
+  );
+  lines.push(`  so: --profile ${p?.profile ?? '…'} --host live (or --host FILE with this command's --json)`);
   return `${lines.join('\n')}\n`;
 }
 

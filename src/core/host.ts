@@ -92,3 +92,32 @@ export function hostFromFacts(name: string, f: HostFacts): HostConfig {
     capSysRawio: f.facts.cap_sys_rawio,
   };
 }
+
+/** the fields a host configuration is compared on, with how a value reads */
+const COMPARED: readonly [keyof HostConfig, (v: unknown) => string][] = [
+  ['vendor', String],
+  ['vmTypes', (v) => `0x${(v as number).toString(16)}`],
+  ['memoryAttributes', (v) => (v ? 'yes' : 'no')],
+  ['tdp', (v) => (v ? 'yes' : 'no')],
+  ['addressSpaces', String],
+  ['capSysRawio', (v) => (v ? 'yes' : 'no')],
+];
+
+/** where two host configurations differ: field, this host's value, the other's */
+export function hostDifferences(h: HostConfig, other: HostConfig): { field: string; host: string; other: string }[] {
+  return COMPARED.filter(([f]) => h[f] !== other[f]).map(([f, show]) => ({
+    field: f,
+    host: show(h[f]),
+    other: show(other[f]),
+  }));
+}
+
+/** the preset nearest a host (fewest differing fields; the first on a tie), with what still differs */
+export function nearestPreset(h: HostConfig): { preset: HostPresetName; differences: ReturnType<typeof hostDifferences> } {
+  let best: { preset: HostPresetName; differences: ReturnType<typeof hostDifferences> } | undefined;
+  for (const name of HostPresetNames) {
+    const differences = hostDifferences(h, HostPresets[name]);
+    if (!best || differences.length < best.differences.length) best = { preset: name, differences };
+  }
+  return best!;
+}

@@ -372,3 +372,24 @@ export function defaultKnobs(p: Profile): Knobs {
     safeguards: {},
   };
 }
+
+/**
+ * The release profile of a running kernel's release string (uname -r, e.g. "6.18.44-fc-v1147"):
+ * the profile of its major.minor when there is one, else the newest release profile before it (or
+ * the oldest, for a kernel older than every profile); null when the string names no release.
+ */
+export function profileForRelease(release: string): { profile: KernelName; exact: boolean } | null {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return null;
+  const key = (maj: number, min: number) => maj * 1000 + min;
+  const want = key(Number(m[1]), Number(m[2]));
+  const releases = KernelNames.flatMap((n) => {
+    const r = /^v(\d+)\.(\d+)$/.exec(n);
+    return r ? [{ name: n, key: key(Number(r[1]), Number(r[2])) }] : [];
+  }).sort((a, b) => a.key - b.key);
+  if (releases.length === 0) return null;
+  const exact = releases.find((r) => r.key === want);
+  if (exact) return { profile: exact.name, exact: true };
+  const before = releases.filter((r) => r.key < want).at(-1) ?? releases[0]!;
+  return { profile: before.name, exact: false };
+}
