@@ -15,7 +15,7 @@ function makeProgram(setExit: (code: number) => void): Command {
   program
     .name('gmemsim')
     .description(
-      'An executable model of the Linux KVM uAPI for confidential-VM private memory: guest_memfd, memslots,\n' +
+      'An executable model of the Linux KVM uAPI for confidential-VM private memory: guest_memfd, memslots, ' +
         'memory attributes, TDX and SEV-SNP population, and the launch measurement a sequence yields.',
     )
     .version('0.1.0')
