@@ -1,4 +1,4 @@
-import { formatCall, formatResult, formatRule } from '../scenario/report.ts';
+import { formatCall, formatResult, ruleLines, wrap } from '../scenario/report.ts';
 import { runScenario, type StepResult } from '../scenario/run.ts';
 import { checkSetsApply, chooseKernel, loadFiles, parseSets, UsageError } from './common.ts';
 
@@ -62,11 +62,12 @@ export async function diffCommand(
     const w = Math.max(a.length, b.length);
     const show = (name: string, r: StepResult) => {
       const { bound: _bound, ...rest } = r;
-      process.stdout.write(`  ${name.padEnd(w)}  ${formatResult(rest)}\n`);
-      process.stdout.write(`  ${' '.repeat(w)}  ${formatRule(r.outcome.rule, r.outcome.cause)}\n`);
+      const pad = ' '.repeat(w + 4);
+      for (const l of wrap(formatResult(rest), `  ${name.padEnd(w)}  `, pad)) process.stdout.write(`${l}\n`);
+      for (const l of ruleLines(r.outcome.rule, r.outcome.cause, pad)) process.stdout.write(`${l}\n`);
     };
     for (const d of diffs) {
-      process.stdout.write(`${d.file}:${d.line}: step ${d.step} ${d.call}\n`);
+      for (const l of wrap(`${d.file}:${d.line}: step ${d.step} ${d.call}`, '', '    ')) process.stdout.write(`${l}\n`);
       show(a, d.a);
       show(b, d.b);
     }

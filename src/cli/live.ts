@@ -3,23 +3,27 @@ import { hostFromFacts } from '../core/host.ts';
 import { Helper, LiveUnavailable } from '../node/live/helper.ts';
 import { probeHost } from '../node/live/probe.ts';
 import { type LiveFileResult, type LiveStep, runLive, type Side, summaryLine } from '../node/live/run-live.ts';
-import { formatCall } from '../scenario/report.ts';
+import { formatCall, wrap } from '../scenario/report.ts';
 import { loadFiles, parseProfile, parseSets } from './common.ts';
 import { resolveHost } from './hostopt.ts';
-
-const MAX_CALL = 70;
 
 function side(s: Side | undefined): string {
   return s ? s.result : '-';
 }
 
+/** a step as `run` prints one (80 columns: the call wrapped), then the model's and the kernel's result */
 function renderStep(st: LiveStep, call: string): string {
-  const c = call.length > MAX_CALL ? `${call.slice(0, MAX_CALL - 1)}…` : call;
-  const head = `  ${String(st.index + 1).padStart(3)}  ${c}`;
-  if (st.verdict === 'skipped') return `${head}\n       model ${side(st.model)}   live: not run: ${st.reason}`;
+  const head = wrap(call, `  ${String(st.index + 1).padStart(3)}  `, '          ');
+  if (st.verdict === 'skipped')
+    return [...head, ...wrap(`model ${side(st.model)}   live: not run: ${st.reason}`, '       ', '         ')].join(
+      '\n',
+    );
   const mark = st.verdict === 'differ' ? '   <<< DIFFERS' : '';
-  const lines = [`${head}\n       model ${side(st.model)} [${st.rule}]   live ${side(st.live)}${mark}`];
-  for (const d of st.verdict === 'differ' ? st.differences : []) lines.push(`         ${d}`);
+  const lines = [
+    ...head,
+    ...wrap(`model ${side(st.model)} [${st.rule}]   live ${side(st.live)}${mark}`, '       ', '         '),
+  ];
+  for (const d of st.verdict === 'differ' ? st.differences : []) lines.push(...wrap(d, '         ', '           '));
   return lines.join('\n');
 }
 

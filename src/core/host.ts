@@ -113,7 +113,10 @@ export function hostDifferences(h: HostConfig, other: HostConfig): { field: stri
 }
 
 /** the preset nearest a host (fewest differing fields; the first on a tie), with what still differs */
-export function nearestPreset(h: HostConfig): { preset: HostPresetName; differences: ReturnType<typeof hostDifferences> } {
+export function nearestPreset(h: HostConfig): {
+  preset: HostPresetName;
+  differences: ReturnType<typeof hostDifferences>;
+} {
   let best: { preset: HostPresetName; differences: ReturnType<typeof hostDifferences> } | undefined;
   for (const name of HostPresetNames) {
     const differences = hostDifferences(h, HostPresets[name]);

@@ -146,19 +146,92 @@ export function formatRule(rule: Rule, cause?: Rule): string {
   return s;
 }
 
+/** the width the text output keeps to (a step's details go on the lines after it, wrapped) */
+export const TEXT_WIDTH = 80;
+const DETAIL = '       ';
+const MORE = '         ';
+
+/**
+ * Words of `text` on lines of at most `width` columns (the first after `first`, the others after
+ * `cont`); a word longer than a line (a citation, a long hex value) keeps its own line.
+ */
+export function wrap(text: string, first: string, cont: string, width = TEXT_WIDTH): string[] {
+  const out: string[] = [];
+  let cur = first;
+  let empty = true;
+  for (const w of text.split(' ')) {
+    if (!empty && cur.length + 1 + w.length > width && w !== '') {
+      out.push(cur.trimEnd());
+      cur = cont + w;
+    } else cur += empty ? w : ` ${w}`;
+    empty = false;
+  }
+  out.push(cur.trimEnd());
+  return out;
+}
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+/**
+ * One step as `gmemsim run` prints it, strace-like in 80 columns: `✓ 13 CALL = RESULT` on one line
+ * when it fits, else the call (wrapped) and the result on the next lines; then the rule that
+ * decided it (wrapped) with its citation, the note, broken invariants and failed checks.
+ */
+export function stepLines(r: StepResult, c: Colors = pc.createColors(false)): string[] {
+  const lines: string[] = [];
+  const mark = r.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
+  const head = `${mark}${String(r.step.index + 1).padStart(3)} `;
+  const headW = 5;
+  const call = `${r.step.as_process ? `[${r.step.as_process}] ` : ''}${formatCall(r.step)}`;
+  const result = formatResult(r);
+  const col = r.outcome.errno || r.outcome.signal ? c.yellow : (x: string) => x;
+  if (headW + call.length + 1 + result.length <= TEXT_WIDTH) lines.push(`${head}${call} ${col(result)}`);
+  else {
+    const callLines = wrap(call, ' '.repeat(headW), ' '.repeat(headW + 4), TEXT_WIDTH);
+    lines.push(`${head}${callLines[0]!.slice(headW)}`, ...callLines.slice(1));
+    lines.push(...wrap(result, DETAIL, MORE).map(col));
+  }
+  lines.push(...ruleLines(r.outcome.rule, r.outcome.cause).map(c.dim));
+  if (r.step.note) lines.push(...wrap(`note: ${r.step.note}`, DETAIL, MORE).map(c.dim));
+  for (const v of r.violations)
+    lines.push(...wrap(`! invariant ${v.invariant} broken: ${v.detail}`, DETAIL, MORE).map(c.magenta));
+  for (const ch of r.checks.filter((x) => !x.ok))
+    lines.push(...wrap(`✗ ${ch.what}: expected ${ch.expected}, got ${ch.actual}`, DETAIL, MORE).map(c.red));
+  return lines;
+}
+
+/** the rule (and its cause) in 80 columns: `id: reason`, wrapped, then `— citation` */
+export function ruleLines(rule: Rule, cause?: Rule, indent = DETAIL): string[] {
+  const more = `${indent}  `;
+  const one = (x: Rule, lead: string) => {
+    const conf = x.confidence === 'read' ? '' : ` [${x.confidence.toUpperCase()}]`;
+    // the citation: `— repo:path@commit`, and its function on the same line when it fits
+    const cite = formatCite(x.cite);
+    const cut = cite.lastIndexOf(' ');
+    const loc = `${more}— ${cut > 0 ? cite.slice(0, cut) : cite}`;
+    const fn = cut > 0 ? cite.slice(cut + 1) : '';
+    const citeLines = !fn
+      ? [loc]
+      : loc.length + 1 + fn.length <= TEXT_WIDTH
+        ? [`${loc} ${fn}`]
+        : [loc, `${more}  ${fn}`];
+    return [...wrap(`${lead}${x.id}: ${x.reason}${conf}`, indent, more), ...citeLines];
+  };
+  return cause ? [...one(rule, ''), ...one(cause, 'because ')] : one(rule, '');
+}
+
 export function renderText(results: RunResult[], opts: { color?: boolean } = {}): string {
   const c = opts.color === false ? pc.createColors(false) : pc;
   const lines: string[] = [];
   for (const res of results) {
     const s = res.scenario;
     const knob = res.knobs.gmem_in_place_conversion;
-    lines.push(c.bold(`${s.file}: ${s.name}`));
+    lines.push(...wrap(`${s.file}: ${s.name}`, '', '  ').map(c.bold));
     lines.push(
       c.dim(
         `  kernel profile ${res.profile}${res.kernel.profile.inPlaceSeries ? `, gmem_in_place_conversion=${knob}` : ''}`,
       ),
     );
-    const width = Math.min(90, Math.max(...res.steps.map((r) => formatCall(r.step).length)));
     let origin: Step['origin'];
     for (const r of res.steps) {
       // the steps an include: brought in are announced once, where they start
@@ -167,17 +240,7 @@ export function renderText(results: RunResult[], opts: { color?: boolean } = {})
         lines.push(c.dim(`   ┌ include ${o.fragment} (${o.includedAt.file}:${o.includedAt.line})`));
       }
       origin = r.step.origin;
-      const mark = r.expect ? (r.ok ? c.green('✓') : c.red('✗')) : ' ';
-      const num = String(r.step.index + 1).padStart(3);
-      const call = `${r.step.as_process ? `[${r.step.as_process}] ` : ''}${formatCall(r.step)}`;
-      const result = formatResult(r);
-      const col = r.outcome.errno || r.outcome.signal ? c.yellow : (x: string) => x;
-      lines.push(`${mark}${num} ${call.padEnd(width)} ${col(result)}`);
-      lines.push(c.dim(`       ${formatRule(r.outcome.rule, r.outcome.cause)}`));
-      if (r.step.note) lines.push(c.dim(`       note: ${r.step.note}`));
-      for (const v of r.violations) lines.push(c.magenta(`       ! invariant ${v.invariant} broken: ${v.detail}`));
-      for (const ch of r.checks.filter((x) => !x.ok))
-        lines.push(c.red(`       ✗ ${ch.what}: expected ${ch.expected}, got ${ch.actual}`));
+      lines.push(...stepLines(r, c));
     }
     const held = res.expectations - res.failed;
     lines.push(
