@@ -2,6 +2,7 @@
 import { allRules } from '../core/catalogue.ts';
 import { aliasesOf, DEFAULT_PROFILE, KernelNames, Kernels } from '../core/profiles.ts';
 import { citeUrl, formatLines, formatScope, type Rule, ruleApplies } from '../core/rule.ts';
+import { KernelDocs } from './kernel-docs.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -47,6 +48,23 @@ export function rulesMarkdown(rules: Rule[] = allRules()): string {
     lastOp = r.op;
     const cells = KernelNames.map((n) => (ruleApplies(r, Kernels[n]) ? '✓' : ''));
     out.push(`| ${op} | \`${r.id}\` | ${res} | ${cells.join(' | ')} |`);
+  }
+  out.push('');
+  out.push("## What the kernel's documentation says, by release");
+  out.push('');
+  out.push(
+    "Short quotes of the kernel's own documentation of this uAPI, with the tree and commit each was read at (src/docs/kernel-docs.ts). Where a release's copy is not stored anywhere the search tools reach, the nearest copy is named.",
+  );
+  for (const d of KernelDocs) {
+    out.push('');
+    out.push(`### ${d.ioctl} (\`${d.file}\`)`);
+    out.push('');
+    out.push('| profiles | the documentation says | read at |');
+    out.push('|---|---|---|');
+    for (const q of d.quotes)
+      out.push(
+        `| ${q.profiles.map((n) => `\`${n}\``).join(', ')} | ${esc(q.text)} | ${esc(q.source)}${q.note ? ` (${esc(q.note)})` : ''} |`,
+      );
   }
   const byOp = new Map<string, Rule[]>();
   for (const r of rules) byOp.set(r.op, [...(byOp.get(r.op) ?? []), r]);
