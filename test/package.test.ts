@@ -6,7 +6,7 @@
  * the kernel (the scenario's own `expect:` lines, guest_memfd's size check) and measurement.md.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,10 +38,16 @@ beforeAll(() => {
   spawnSync('mkdir', [project]);
   writeFileSync(join(project, 'package.json'), '{ "name": "consumer", "type": "module", "private": true }\n');
   // with @types/node, as a Node project in TypeScript has it (zod's declarations name the URL global)
-  install = spawnSync(NPM, ['install', tarball, '@types/node@20', '--prefer-offline', '--no-audit', '--no-fund'], {
-    cwd: project,
-    encoding: 'utf8',
-  });
+  // (the version this project is checked with, so the npm cache of its own install has it)
+  const typesNode = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies['@types/node'];
+  install = spawnSync(
+    NPM,
+    ['install', tarball, `@types/node@${typesNode}`, '--prefer-offline', '--no-audit', '--no-fund'],
+    {
+      cwd: project,
+      encoding: 'utf8',
+    },
+  );
 }, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
