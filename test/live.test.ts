@@ -14,8 +14,8 @@ import { declaredRuns, runOptionsFor } from '../src/scenario/runs.ts';
 import { HostFacts, LiveDifferences } from './support/live-differences.ts';
 import { findScenarios, load, ROOT } from './support/scenarios.ts';
 
-/** The profile nearest to the kernel on these machines (6.18: before 2a62345b3052, no in-place series). */
-const LIVE_PROFILE = 'pre-2a62345b3052' as const;
+/** The profile of the kernel on these machines (6.18.x; gmemsim host names it). */
+const LIVE_PROFILE = 'v6.18' as const;
 
 function unavailable(): string | undefined {
   const why = kvmUnavailable();
