@@ -11,6 +11,7 @@ import { buildHelper, Helper, kvmUnavailable, LiveUnavailable } from '../src/nod
 import { probeHost } from '../src/node/live/probe.ts';
 import { type LiveFileResult, runLive, summaryLine } from '../src/node/live/run-live.ts';
 import { declaredRuns, runOptionsFor } from '../src/scenario/runs.ts';
+import { gmemsim } from './support/cli.ts';
 import { HostFacts, LiveDifferences } from './support/live-differences.ts';
 import { findScenarios, load, ROOT } from './support/scenarios.ts';
 
@@ -83,5 +84,13 @@ describe('live corpus', () => {
     expect(Object.keys(HostFacts).length).toBeGreaterThan(0);
     expect(unexplained, 'differences that no host fact explains (model bugs to fix)').toEqual([]);
     expect(stale).toEqual([]);
+  }, 600_000);
+
+  it('gmemsim run --live takes a directory as run does, and ends with the same kind of summary', () => {
+    const r = gmemsim('run', '--live', '--profile', LIVE_PROFILE, 'test/scenarios/gmem');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n\d+ agree, 0 differ, \d+ not runnable here/);
+    expect(r.out).toContain('test/scenarios/gmem/a01-invalid-sizes.yaml');
   }, 600_000);
 });

@@ -4,7 +4,7 @@ import { Helper, LiveUnavailable } from '../node/live/helper.ts';
 import { probeHost } from '../node/live/probe.ts';
 import { type LiveFileResult, type LiveStep, runLive, type Side, summaryLine } from '../node/live/run-live.ts';
 import { formatCall, wrap } from '../scenario/report.ts';
-import { loadFiles, parseProfile, parseSets } from './common.ts';
+import { DiagnosticsError, expandInputs, loadFiles, parseProfile, parseSets } from './common.ts';
 import { resolveHost } from './hostopt.ts';
 
 function side(s: Side | undefined): string {
@@ -49,7 +49,10 @@ export async function liveCommand(
 ): Promise<number> {
   const profile = parseProfile('--profile', opts.profile);
   const set = parseSets(opts.set);
-  const scenarios = loadFiles(files);
+  // the same inputs as `run`: files, directories (recursively) and `-`
+  const { files: found, errors } = expandInputs(files);
+  if (errors.length) throw new DiagnosticsError(errors.join('\n'));
+  const scenarios = loadFiles(found);
   let results: LiveFileResult[];
   let host: Awaited<ReturnType<typeof probeHost>>;
   try {
