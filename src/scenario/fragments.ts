@@ -4,6 +4,25 @@
  * both kinds load through the same code. `$NAME` is replaced by the parameter NAME.
  */
 
+/** the steps both fragments end their set-up with: a guest_memfd, its memslot at gpa, and PRIVATE */
+const GMEM_SLOT_STEPS = `  - KVM_CREATE_GUEST_MEMFD: { fd: $vm, size: $gmem_size, flags: $gmem_flags }
+    as: $gmem
+    expect: ok
+  - KVM_SET_USER_MEMORY_REGION2:
+      fd: $vm
+      slot: 0
+      flags: [KVM_MEM_GUEST_MEMFD]
+      guest_phys_addr: $gpa
+      memory_size: $gmem_size
+      userspace_addr: 0
+      guest_memfd: $gmem
+      guest_memfd_offset: 0
+    expect: ok
+  - KVM_SET_MEMORY_ATTRIBUTES: { fd: $vm, address: $gpa, size: $private_size, attributes: [KVM_MEMORY_ATTRIBUTE_PRIVATE] }
+    only: $private
+    expect: ok
+`;
+
 const TDX_TD_READY = `format: gmemsim/1-fragment
 name: tdx-td-ready
 description: |
@@ -38,23 +57,7 @@ steps:
     expect: ok
   - KVM_MEMORY_ENCRYPT_OP: { fd: $vcpu, id: KVM_TDX_INIT_VCPU, data: 0 }
     expect: ok
-  - KVM_CREATE_GUEST_MEMFD: { fd: $vm, size: $gmem_size, flags: $gmem_flags }
-    as: $gmem
-    expect: ok
-  - KVM_SET_USER_MEMORY_REGION2:
-      fd: $vm
-      slot: 0
-      flags: [KVM_MEM_GUEST_MEMFD]
-      guest_phys_addr: $gpa
-      memory_size: $gmem_size
-      userspace_addr: 0
-      guest_memfd: $gmem
-      guest_memfd_offset: 0
-    expect: ok
-  - KVM_SET_MEMORY_ATTRIBUTES: { fd: $vm, address: $gpa, size: $private_size, attributes: [KVM_MEMORY_ATTRIBUTE_PRIVATE] }
-    only: $private
-    expect: ok
-`;
+${GMEM_SLOT_STEPS}`;
 
 const SNP_LAUNCH_STARTED = `format: gmemsim/1-fragment
 name: snp-launch-started
@@ -85,23 +88,7 @@ steps:
     expect: ok
   - set_vcpu_reset: { fd: $vcpu, vmm_type: QEMU, eip: 0xfffffff0 }
     expect: ok
-  - KVM_CREATE_GUEST_MEMFD: { fd: $vm, size: $gmem_size, flags: $gmem_flags }
-    as: $gmem
-    expect: ok
-  - KVM_SET_USER_MEMORY_REGION2:
-      fd: $vm
-      slot: 0
-      flags: [KVM_MEM_GUEST_MEMFD]
-      guest_phys_addr: $gpa
-      memory_size: $gmem_size
-      userspace_addr: 0
-      guest_memfd: $gmem
-      guest_memfd_offset: 0
-    expect: ok
-  - KVM_SET_MEMORY_ATTRIBUTES: { fd: $vm, address: $gpa, size: $private_size, attributes: [KVM_MEMORY_ATTRIBUTE_PRIVATE] }
-    only: $private
-    expect: ok
-  - KVM_MEMORY_ENCRYPT_OP: { fd: $vm, id: KVM_SEV_SNP_LAUNCH_START, data: { policy: $policy } }
+${GMEM_SLOT_STEPS}  - KVM_MEMORY_ENCRYPT_OP: { fd: $vm, id: KVM_SEV_SNP_LAUNCH_START, data: { policy: $policy } }
     expect: { ret: 0, error: 0 }
 `;
 
