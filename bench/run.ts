@@ -173,6 +173,16 @@ function imr(measure: boolean, pages: number) {
 }
 
 /** median of the values */
+/** `node ARGS` as a whole process: its wall time and stdout; an exit status not in `ok` stops the bench */
+function timedNode(args: string[], ok: number[] = [0]): readonly [number, string] {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const ms = performance.now() - t0;
+  if (r.status === null || !ok.includes(r.status))
+    throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return [ms, r.stdout] as const;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -350,17 +360,7 @@ async function measureRows(): Promise<string[][]> {
     ]);
   }
   const SPAWNS = 7;
-  const run = (args: string[]) => {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    const ms = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return [ms, r.stdout] as const;
-  };
+  const run = (args: string[]) => timedNode(args);
   const bare = median(Array.from({ length: SPAWNS }, () => run(['-e', '0'])[0]));
   for (const c of cases) {
     const gm = [join(ROOT, 'bin', 'gmemsim.js'), 'measure', ...c.cli];
@@ -531,18 +531,8 @@ async function expectRows(): Promise<string[][]> {
     ]);
   }
   const SPAWNS = 5;
-  const run = (args: string[]) => {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    const ms = performance.now() - t0;
-    if (r.status !== 0 && r.status !== 1)
-      throw new Error(`bench: node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return ms;
-  };
+  // exit 1 is --expect's mismatch, which the diagnosis here is about
+  const run = (args: string[]) => timedNode(args, [0, 1])[0];
   const snpCli = [
     'measure',
     'snp',
