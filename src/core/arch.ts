@@ -8,6 +8,7 @@ import type { Op } from './ops.ts';
 import type { Outcome } from './outcome.ts';
 import type { Rule } from './rule.ts';
 import type { GmemInode, Vcpu, Vm } from './state.ts';
+import { MapGpaRangeAttr } from './uapi.ts';
 
 export interface ZapFilter {
   shared: boolean;
@@ -72,3 +73,7 @@ export interface GuestRuntime {
   /** a private access to a mapped page the guest has not accepted: what the guest gets instead */
   unaccepted(k: Kernel, vm: Vm, inode: GmemInode, index: number, gfn: number): { status: string; rule: Rule } | null;
 }
+
+/** KVM_HC_MAP_GPA_RANGE args[2]: the side a range is asked to become (the page-size bits apart) */
+export const mapGpaSide = (toPrivate: boolean): bigint =>
+  toPrivate ? MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED : MapGpaRangeAttr.KVM_MAP_GPA_RANGE_DECRYPTED;

@@ -131,6 +131,11 @@ export class Vm {
   ownerProc = 0;
   /** KVM_CAP_EXIT_HYPERCALL: the hypercalls that exit to userspace (kvm->arch.hypercall_exit_enabled) */
   hypercallExitEnabled = 0n;
+
+  /** user_exit_on_hypercall(kvm, nr): the hypercall exits to userspace (KVM_CAP_EXIT_HYPERCALL set its bit) */
+  userExitOnHypercall(nr: number): boolean {
+    return (this.hypercallExitEnabled & (1n << BigInt(nr))) !== 0n;
+  }
   arch: ArchVm | null = null;
 
   readonly id: number;

@@ -7,7 +7,7 @@
  * completion on the next KVM_RUN, and the guest's accept (TDX PAGE.ACCEPT, SNP PVALIDATE).
  * Vendor differences are the arch's GuestRuntime (tdx/runtime.ts, snp/runtime.ts).
  */
-import type { GuestRuntime } from '../arch.ts';
+import { type GuestRuntime, mapGpaSide } from '../arch.ts';
 import { getFolio, pageBytes, writePage } from '../guest_memfd/folio.ts';
 import type { Kernel } from '../kernel.ts';
 import { faultIn, readRef } from '../mm/syscalls.ts';
@@ -18,7 +18,6 @@ import {
   ExitReason,
   KVM_EXIT_HYPERCALL_LONG_MODE,
   KVM_HC_MAP_GPA_RANGE,
-  MapGpaRangeAttr,
   MemoryExitFlag,
   PAGE_SIZE,
   VmType,
@@ -147,10 +146,9 @@ const swRuntime: GuestRuntime = {
   preservesContents: true,
   exitRule: R.hcExit,
   nextRule: R.hcExit,
-  mapGpaAttrs: (toPrivate) =>
-    toPrivate ? MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED : MapGpaRangeAttr.KVM_MAP_GPA_RANGE_DECRYPTED,
+  mapGpaAttrs: mapGpaSide,
   mapGpaCheck(_k, vm, gfn, npages) {
-    if (!(vm.hypercallExitEnabled & (1n << 12n))) return { status: '-KVM_ENOSYS', rule: R.hcNoExit };
+    if (!vm.userExitOnHypercall(KVM_HC_MAP_GPA_RANGE)) return { status: '-KVM_ENOSYS', rule: R.hcNoExit };
     if (npages === 0 || gfn + npages <= gfn) return { status: '-KVM_EINVAL', rule: R.hcInvalid };
     return null;
   },

@@ -3,9 +3,9 @@
  * snp_complete_one_psc) and PVALIDATE of a page KVM assigned in the RMP on the nested page fault
  * (kvm_gmem_prepare → sev_gmem_prepare). The guest's view of a GPA is its C-bit.
  */
-import type { GuestRuntime } from '../arch.ts';
+import { type GuestRuntime, mapGpaSide } from '../arch.ts';
 import { cite, defineRules } from '../rule.ts';
-import { MapGpaRangeAttr } from '../uapi.ts';
+import { KVM_HC_MAP_GPA_RANGE, MapGpaRangeAttr } from '../uapi.ts';
 import { snpOf, validatedOf } from './state.ts';
 
 const APM = {
@@ -77,11 +77,10 @@ export const snpRuntime: GuestRuntime = {
   preservesContents: false,
   exitRule: R.pscExit,
   nextRule: R.pscExit,
-  mapGpaAttrs: (toPrivate) =>
-    (toPrivate ? MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED : MapGpaRangeAttr.KVM_MAP_GPA_RANGE_DECRYPTED) |
-    MapGpaRangeAttr.KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
+  mapGpaAttrs: (toPrivate) => mapGpaSide(toPrivate) | MapGpaRangeAttr.KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
   mapGpaCheck(_k, vm, _gfn, npages) {
-    if (!(vm.hypercallExitEnabled & (1n << 12n))) return { status: 'VMGEXIT_PSC_ERROR_GENERIC', rule: R.pscNoExit };
+    if (!vm.userExitOnHypercall(KVM_HC_MAP_GPA_RANGE))
+      return { status: 'VMGEXIT_PSC_ERROR_GENERIC', rule: R.pscNoExit };
     if (npages === 0) return { status: 'PSC_SUCCESS', rule: R.pscOperand };
     return null;
   },

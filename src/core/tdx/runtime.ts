@@ -3,10 +3,10 @@
  * and TDG.MEM.PAGE.ACCEPT of a page KVM mapped with TDH.MEM.PAGE.AUG (tdx_sept_set_private_spte on a
  * RUNNABLE TD). The guest's view of a GPA is its shared bit.
  */
-import type { GuestRuntime } from '../arch.ts';
+import { type GuestRuntime, mapGpaSide } from '../arch.ts';
 import { clearFolio } from '../guest_memfd/folio.ts';
 import { cite, defineRules } from '../rule.ts';
-import { MapGpaRangeAttr } from '../uapi.ts';
+import { KVM_HC_MAP_GPA_RANGE } from '../uapi.ts';
 import { SEPT_ACCEPTED, SEPT_AUGMENTED } from './module.ts';
 import { isSharedGfn, tdxOf } from './state.ts';
 
@@ -99,10 +99,9 @@ export const tdxRuntime: GuestRuntime = {
   preservesContents: false,
   exitRule: R.mapGpaExit,
   nextRule: R.mapGpaNext,
-  mapGpaAttrs: (toPrivate) =>
-    toPrivate ? MapGpaRangeAttr.KVM_MAP_GPA_RANGE_ENCRYPTED : MapGpaRangeAttr.KVM_MAP_GPA_RANGE_DECRYPTED,
+  mapGpaAttrs: mapGpaSide,
   mapGpaCheck(_k, vm, gfn, npages) {
-    if (!(vm.hypercallExitEnabled & (1n << 12n)))
+    if (!vm.userExitOnHypercall(KVM_HC_MAP_GPA_RANGE))
       return { status: 'TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED', rule: R.mapGpaNoExit };
     const td = tdxOf(vm);
     const limit = td.sharedGfnBit === null ? Number.MAX_SAFE_INTEGER : 2 ** td.sharedGfnBit;
