@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIRMWARE } from './support/firmware.ts';
 import { ROOT } from './support/scenarios.ts';
+import { typecheck } from './support/typecheck.ts';
 
 /** measurement.md §4.4 D4 (4 vCPUs), D3 (1 vCPU, 0x21) and §4.5 T1 (single-pass, two-pass) */
 const D3 = '5fafce19a1da9324827756044f6a922becd7fb7a5f80f1cd803366eeb7add5a129d0ca53b184313c9f9036e869371a88';
@@ -78,33 +79,16 @@ console.log(JSON.stringify(out));
   });
   it('TypeScript: the declarations type-check a consumer, and reject a wrong call', () => {
     const dir = consumer();
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          strict: true,
-          noEmit: true,
-          types: [],
-          skipLibCheck: true,
-          lib: ['es2023'],
-        },
-        files: ['use.ts'],
-      }),
-    );
     const ok = `import { measureSnp, measureTdx, type SnpResult, type TdxResult } from 'gmemsim';
 const a: SnpResult = measureSnp({ ovmf: new Uint8Array(4096), vcpus: 1, vcpuType: 'EPYC-v4' });
 const b: TdxResult = measureTdx(new Uint8Array(4096), { qemuVersion: '10.1' });
 export const s: string = a.measurement + b.mrtd + b.order;
 `;
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    writeFileSync(join(dir, 'use.ts'), ok);
-    const good = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+    const opts = { types: [], skipLibCheck: true };
+    const good = typecheck(dir, ok, opts);
     expect(good.stdout).toBe('');
     expect(good.status).toBe(0);
-    writeFileSync(join(dir, 'use.ts'), `${ok}measureSnp({ vcpus: 1 });\n`);
-    const bad = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+    const bad = typecheck(dir, `${ok}measureSnp({ vcpus: 1 });\n`, opts);
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/Property 'ovmf' is missing/);
   });

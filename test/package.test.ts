@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRMWARE } from './support/firmware.ts';
 import { ROOT } from './support/scenarios.ts';
+import { typecheck } from './support/typecheck.ts';
 
 /** measurement.md §4.5 T1: OVMF.inteltdx.ms.fd, QEMU's single pass */
 const T1 = 'a7a1f751abc454f9cbab198ca8d2edb2821935df525c74182b5e776cb0929e8c59aefecce725b0d08a5e9d3d3183bd08';
@@ -130,33 +131,16 @@ console.log(JSON.stringify({
 
   it('TypeScript: the declarations check a consumer without skipLibCheck, and reject a wrong call', () => {
     const project = join(dir, 'consumer');
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          strict: true,
-          noEmit: true,
-          types: ['node'],
-          lib: ['es2023'],
-        },
-        files: ['use.ts'],
-      }),
-    );
     const ok = `import { createKernel, makeOp, type Outcome, type RunResult, runScenarioFile, measureTdx } from 'gmemsim';
 const k = createKernel('v6.18', { gmem_in_place_conversion: false });
 const o: Outcome = k.step(makeOp('KVM_CREATE_VM', { type: 0n }));
 const r: RunResult[] = runScenarioFile('x.yaml', { profile: 'v7.3' });
 export const s: string = String(o.ret) + r.length + measureTdx(new Uint8Array(4096)).mrtd;
 `;
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    writeFileSync(join(project, 'use.ts'), ok);
-    const good = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    const good = typecheck(project, ok, { types: ['node'] });
     expect(good.stdout).toBe('');
     expect(good.status).toBe(0);
-    writeFileSync(join(project, 'use.ts'), `${ok}createKernel('v9.9');\n`);
-    const bad = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    const bad = typecheck(project, `${ok}createKernel('v9.9');\n`, { types: ['node'] });
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/'"v9\.9"' is not assignable/);
   });
