@@ -39,6 +39,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     ...Object.entries(KnobDecls).map(([name, d]) => `${name}=${describeKind(d.kind)}`),
     'safeguard.NAME=on|off',
   ].join('; ')}`;
+  const QUIET_HELP = 'no progress bar (it shows only on a terminal, for work over a second)';
   const profileFileOption = () =>
     new Option(
       '--profile-file <file>',
@@ -55,7 +56,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--set <key=value>', SET_HELP, collect, [])
     .option('--host <preset|FILE|live>', HOST_HELP)
     .option('--live', 'also run every step on the running kernel (/dev/kvm) and compare, step by step')
-    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .option('--quiet', QUIET_HELP)
     .addHelpText(
       'after',
       '\nExit status: 0 every expectation held; 1 an expectation failed (or, with --live, a step differed\n' +
@@ -143,7 +144,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'write each counterexample as a scenario file in DIR')
     .option('--list-safeguards', 'print the safeguards, one per line, name first')
-    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .option('--quiet', QUIET_HELP)
     .addHelpText(
       'after',
       '\nExit status: 0 every reachable state checked, no invariant broken; 1 an invariant broken (a\n' +
@@ -305,7 +306,7 @@ function makeProgram(setExit: (code: number) => void): Command {
     .addOption(profileOption())
     .addOption(profileFileOption())
     .option('--set <key=value>', SET_HELP, collect, [])
-    .option('--quiet', 'no progress bar (it shows only on a terminal, for work over a second)')
+    .option('--quiet', QUIET_HELP)
     .addHelpText(
       'after',
       '\nExit status: 0 the report was written (--out), or the server stopped (Ctrl-C, SIGTERM); a run whose\n' +
