@@ -212,6 +212,10 @@ function gpaSources(k: Kernel, vm: Vm): { sources: Source[]; reads: unknown[]; l
   return { sources, reads, limit };
 }
 
+/**
+ * The whole page map, swept from scratch: what the tracker keeps up to date step by step, and the
+ * reference test/pagemap.test.ts checks the tracker against.
+ */
 export function snapshot(k: Kernel): Snapshot {
   const files = new Map<number, { pages: number; released: boolean; runs: Run[] }>();
   for (const inode of k.inodes) {

@@ -139,13 +139,6 @@ export function exitRange(x: RunExit): { gpa: string; size: string; what: string
   return null;
 }
 
-export function formatRule(rule: Rule, cause?: Rule): string {
-  const conf = rule.confidence === 'read' ? '' : ` [${rule.confidence.toUpperCase()}]`;
-  let s = `${rule.id}: ${rule.reason}${conf} — ${formatCite(rule.cite)}`;
-  if (cause) s += `\n       because ${cause.id}: ${cause.reason} — ${formatCite(cause.cite)}`;
-  return s;
-}
-
 /** the width the text output keeps to (a step's details go on the lines after it, wrapped) */
 export const TEXT_WIDTH = 80;
 const DETAIL = '       ';
