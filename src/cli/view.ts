@@ -15,7 +15,7 @@
  * their own script and style (in the report: by hash), and no network.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -330,21 +330,31 @@ export function watchRun(
 ): LiveSource & { close(): void } {
   let state: LiveState = { version: 1, doc: first.doc, sources: first.sources, error: null };
   const subscribers = new Set<(s: LiveState) => void>();
-  // Every tick reads each watched file and compares its text with the text last seen: a stat
-  // (mtime, size) can miss a same-size save within one timestamp tick, and a stat watcher that
-  // starts after a quick first save takes the new file as its baseline. Scenario files are small
-  // (the loader's size limit), so a read per tick costs nothing that shows.
-  const seen = new Map<string, string | null>();
-  const textOf = (f: string): string | null => {
+  // A tick compares each watched file's text with the text last seen when its stat (mtime, size,
+  // inode) moved, or when it was modified in the last 2 seconds: a stat alone misses a same-size
+  // save within one timestamp tick, and the first save can come before the first stat. Otherwise
+  // nothing is read, so a large file costs one stat a tick.
+  const RECENT_MS = 2000;
+  const seen = new Map<string, { text: string | null; stat: string }>();
+  const statOf = (f: string): { key: string; mtimeMs: number } | null => {
     try {
-      return readFileSync(f, 'utf8');
+      const st = statSync(f);
+      return { key: `${st.mtimeMs}:${st.size}:${st.ino}`, mtimeMs: st.mtimeMs };
     } catch {
       return null; // gone for a moment (an editor's rename): the next tick looks again
     }
   };
+  const textOf = (f: string): string | null => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return null;
+    }
+  };
   const watch = (list: string[], sources: Sources) => {
     seen.clear();
-    for (const f of list) seen.set(f, sources[f] ?? textOf(f));
+    // no stat yet: the first tick reads each file and compares it with the text that was run
+    for (const f of list) seen.set(f, { text: sources[f] ?? textOf(f), stat: '' });
   };
   const reload = () => {
     try {
@@ -359,10 +369,13 @@ export function watchRun(
   const tick = () => {
     let changed = false;
     for (const [f, before] of seen) {
+      const st = statOf(f);
+      if (!st) continue;
+      if (st.key === before.stat && Date.now() - st.mtimeMs > RECENT_MS) continue;
       const now = textOf(f);
-      if (now === null || now === before) continue;
-      seen.set(f, now);
-      changed = true;
+      if (now === null) continue;
+      seen.set(f, { text: now, stat: st.key });
+      if (now !== before.text) changed = true;
     }
     if (changed) reload();
   };
