@@ -28,6 +28,7 @@ import { createKernel, type Kernel, type Knobs, type Op, type ProfileName } from
 import { makeOp, type StructValue } from '../src/core/ops.ts';
 import { Cap, EncryptCmd, MemoryAttribute, MemslotFlag, TdxFlag } from '../src/core/uapi.ts';
 import { nodeSha384 } from '../src/node/host.ts';
+import { lcg, traceScenario } from './trace.ts';
 
 const P = 4096n;
 const U64_NONE = (1n << 64n) - 1n;
@@ -59,15 +60,6 @@ function gcNow(): void {
 function heapMiB(): number {
   gcNow();
   return process.memoryUsage().heapUsed / 2 ** 20;
-}
-
-/** deterministic pseudo-random numbers (LCG) */
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x;
-  };
 }
 
 function scale(bytes: bigint, conversions: number) {
@@ -570,7 +562,6 @@ async function expectRows(): Promise<string[][]> {
  */
 async function traceRows(): Promise<string[][]> {
   ensureDist();
-  const { traceScenario } = await import('./trace.ts');
   const dir = mkdtempSync(join(tmpdir(), 'gmemsim-bench-'));
   const out: string[][] = [];
   try {

@@ -11,8 +11,8 @@
 const TIB = 1n << 40n;
 const PAGES = Number(TIB / 4096n);
 
-/** deterministic pseudo-random numbers (LCG), as bench/run.ts */
-function lcg(seed: number): () => number {
+/** deterministic pseudo-random numbers (LCG); bench/run.ts uses it too */
+export function lcg(seed: number): () => number {
   let x = seed >>> 0;
   return () => {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
